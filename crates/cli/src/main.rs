@@ -1,0 +1,264 @@
+//! `neuroforge`: the command-line tool over the neuroforge crates.
+//!
+//! Exit codes: 0 success, 2 bad input or bad usage (one line on stderr naming the file and the
+//! problem), 1 internal failure. Logging goes to stderr through `tracing`; `RUST_LOG` sets the
+//! level (default `warn`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use neuroforge_io::{ActivityKind, ImportOptions, Layout, Recording, SourceFormat, TimeUnit};
+
+mod inspect;
+
+/// Deep generative and geometric models of neural population activity.
+#[derive(Debug, Parser)]
+#[command(name = "neuroforge", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import a MAT, NPY, NPZ, suite2p folder or CSV of spike times into a recording file
+    /// (Parquet or Arrow IPC, by the extension of --out).
+    Import {
+        /// The input file (or suite2p plane folder).
+        input: PathBuf,
+        /// The recording to write: .parquet (or .pq) or .arrow (or .ipc, .feather).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        flags: ImportFlags,
+    },
+    /// Print a recording's shape, kind, time base and rates (any importable input works too).
+    Inspect {
+        /// A recording file, or any input `import` accepts.
+        file: PathBuf,
+        /// Print JSON (keys: neurons, bins or frames, kind, mean_rate, ...) instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        flags: ImportFlags,
+    },
+    /// Export a recording's activity to NPY (a 2-D array) or CSV (one row per time point).
+    Export {
+        /// A recording file, or any input `import` accepts.
+        file: PathBuf,
+        /// The file to write: .npy or .csv.
+        #[arg(long)]
+        out: PathBuf,
+        /// Axis order of the NPY array (default neurons-by-time).
+        #[arg(long = "out-layout", value_name = "LAYOUT")]
+        out_layout: Option<Layout>,
+        #[command(flatten)]
+        flags: ImportFlags,
+    },
+}
+
+/// How to read an input that is not already a recording file.
+#[derive(Debug, Args)]
+struct ImportFlags {
+    /// Input format (default: from the extension; a folder is suite2p).
+    #[arg(long, value_name = "mat|npy|npz|suite2p|csv")]
+    format: Option<SourceFormat>,
+    /// MAT variable, NPZ array or suite2p array (F, Fneu, spks) to read.
+    #[arg(long = "var", value_name = "NAME")]
+    variable: Option<String>,
+    /// Which axis is time (default: time-by-neurons for MAT/CSV, neurons-by-time for NPY/NPZ).
+    #[arg(long, value_name = "time-by-neurons|neurons-by-time")]
+    layout: Option<Layout>,
+    /// Binned counts or continuous traces (default: from the dtype and values).
+    #[arg(long, value_parser = parse_kind, value_name = "binned|traces")]
+    kind: Option<ActivityKind>,
+    /// Bin width in milliseconds (binned data; bins CSV spike times).
+    #[arg(long = "bin-ms", value_name = "MS")]
+    bin_ms: Option<f64>,
+    /// Frame rate in Hz (traces).
+    #[arg(long = "frame-rate", value_name = "HZ")]
+    frame_rate: Option<f64>,
+    /// suite2p: keep every ROI, not only those iscell.npy marks as cells.
+    #[arg(long = "all-rois")]
+    all_rois: bool,
+    /// iscell.npy selecting the neurons (rows) of an NPY/NPZ array.
+    #[arg(long, value_name = "FILE")]
+    iscell: Option<PathBuf>,
+    /// CSV: the unit (neuron id) column.
+    #[arg(long = "unit-col", value_name = "NAME")]
+    unit_col: Option<String>,
+    /// CSV: the spike-time column.
+    #[arg(long = "time-col", value_name = "NAME")]
+    time_col: Option<String>,
+    /// CSV: the unit of the time column.
+    #[arg(long = "time-unit", value_parser = parse_time_unit, value_name = "s|ms")]
+    time_unit: Option<TimeUnit>,
+}
+
+fn parse_kind(s: &str) -> Result<ActivityKind, String> {
+    match s {
+        "binned" => Ok(ActivityKind::Binned),
+        "traces" => Ok(ActivityKind::Traces),
+        other => Err(format!("unknown kind '{other}': use binned or traces")),
+    }
+}
+
+fn parse_time_unit(s: &str) -> Result<TimeUnit, String> {
+    match s {
+        "s" => Ok(TimeUnit::S),
+        "ms" => Ok(TimeUnit::Ms),
+        other => Err(format!("unknown time unit '{other}': use s or ms")),
+    }
+}
+
+impl ImportFlags {
+    fn options(&self) -> ImportOptions {
+        ImportOptions {
+            format: self.format,
+            variable: self.variable.clone(),
+            layout: self.layout,
+            kind: self.kind,
+            bin_ms: self.bin_ms,
+            frame_rate_hz: self.frame_rate,
+            all_rois: self.all_rois,
+            iscell: self.iscell.clone(),
+            unit_column: self.unit_col.clone(),
+            time_column: self.time_col.clone(),
+            time_unit: self.time_unit,
+        }
+    }
+}
+
+/// A spinner on stderr while `work` runs; hidden when stderr is not a terminal.
+fn with_spinner<T>(message: String, work: impl FnOnce() -> T) -> T {
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{elapsed}]") {
+        bar.set_style(style);
+    }
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let out = work();
+    bar.finish_and_clear();
+    out
+}
+
+fn open(file: &std::path::Path, flags: &ImportFlags) -> neuroforge_io::Result<Recording> {
+    let options = flags.options();
+    with_spinner(format!("reading {}", file.display()), || {
+        neuroforge_io::open(file, &options)
+    })
+}
+
+fn run(cli: Cli) -> neuroforge_io::Result<()> {
+    match cli.command {
+        Command::Import { input, out, flags } => {
+            // Refuse an unusable output name before doing the work.
+            neuroforge_io::Container::from_path(&out)?;
+            let options = flags.options();
+            let recording = with_spinner(format!("importing {}", input.display()), || {
+                neuroforge_io::import(&input, &options)
+            })?;
+            with_spinner(format!("writing {}", out.display()), || {
+                neuroforge_io::write_recording(&out, &recording)
+            })?;
+            let s = recording.summary();
+            let time = match (s.bins, s.frames) {
+                (Some(b), _) => format!(" x {b} bins"),
+                (_, Some(f)) => format!(" x {f} frames"),
+                _ => String::new(),
+            };
+            tracing::info!(out = %out.display(), "import finished");
+            println!(
+                "wrote {}: {}, {} neurons{time}",
+                out.display(),
+                s.kind.name(),
+                s.neurons
+            );
+        }
+        Command::Inspect { file, json, flags } => {
+            let recording = open(&file, &flags)?;
+            let summary = recording.summary();
+            if json {
+                let text = serde_json::to_string_pretty(&summary)
+                    .map_err(|e| neuroforge_io::IoError::Recording(e.to_string()))?;
+                println!("{text}");
+            } else {
+                print!("{}", inspect::human(&file, &summary));
+            }
+        }
+        Command::Export {
+            file,
+            out,
+            out_layout,
+            flags,
+        } => {
+            neuroforge_io::export::ExportFormat::from_path(&out)?;
+            let recording = open(&file, &flags)?;
+            with_spinner(format!("writing {}", out.display()), || {
+                neuroforge_io::export(&recording, &out, out_layout)
+            })?;
+            println!("wrote {}", out.display());
+        }
+    }
+    Ok(())
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// The message of the last panic, kept by the panic hook for the one-line report.
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print to stdout and succeed; usage errors exit 2.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_tracing();
+    // Panics are reported once, in one line, by the handler below: the hook only keeps the
+    // message. (Decoders that panic on corrupt files are contained inside neuroforge-io and
+    // reported there as bad input.)
+    std::panic::set_hook(Box::new(|info| {
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = Some(one_line(&info.to_string()));
+        }
+    }));
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("error: {}", one_line(&e.to_string()));
+            ExitCode::from(2)
+        }
+        Err(_) => {
+            let message = LAST_PANIC
+                .lock()
+                .ok()
+                .and_then(|m| m.clone())
+                .unwrap_or_default();
+            eprintln!("error: internal failure (a bug in neuroforge; please report it): {message}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,564 @@
+//! Importing recordings from the array and table files labs have: MATLAB v5 MAT-files,
+//! NumPy NPY/NPZ, suite2p output folders and (with the `tables` feature) CSV spike times.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::array::{Dtype, Layout, NumericArray, NumericData};
+use crate::error::{IoError, Result};
+use crate::recording::{
+    Activity, ActivityKind, BinnedActivity, Provenance, Recording, TraceActivity,
+    default_neuron_ids,
+};
+use crate::{mat, npy};
+
+/// Format of an input file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceFormat {
+    /// MATLAB level-5 MAT-file (`.mat`).
+    Mat,
+    /// NumPy array (`.npy`).
+    Npy,
+    /// NumPy archive of arrays (`.npz`).
+    Npz,
+    /// A suite2p output folder (`plane0/` with `F.npy`, `spks.npy`, `iscell.npy`, ...).
+    Suite2p,
+    /// CSV of spike times, one spike per row (`unit`, `time`).
+    Csv,
+}
+
+impl SourceFormat {
+    /// The name used on the command line and in provenance.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mat => "mat",
+            Self::Npy => "npy",
+            Self::Npz => "npz",
+            Self::Suite2p => "suite2p",
+            Self::Csv => "csv",
+        }
+    }
+
+    /// The format of `path`: a directory is a suite2p folder, files go by extension.
+    pub fn detect(path: &Path) -> Result<Self> {
+        if path.is_dir() {
+            return Ok(Self::Suite2p);
+        }
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("mat") => Ok(Self::Mat),
+            Some("npy") => Ok(Self::Npy),
+            Some("npz") => Ok(Self::Npz),
+            Some("csv" | "tsv") => Ok(Self::Csv),
+            _ => Err(IoError::invalid(
+                path,
+                "cannot tell the format from the extension: pass --format mat|npy|npz|suite2p|csv",
+            )),
+        }
+    }
+
+    /// The axis layout assumed when none is given: time-by-neurons for MAT and CSV (MATLAB's
+    /// habit), neurons-by-time for NumPy and suite2p arrays.
+    pub fn default_layout(self) -> Layout {
+        match self {
+            Self::Mat | Self::Csv => Layout::TimeByNeurons,
+            Self::Npy | Self::Npz | Self::Suite2p => Layout::NeuronsByTime,
+        }
+    }
+}
+
+impl std::str::FromStr for SourceFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "mat" => Ok(Self::Mat),
+            "npy" => Ok(Self::Npy),
+            "npz" => Ok(Self::Npz),
+            "suite2p" => Ok(Self::Suite2p),
+            "csv" => Ok(Self::Csv),
+            other => Err(format!(
+                "unknown format '{other}': use mat, npy, npz, suite2p or csv"
+            )),
+        }
+    }
+}
+
+/// Unit of the times in a spike-time table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeUnit {
+    /// Seconds (default).
+    #[default]
+    S,
+    /// Milliseconds.
+    Ms,
+}
+
+impl TimeUnit {
+    /// Seconds per unit.
+    pub fn seconds(self) -> f64 {
+        match self {
+            Self::S => 1.0,
+            Self::Ms => 1e-3,
+        }
+    }
+}
+
+/// How to read an input file. Every field is optional; the defaults are documented per field.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportOptions {
+    /// Input format. Default: from the extension; a directory is a suite2p folder.
+    pub format: Option<SourceFormat>,
+    /// MAT variable, NPZ array or suite2p array (`F`, `Fneu`, `spks`) to read. Default: the
+    /// file's only numeric array (suite2p: `F`); several arrays without a choice is an error.
+    pub variable: Option<String>,
+    /// Which axis of the array is time. Default: [`SourceFormat::default_layout`].
+    pub layout: Option<Layout>,
+    /// Binned counts or continuous traces. Default: `binned` for integer and boolean arrays and
+    /// for float arrays whose values are all non-negative whole numbers, `traces` otherwise;
+    /// `binned` when `bin_ms` is given, `traces` when `frame_rate_hz` is given.
+    pub kind: Option<ActivityKind>,
+    /// Bin width in milliseconds (binned data; for CSV spike times it bins the spikes).
+    /// Default: unknown for arrays, no binning for CSV.
+    pub bin_ms: Option<f64>,
+    /// Frame rate in Hz (traces). Default: unknown.
+    pub frame_rate_hz: Option<f64>,
+    /// suite2p: keep every ROI instead of those `iscell.npy` marks as cells. Default: false.
+    pub all_rois: bool,
+    /// An `iscell.npy` whose first column selects neurons (rows where it is > 0.5) of an NPY or
+    /// NPZ array. Default: none (suite2p folders use their own `iscell.npy`).
+    pub iscell: Option<PathBuf>,
+    /// CSV: column holding the unit (neuron) id. Default: the first of `unit`, `neuron`,
+    /// `cluster`, `cell`, `unit_id`, `neuron_id`, `id` present.
+    pub unit_column: Option<String>,
+    /// CSV: column holding the spike time. Default: the first of `time_s`, `time`, `t`,
+    /// `spike_time`, `times`, `time_ms` present (`time_ms` implies milliseconds).
+    pub time_column: Option<String>,
+    /// CSV: unit of the time column. Default: seconds (milliseconds for `time_ms`).
+    pub time_unit: Option<TimeUnit>,
+}
+
+impl ImportOptions {
+    /// Refuse contradictory or out-of-range settings before any file is read.
+    pub fn check(&self) -> Result<()> {
+        if let Some(ms) = self.bin_ms
+            && !(ms.is_finite() && ms > 0.0)
+        {
+            return Err(IoError::Usage(format!(
+                "--bin-ms must be a positive number, got {ms}"
+            )));
+        }
+        if let Some(hz) = self.frame_rate_hz
+            && !(hz.is_finite() && hz > 0.0)
+        {
+            return Err(IoError::Usage(format!(
+                "--frame-rate must be a positive number, got {hz}"
+            )));
+        }
+        if self.bin_ms.is_some() && self.frame_rate_hz.is_some() {
+            return Err(IoError::Usage(
+                "--bin-ms (binned data) and --frame-rate (traces) exclude each other".into(),
+            ));
+        }
+        match (self.kind, self.bin_ms, self.frame_rate_hz) {
+            (Some(ActivityKind::Traces), Some(_), _) => Err(IoError::Usage(
+                "--bin-ms applies to binned data, not --kind traces (use --frame-rate)".into(),
+            )),
+            (Some(ActivityKind::Binned), _, Some(_)) => Err(IoError::Usage(
+                "--frame-rate applies to traces, not --kind binned (use --bin-ms)".into(),
+            )),
+            (Some(ActivityKind::SpikeTimes), _, _) => Err(IoError::Usage(
+                "--kind spike_times is not an array kind: spike times come from CSV files".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Import `path` into a recording.
+pub fn import(path: &Path, options: &ImportOptions) -> Result<Recording> {
+    options.check()?;
+    let format = match options.format {
+        Some(f) => f,
+        None => SourceFormat::detect(path)?,
+    };
+    tracing::info!(path = %path.display(), format = format.name(), "importing");
+    match format {
+        SourceFormat::Mat => {
+            let bytes = read_file(path)?;
+            let vars = mat::parse(&bytes).map_err(|p| IoError::invalid(path, p))?;
+            let listing: Vec<(String, String, Result<NumericArray, String>)> = vars
+                .into_iter()
+                .map(|v| {
+                    let desc = format!("{} {}", v.class, dims_text(&v.dims));
+                    (v.name, desc, v.content)
+                })
+                .collect();
+            let (name, array) =
+                choose_array(path, listing, options.variable.as_deref(), "variable")?;
+            array_to_recording(path, format, Some(name), array, None, options)
+        }
+        SourceFormat::Npy => {
+            let bytes = read_file(path)?;
+            let array = npy::parse(&bytes).map_err(|p| IoError::invalid(path, p.to_string()))?;
+            if let Some(var) = &options.variable {
+                return Err(IoError::Usage(format!(
+                    "--var {var} does not apply to a single NPY array ({})",
+                    path.display()
+                )));
+            }
+            array_to_recording(path, format, None, array, None, options)
+        }
+        SourceFormat::Npz => {
+            let bytes = read_file(path)?;
+            let arrays = npy::parse_npz(&bytes).map_err(|p| IoError::invalid(path, p))?;
+            let listing = arrays
+                .into_iter()
+                .map(|(name, a)| {
+                    let desc = match &a {
+                        Ok(a) => format!("{} {}", a.dtype().name(), a.shape_text()),
+                        Err(_) => "unsupported".to_string(),
+                    };
+                    (name, desc, a)
+                })
+                .collect();
+            let (name, array) = choose_array(path, listing, options.variable.as_deref(), "array")?;
+            array_to_recording(path, format, Some(name), array, None, options)
+        }
+        SourceFormat::Suite2p => import_suite2p(path, options),
+        SourceFormat::Csv => import_csv(path, options),
+    }
+}
+
+#[cfg(feature = "tables")]
+fn import_csv(path: &Path, options: &ImportOptions) -> Result<Recording> {
+    crate::tables::import_spike_csv(path, options)
+}
+
+#[cfg(not(feature = "tables"))]
+fn import_csv(path: &Path, _options: &ImportOptions) -> Result<Recording> {
+    Err(IoError::invalid(
+        path,
+        "CSV import needs neuroforge-io's `tables` feature (polars), which this build lacks",
+    ))
+}
+
+/// Read a whole file, naming it on failure.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| IoError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn dims_text(dims: &[usize]) -> String {
+    dims.iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("x")
+}
+
+/// Pick the array named `wanted`, or the only importable one.
+fn choose_array(
+    path: &Path,
+    listing: Vec<(String, String, Result<NumericArray, String>)>,
+    wanted: Option<&str>,
+    what: &str,
+) -> Result<(String, NumericArray)> {
+    let described = || {
+        listing
+            .iter()
+            .map(|(n, d, _)| format!("{n} ({d})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(wanted) = wanted {
+        let Some(index) = listing.iter().position(|(n, _, _)| n == wanted) else {
+            return Err(IoError::invalid(
+                path,
+                format!("no {what} '{wanted}'; the file holds: {}", described()),
+            ));
+        };
+        let (name, _, content) = listing
+            .into_iter()
+            .nth(index)
+            .ok_or_else(|| IoError::invalid(path, format!("no {what} '{wanted}'")))?;
+        return content
+            .map(|a| (name, a))
+            .map_err(|p| IoError::invalid(path, p));
+    }
+    let importable: Vec<usize> = listing
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, _, c))| c.is_ok())
+        .map(|(i, _)| i)
+        .collect();
+    match importable.as_slice() {
+        [] if listing.is_empty() => {
+            Err(IoError::invalid(path, format!("the file holds no {what}s")))
+        }
+        [] => Err(IoError::invalid(
+            path,
+            format!(
+                "no numeric {what} to import; the file holds: {}",
+                described()
+            ),
+        )),
+        [only] => {
+            let only = *only;
+            let (name, _, content) = listing
+                .into_iter()
+                .nth(only)
+                .ok_or_else(|| IoError::invalid(path, "internal: array listing changed"))?;
+            content
+                .map(|a| (name, a))
+                .map_err(|p| IoError::invalid(path, p))
+        }
+        _ => Err(IoError::invalid(
+            path,
+            format!(
+                "the file holds several {what}s: {}; choose one with --var",
+                described()
+            ),
+        )),
+    }
+}
+
+/// Whether every value of `data` is a non-negative whole number (so binned by default).
+fn all_whole_non_negative(data: &NumericData) -> bool {
+    match data {
+        NumericData::F32(v) => v
+            .iter()
+            .all(|x| x.is_finite() && *x >= 0.0 && x.fract() == 0.0),
+        NumericData::F64(v) => v
+            .iter()
+            .all(|x| x.is_finite() && *x >= 0.0 && x.fract() == 0.0),
+        _ => true,
+    }
+}
+
+/// Turn a decoded array into a recording following `options`; `row_ids` overrides the default
+/// neuron ids (suite2p ROI indices).
+fn array_to_recording(
+    path: &Path,
+    format: SourceFormat,
+    variable: Option<String>,
+    array: NumericArray,
+    row_ids: Option<Vec<String>>,
+    options: &ImportOptions,
+) -> Result<Recording> {
+    let layout_assumed = options.layout.is_none();
+    let layout = options.layout.unwrap_or_else(|| format.default_layout());
+    let mut steps = Vec::new();
+    let kind = match (options.kind, options.bin_ms, options.frame_rate_hz) {
+        (Some(k), _, _) => k,
+        (None, Some(_), _) => ActivityKind::Binned,
+        (None, None, Some(_)) => ActivityKind::Traces,
+        (None, None, None) => {
+            let dtype = array.dtype();
+            if dtype.is_integral() {
+                ActivityKind::Binned
+            } else if all_whole_non_negative(&array.data) {
+                steps.push(format!(
+                    "kind inferred as binned: the {} values are all non-negative whole numbers",
+                    dtype.name()
+                ));
+                ActivityKind::Binned
+            } else {
+                ActivityKind::Traces
+            }
+        }
+    };
+    let in_file = |p: String| IoError::invalid(path, p);
+    let activity = match kind {
+        ActivityKind::Binned => Activity::Binned(BinnedActivity {
+            counts: array.to_counts(layout).map_err(in_file)?,
+            bin_width_s: options.bin_ms.map(|ms| ms / 1000.0),
+        }),
+        _ => Activity::Traces(TraceActivity {
+            values: array.to_traces(layout).map_err(in_file)?,
+            frame_rate_hz: options.frame_rate_hz,
+        }),
+    };
+    if array.dtype() == Dtype::F64 && kind == ActivityKind::Traces {
+        steps.push("float64 values stored as float32".into());
+    }
+    let neurons = activity.neurons();
+    let mut ids = row_ids.unwrap_or_else(|| default_neuron_ids(neurons));
+    if ids.len() != neurons {
+        return Err(IoError::invalid(
+            path,
+            format!(
+                "the array has {neurons} neurons under layout {} but {} rows were selected; \
+                 check --layout",
+                layout.name(),
+                ids.len()
+            ),
+        ));
+    }
+    let mut activity = activity;
+    if let Some(iscell_path) = &options.iscell {
+        let keep = read_iscell(iscell_path, neurons)?;
+        steps.push(format!(
+            "kept {} of {neurons} neurons marked as cells in {}",
+            keep.len(),
+            iscell_path.display()
+        ));
+        activity = select_rows(activity, &keep);
+        ids = keep.iter().map(|&i| ids[i].clone()).collect();
+    }
+    let provenance = Provenance {
+        source_file: Some(path.display().to_string()),
+        source_format: Some(format.name().into()),
+        variable,
+        layout: Some(layout.name().into()),
+        layout_assumed,
+        steps,
+        written_by: Some(concat!("neuroforge-io ", env!("CARGO_PKG_VERSION")).into()),
+    };
+    Recording::new(ids, activity, vec![], provenance).map_err(|e| e.at(path))
+}
+
+/// Rows of a suite2p / CellPose style `iscell.npy` (first column > 0.5) to keep; `expected` is
+/// the number of neurons they must describe.
+fn read_iscell(path: &Path, expected: usize) -> Result<Vec<usize>> {
+    let bytes = read_file(path)?;
+    let a = npy::parse(&bytes).map_err(|p| IoError::invalid(path, p.to_string()))?;
+    let rows = match a.shape.as_slice() {
+        [n] | [n, _] => *n,
+        _ => {
+            return Err(IoError::invalid(
+                path,
+                format!(
+                    "iscell must have shape (n,) or (n, 2), got {}",
+                    a.shape_text()
+                ),
+            ));
+        }
+    };
+    if rows != expected {
+        return Err(IoError::invalid(
+            path,
+            format!("iscell describes {rows} ROIs but the activity has {expected}"),
+        ));
+    }
+    let cols = if a.shape.len() == 2 { a.shape[1] } else { 1 };
+    let keep: Vec<usize> = (0..rows)
+        .filter(|&r| {
+            let i = match a.order {
+                crate::array::Order::RowMajor => r * cols,
+                crate::array::Order::ColumnMajor => r,
+            };
+            a.data.get_f64(i).is_some_and(|v| v > 0.5)
+        })
+        .collect();
+    if keep.is_empty() {
+        return Err(IoError::invalid(
+            path,
+            "iscell marks no ROI as a cell (pass --all-rois to keep every ROI)",
+        ));
+    }
+    Ok(keep)
+}
+
+fn select_rows(activity: Activity, keep: &[usize]) -> Activity {
+    match activity {
+        Activity::Binned(b) => Activity::Binned(BinnedActivity {
+            counts: b.counts.select(ndarray::Axis(0), keep),
+            bin_width_s: b.bin_width_s,
+        }),
+        Activity::Traces(t) => Activity::Traces(TraceActivity {
+            values: t.values.select(ndarray::Axis(0), keep),
+            frame_rate_hz: t.frame_rate_hz,
+        }),
+        other => other,
+    }
+}
+
+/// Import one array of a suite2p `plane` folder: `F.npy` (default), `Fneu.npy` or `spks.npy`,
+/// keeping the ROIs `iscell.npy` marks as cells; neuron ids are the original ROI indices.
+fn import_suite2p(dir: &Path, options: &ImportOptions) -> Result<Recording> {
+    if !dir.is_dir() {
+        return Err(IoError::invalid(
+            dir,
+            "a suite2p import needs the plane folder (holding F.npy and iscell.npy)",
+        ));
+    }
+    let name = options.variable.clone().unwrap_or_else(|| "F".into());
+    if !matches!(name.as_str(), "F" | "Fneu" | "spks") {
+        return Err(IoError::Usage(format!(
+            "--var {name}: a suite2p import reads F, Fneu or spks"
+        )));
+    }
+    let array_path = dir.join(format!("{name}.npy"));
+    let bytes = read_file(&array_path)?;
+    let array = npy::parse(&bytes).map_err(|p| IoError::invalid(&array_path, p.to_string()))?;
+    let mut sub = options.clone();
+    sub.kind = Some(options.kind.unwrap_or(ActivityKind::Traces));
+    let iscell = dir.join("iscell.npy");
+    sub.iscell = if options.all_rois {
+        None
+    } else if iscell.is_file() {
+        Some(options.iscell.clone().unwrap_or(iscell))
+    } else {
+        return Err(IoError::invalid(
+            dir,
+            "no iscell.npy in the suite2p folder (pass --all-rois to keep every ROI)",
+        ));
+    };
+    let mut rec = array_to_recording(
+        &array_path,
+        SourceFormat::Suite2p,
+        Some(name),
+        array,
+        None,
+        &sub,
+    )?;
+    rec.provenance_mut().source_file = Some(dir.display().to_string());
+    Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_checks_refuse_contradictions() {
+        let o = ImportOptions {
+            bin_ms: Some(-1.0),
+            ..Default::default()
+        };
+        assert!(o.check().is_err());
+        let o = ImportOptions {
+            bin_ms: Some(20.0),
+            frame_rate_hz: Some(30.0),
+            ..Default::default()
+        };
+        assert!(o.check().is_err());
+        let o = ImportOptions {
+            kind: Some(ActivityKind::Traces),
+            bin_ms: Some(20.0),
+            ..Default::default()
+        };
+        assert!(o.check().is_err());
+        assert!(ImportOptions::default().check().is_ok());
+    }
+
+    #[test]
+    fn options_deserialise_from_toml_like_json_with_defaults() {
+        let o: ImportOptions = serde_json::from_str(
+            r#"{"format":"mat","variable":"data","layout":"time-by-neurons","bin_ms":20.0}"#,
+        )
+        .unwrap();
+        assert_eq!(o.format, Some(SourceFormat::Mat));
+        assert_eq!(o.layout, Some(Layout::TimeByNeurons));
+        assert!(!o.all_rois);
+        assert!(serde_json::from_str::<ImportOptions>(r#"{"varable":"x"}"#).is_err());
+    }
+}

@@ -1,0 +1,346 @@
+//! Importers checked against what NumPy and SciPy read from the same files
+//! (fixtures/formats/expected.json, written by fixtures/formats/make_fixtures.py).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use common::{expected, format_fixture, row_major};
+use neuroforge_io::{
+    Activity, ActivityKind, ImportOptions, Layout, NumericArray, SourceFormat, import, mat, npy,
+};
+
+fn dtype_name(numpy: &str) -> &str {
+    match numpy.trim_start_matches(['<', '>', '|', '=']) {
+        "u2" => "uint16",
+        other => match other {
+            "bool" | "uint8" | "uint16" | "uint32" | "int8" | "int16" | "int32" | "int64"
+            | "float32" | "float64" => other,
+            _ => panic!("dtype {numpy} not mapped in the test"),
+        },
+    }
+}
+
+fn check_against(key: &str, a: &NumericArray) {
+    let e = &expected()[key];
+    let shape: Vec<usize> = e["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(a.shape, shape, "{key}: shape");
+    let want_dtype = dtype_name(e["dtype"].as_str().unwrap());
+    // SciPy returns MATLAB logical arrays as uint8; they are stored as uint8 with the logical
+    // flag, which neuroforge keeps as bool.
+    let scipy_logical = key.ends_with("logical.mat") && want_dtype == "uint8";
+    let ours = if scipy_logical {
+        "uint8"
+    } else {
+        a.dtype().name()
+    };
+    if scipy_logical {
+        assert_eq!(a.dtype().name(), "bool", "{key}: logical flag");
+    }
+    assert_eq!(ours, want_dtype, "{key}: dtype");
+    let want: Vec<f64> = e["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            v.as_f64()
+                .or_else(|| v.as_bool().map(|b| f64::from(u8::from(b))))
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(row_major(a), want, "{key}: values");
+}
+
+#[test]
+fn mat_arrays_match_scipy() {
+    for (file, var) in [
+        ("mat/counts_uint8_compressed.mat", "data"),
+        ("mat/counts_double_plain.mat", "spikes"),
+        ("mat/traces_single.mat", "dff"),
+        ("mat/logical.mat", "words"),
+        ("mat/int16_negative.mat", "x"),
+        ("mat/fraction.mat", "x"),
+    ] {
+        let bytes = std::fs::read(format_fixture(file)).unwrap();
+        let vars = mat::parse(&bytes).unwrap();
+        let v = vars.iter().find(|v| v.name == var).unwrap();
+        check_against(file, v.content.as_ref().unwrap());
+    }
+    let bytes = std::fs::read(format_fixture("mat/multi.mat")).unwrap();
+    let vars = mat::parse(&bytes).unwrap();
+    let names: Vec<&str> = vars.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["a", "b", "label", "c", "s"]);
+    let classes: Vec<&str> = vars.iter().map(|v| v.class.as_str()).collect();
+    assert_eq!(classes, ["double", "int32", "char", "cell", "struct"]);
+    check_against("mat/multi.mat#a", vars[0].content.as_ref().unwrap());
+}
+
+#[test]
+fn npy_and_npz_arrays_match_numpy() {
+    for file in [
+        "npy/f8_c.npy",
+        "npy/i4_fortran.npy",
+        "npy/u2_big.npy",
+        "npy/bool.npy",
+        "npy/i8_vector.npy",
+    ] {
+        let a = npy::parse(&std::fs::read(format_fixture(file)).unwrap()).unwrap();
+        check_against(file, &a);
+    }
+    let two = npy::parse_npz(&std::fs::read(format_fixture("npz/two.npz")).unwrap()).unwrap();
+    for (name, a) in &two {
+        check_against(&format!("npz/two.npz#{name}"), a.as_ref().unwrap());
+    }
+    let single = npy::parse_npz(&std::fs::read(format_fixture("npz/single.npz")).unwrap()).unwrap();
+    check_against("npz/single.npz#x", single[0].1.as_ref().unwrap());
+}
+
+/// The expected spike counts per neuron and bin of a MAT fixture laid out time-by-neurons.
+fn expected_matrix(key: &str) -> (usize, usize, Vec<f64>) {
+    let e = &expected()[key];
+    let rows = e["shape"][0].as_u64().unwrap() as usize;
+    let cols = e["shape"][1].as_u64().unwrap() as usize;
+    let values = e["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    (rows, cols, values)
+}
+
+#[test]
+fn mat_import_reads_time_by_neurons_and_honours_layout() {
+    let file = format_fixture("mat/counts_uint8_compressed.mat");
+    let (bins, neurons, values) = expected_matrix("mat/counts_uint8_compressed.mat");
+    let rec = import(&file, &ImportOptions::default()).unwrap();
+    let Activity::Binned(b) = rec.activity() else {
+        panic!("uint8 must import as binned")
+    };
+    assert_eq!(b.counts.dim(), (neurons, bins));
+    for t in 0..bins {
+        for n in 0..neurons {
+            assert_eq!(f64::from(b.counts[(n, t)]), values[t * neurons + n]);
+        }
+    }
+    assert!(rec.provenance().layout_assumed);
+    assert_eq!(rec.provenance().variable.as_deref(), Some("data"));
+
+    let opts = ImportOptions {
+        layout: Some(Layout::NeuronsByTime),
+        ..Default::default()
+    };
+    let rec = import(&file, &opts).unwrap();
+    let Activity::Binned(b) = rec.activity() else {
+        panic!()
+    };
+    assert_eq!(b.counts.dim(), (bins, neurons));
+    assert_eq!(f64::from(b.counts[(1, 2)]), values[neurons + 2]);
+    assert!(!rec.provenance().layout_assumed);
+}
+
+#[test]
+fn kind_follows_dtype_and_values_unless_asked() {
+    let kind = |file: &str, opts: ImportOptions| {
+        import(&format_fixture(file), &opts)
+            .unwrap()
+            .activity()
+            .kind()
+    };
+    assert_eq!(
+        kind("mat/counts_double_plain.mat", ImportOptions::default()),
+        ActivityKind::Binned
+    );
+    assert_eq!(
+        kind("mat/traces_single.mat", ImportOptions::default()),
+        ActivityKind::Traces
+    );
+    assert_eq!(
+        kind("mat/fraction.mat", ImportOptions::default()),
+        ActivityKind::Traces
+    );
+    assert_eq!(
+        kind("mat/logical.mat", ImportOptions::default()),
+        ActivityKind::Binned
+    );
+    let traces = ImportOptions {
+        kind: Some(ActivityKind::Traces),
+        ..Default::default()
+    };
+    assert_eq!(
+        kind("mat/counts_uint8_compressed.mat", traces),
+        ActivityKind::Traces
+    );
+    let rec = import(
+        &format_fixture("mat/counts_double_plain.mat"),
+        &Default::default(),
+    )
+    .unwrap();
+    assert!(rec.provenance().steps[0].contains("inferred as binned"));
+}
+
+#[test]
+fn npz_import_needs_a_choice_between_several_arrays() {
+    let file = format_fixture("npz/two.npz");
+    let err = import(&file, &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("several arrays") && err.contains("spikes") && err.contains("traces"),
+        "{err}"
+    );
+    let opts = ImportOptions {
+        variable: Some("spikes".into()),
+        ..Default::default()
+    };
+    let rec = import(&file, &opts).unwrap();
+    assert_eq!(rec.activity().kind(), ActivityKind::Binned);
+    assert_eq!((rec.neurons(), rec.activity().time_points()), (3, Some(8)));
+    let opts = ImportOptions {
+        variable: Some("traces".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        import(&file, &opts).unwrap().activity().kind(),
+        ActivityKind::Traces
+    );
+}
+
+#[test]
+fn suite2p_folder_keeps_the_cells_with_their_roi_ids() {
+    let dir = format_fixture("suite2p/plane0");
+    let f = &expected()["suite2p/plane0/F.npy"];
+    let frames = f["shape"][1].as_u64().unwrap() as usize;
+    let values: Vec<f64> = f["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let rec = import(&dir, &ImportOptions::default()).unwrap();
+    assert_eq!(rec.neuron_ids(), ["0", "2", "3"]);
+    let Activity::Traces(t) = rec.activity() else {
+        panic!("suite2p F must import as traces")
+    };
+    for (row, roi) in [0usize, 2, 3].iter().enumerate() {
+        for j in 0..frames {
+            assert_eq!(f64::from(t.values[(row, j)]), values[roi * frames + j]);
+        }
+    }
+    assert_eq!(rec.provenance().source_format.as_deref(), Some("suite2p"));
+    let all = ImportOptions {
+        all_rois: true,
+        ..Default::default()
+    };
+    assert_eq!(import(&dir, &all).unwrap().neurons(), 5);
+    let spks = ImportOptions {
+        variable: Some("spks".into()),
+        ..Default::default()
+    };
+    assert_eq!(import(&dir, &spks).unwrap().neurons(), 3);
+    // The same selection applied to a plain NPY with --iscell.
+    let plain = ImportOptions {
+        iscell: Some(dir.join("iscell.npy")),
+        ..Default::default()
+    };
+    let rec2 = import(&dir.join("F.npy"), &plain).unwrap();
+    assert_eq!(rec2.activity(), rec.activity());
+    assert_eq!(SourceFormat::detect(&dir).unwrap(), SourceFormat::Suite2p);
+}
+
+#[test]
+fn csv_spike_times_are_grouped_sorted_and_binned() {
+    let rec = import(&format_fixture("csv/spikes.csv"), &ImportOptions::default()).unwrap();
+    assert_eq!(rec.neuron_ids(), ["0", "2", "10"]);
+    let Activity::SpikeTimes(s) = rec.activity() else {
+        panic!("CSV imports spike times")
+    };
+    assert_eq!(
+        s.times_s,
+        vec![vec![0.010, 0.011, 0.250], vec![0.019, 0.105], vec![0.020]]
+    );
+    assert_eq!((s.t_start_s, s.t_stop_s), (0.010, 0.250));
+    let binned = ImportOptions {
+        bin_ms: Some(100.0),
+        ..Default::default()
+    };
+    let rec = import(&format_fixture("csv/spikes.csv"), &binned).unwrap();
+    let Activity::Binned(b) = rec.activity() else {
+        panic!()
+    };
+    // Bins of 100 ms from 10 ms: [10, 110), [110, 210), [210, 310).
+    assert_eq!(b.counts, ndarray::array![[2, 0, 1], [2, 0, 0], [1, 0, 0]]);
+    let ms = import(
+        &format_fixture("csv/spikes_ms.csv"),
+        &ImportOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(ms.neuron_ids(), ["A", "B"]);
+    let Activity::SpikeTimes(s) = ms.activity() else {
+        panic!()
+    };
+    assert_eq!(s.times_s, vec![vec![0.001, 0.0105], vec![0.003]]);
+}
+
+#[test]
+fn retina_recordings_import_as_scipy_reads_them() {
+    let e = expected();
+    for name in [
+        "original_data_num_neurons_50_1.mat",
+        "k_pairwise_num_neurons_50_1.mat",
+        "DG_num_neurons_50_1.mat",
+    ] {
+        let want = &e[format!("retina/{name}")];
+        let file = common::fixtures().join("retina-marre2014").join(name);
+        let rec = import(&file, &ImportOptions::default()).unwrap();
+        assert_eq!(
+            rec.provenance().variable.as_deref(),
+            want["variable"].as_str()
+        );
+        let Activity::Binned(b) = rec.activity() else {
+            panic!("{name}: binned")
+        };
+        let bins = want["shape"][0].as_u64().unwrap() as usize;
+        assert_eq!(b.counts.dim(), (50, bins), "{name}");
+        let sums: Vec<u64> = b
+            .counts
+            .rows()
+            .into_iter()
+            .map(|r| r.iter().map(|&c| u64::from(c)).sum())
+            .collect();
+        let want_sums: Vec<u64> = want["spikes_per_neuron"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        assert_eq!(sums, want_sums, "{name}: spikes per neuron");
+        let first: Vec<u64> = b.counts.column(0).iter().map(|&c| u64::from(c)).collect();
+        let last: Vec<u64> = b
+            .counts
+            .column(bins - 1)
+            .iter()
+            .map(|&c| u64::from(c))
+            .collect();
+        let row = |k: &str| -> Vec<u64> {
+            want[k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .collect()
+        };
+        assert_eq!(first, row("first_row"), "{name}: first bin");
+        assert_eq!(last, row("last_row"), "{name}: last bin");
+        let mean = rec.summary().mean_rate.unwrap();
+        assert!(
+            (mean - want["mean_rate"].as_f64().unwrap()).abs() < 1e-12,
+            "{name}: mean rate {mean}"
+        );
+    }
+}

@@ -1,0 +1,74 @@
+//! `cargo xtask`: project automation that needs nothing beyond the Rust toolchain (and, for
+//! `fuzz`, the nightly toolchain and cargo-fuzz, which it installs from crates.io).
+//!
+//! Subcommands (one module each):
+//! - `ci`: formatting check, clippy with warnings denied, the whole test suite.
+//! - `fuzz [--seconds N] [TARGET...]`: run the importers' fuzz targets for a bounded time.
+//! - `interop`: check in a Python virtual environment outside the repository that pyarrow and
+//!   pandas read the recording files neuroforge writes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+mod fuzz;
+mod interop;
+
+const USAGE: &str = "usage: cargo xtask <ci | fuzz [--seconds N] [TARGET...] | interop>";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        bail!("{USAGE}");
+    };
+    match command.as_str() {
+        "ci" => ci(),
+        "fuzz" => fuzz::run(rest),
+        "interop" => interop::run(),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown xtask '{other}'\n{USAGE}"),
+    }
+}
+
+/// The repository root (the parent of xtask/).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// Run a command in the repository root, failing with its command line if it fails.
+pub fn run_in_root(program: &str, args: &[&str]) -> Result<()> {
+    eprintln!("$ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("cannot start {program}"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn ci() -> Result<()> {
+    run_in_root("cargo", &["fmt", "--all", "--check"])?;
+    run_in_root(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    run_in_root("cargo", &["test", "--workspace"])?;
+    Ok(())
+}
