@@ -44,7 +44,6 @@ pub fn run() -> Result<()> {
             &[
                 "run",
                 "--quiet",
-                "--release",
                 "-p",
                 "neuroforge",
                 "--",

@@ -21,14 +21,14 @@ pub fn human(file: &Path, s: &RecordingSummary) -> String {
     line("neurons", s.neurons.to_string());
     if let Some(b) = s.bins {
         let width = s.bin_width_s.map_or(
-            "bin width unknown (set with --bin-ms at import)".to_string(),
+            "bin width unknown: set it with --bin-ms at import".to_string(),
             |w| format!("{} ms per bin", w * 1000.0),
         );
         line("bins", format!("{b} ({width})"));
     }
     if let Some(f) = s.frames {
         let rate = s.frame_rate_hz.map_or(
-            "frame rate unknown (set with --frame-rate at import)".to_string(),
+            "frame rate unknown: set it with --frame-rate at import".to_string(),
             |r| format!("{r} Hz"),
         );
         line("frames", format!("{f} ({rate})"));

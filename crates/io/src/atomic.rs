@@ -23,11 +23,16 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&mut File) -> Result<()>
         path: path.to_path_buf(),
         source,
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".neuroforge-")
-        .suffix(".partial")
-        .tempfile_in(dir)
-        .map_err(write_error)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".neuroforge-").suffix(".partial");
+    // Temporary files are private (0600) by default; an output file gets the ordinary mode
+    // (0666 less the umask), as any other program's output would.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(write_error)?;
     write(tmp.as_file_mut())?;
     tmp.as_file().sync_all().map_err(write_error)?;
     tmp.persist(path).map_err(|e| write_error(e.error))?;
@@ -60,6 +65,15 @@ mod tests {
         })
         .unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"done");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // The same mode as a file created the ordinary way (0666 less the umask).
+            let plain = dir.path().join("plain");
+            std::fs::write(&plain, b"x").unwrap();
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
+            assert_eq!(mode(&target), mode(&plain));
+        }
         let missing = dir.path().join("no/such/dir/out.bin");
         assert!(matches!(
             write_atomically(&missing, |_| Ok(())),
