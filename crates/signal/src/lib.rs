@@ -8,7 +8,9 @@
 //! - [`normalize`]: per-neuron min-max and z-score normalisation, invertible;
 //! - [`savgol`]: the Savitzky-Golay filter and its derivatives;
 //! - [`pca`]: principal components with explained variance;
-//! - [`dff`]: dF/F with a running low-percentile baseline.
+//! - [`dff`]: dF/F with a running low-percentile baseline;
+//! - [`oasis`]: spike inference by OASIS (AR(1), L1 penalty, minimum spike size) with noise and
+//!   decay estimates.
 //!
 //! Each implementation follows a named reference (SciPy's conventions where SciPy has the
 //! function) and is tested against that reference's outputs (fixtures/signal).
@@ -16,6 +18,7 @@
 pub mod dff;
 mod error;
 pub mod normalize;
+pub mod oasis;
 pub mod pca;
 pub mod savgol;
 pub mod smooth;
@@ -24,6 +27,7 @@ pub mod window;
 pub use dff::{DffConfig, dff};
 pub use error::{Result, SignalError};
 pub use normalize::{Normalisation, min_max, z_score};
+pub use oasis::{Deconvolution, estimate_ar1, noise_level, oasis_ar1};
 pub use pca::Pca;
 pub use savgol::{savgol_coefficients, savgol_filter};
 pub use smooth::{boxcar_smooth, gaussian_smooth};
