@@ -9,6 +9,7 @@
 //! - [`savgol`]: the Savitzky-Golay filter and its derivatives;
 //! - [`pca`]: principal components with explained variance;
 //! - [`dff`]: dF/F with a running low-percentile baseline;
+//! - [`ordering`]: neuron pre-sorting (hierarchical leaf order, spectral / Fiedler order);
 //! - [`oasis`]: spike inference by OASIS (AR(1), L1 penalty, minimum spike size) with noise and
 //!   decay estimates.
 //!
@@ -19,6 +20,7 @@ pub mod dff;
 mod error;
 pub mod normalize;
 pub mod oasis;
+pub mod ordering;
 pub mod pca;
 pub mod savgol;
 pub mod smooth;
@@ -28,6 +30,7 @@ pub use dff::{DffConfig, dff};
 pub use error::{Result, SignalError};
 pub use normalize::{Normalisation, min_max, z_score};
 pub use oasis::{Deconvolution, estimate_ar1, noise_level, oasis_ar1};
+pub use ordering::{NeuronOrder, OrderingMethod, correlation_matrix, order_neurons};
 pub use pca::Pca;
 pub use savgol::{savgol_coefficients, savgol_filter};
 pub use smooth::{boxcar_smooth, gaussian_smooth};
