@@ -12,7 +12,11 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use neuroforge_io::{ActivityKind, ImportOptions, Layout, Recording, SourceFormat, TimeUnit};
 
+mod error;
 mod inspect;
+mod preprocess;
+
+use error::CliError;
 
 /// Deep generative and geometric models of neural population activity.
 #[derive(Debug, Parser)]
@@ -42,6 +46,19 @@ enum Command {
         /// Print JSON (keys: neurons, bins or frames, kind, mean_rate, ...) instead of text.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        flags: ImportFlags,
+    },
+    /// Process a recording: bin spike times, dF/F, OASIS spike inference, smoothing,
+    /// normalisation, neuron ordering (each optional, in that order); writes a new recording.
+    Preprocess {
+        /// A recording file, or any input `import` accepts.
+        input: PathBuf,
+        /// The recording to write: .parquet or .arrow.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        steps: preprocess::PreprocessFlags,
         #[command(flatten)]
         flags: ImportFlags,
     },
@@ -152,7 +169,7 @@ fn open(file: &std::path::Path, flags: &ImportFlags) -> neuroforge_io::Result<Re
     })
 }
 
-fn run(cli: Cli) -> neuroforge_io::Result<()> {
+fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Import { input, out, flags } => {
             // Refuse an unusable output name before doing the work.
@@ -188,6 +205,22 @@ fn run(cli: Cli) -> neuroforge_io::Result<()> {
             } else {
                 print!("{}", inspect::human(&file, &summary));
             }
+        }
+        Command::Preprocess {
+            input,
+            out,
+            steps,
+            flags,
+        } => {
+            neuroforge_io::Container::from_path(&out)?;
+            let recording = open(&input, &flags)?;
+            let log = with_spinner(format!("processing {}", input.display()), || {
+                preprocess::run(&input, recording, flags.bin_ms, &steps, &out)
+            })?;
+            for step in &log {
+                tracing::info!(step = %step, "preprocess");
+            }
+            println!("wrote {} ({} steps)", out.display(), log.len());
         }
         Command::Export {
             file,

@@ -1,0 +1,28 @@
+//! The one error type of the `neuroforge` binary.
+
+use std::path::PathBuf;
+
+/// What can stop a command. Every variant is bad input or bad usage (exit code 2); internal
+/// failures are panics, caught and reported by `main` (exit code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Reading, importing or writing a recording failed.
+    #[error(transparent)]
+    Io(#[from] neuroforge_io::IoError),
+    /// A processing step refused the data of a file.
+    #[error("{}: {source}", path.display())]
+    Signal {
+        /// The input file.
+        path: PathBuf,
+        /// What the step refused.
+        source: neuroforge_signal::SignalError,
+    },
+    /// The options do not fit the data (for example dF/F asked of spike counts).
+    #[error("{}: {message}", path.display())]
+    Unsuitable {
+        /// The input file.
+        path: PathBuf,
+        /// Why the options do not apply.
+        message: String,
+    },
+}

@@ -1,0 +1,224 @@
+//! `neuroforge preprocess`: the signal-processing pipeline over a recording, each step
+//! optional, applied in this order: binning of spike times, dF/F, OASIS deconvolution (and
+//! binarisation), Gaussian smoothing, per-neuron normalisation, neuron ordering. Every step is
+//! recorded in the output's provenance.
+
+use std::path::Path;
+
+use clap::{Args, ValueEnum};
+use ndarray::Array2;
+use neuroforge_io::{
+    Activity, BinnedActivity, Covariate, Recording, TraceActivity, write_recording,
+};
+use neuroforge_signal::{DffConfig, OrderingMethod, SignalError};
+use serde::Serialize;
+
+use crate::error::CliError;
+
+/// Per-neuron normalisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NormKind {
+    /// Scale each neuron to [0, 1].
+    MinMax,
+    /// Subtract each neuron's mean and divide by its standard deviation.
+    ZScore,
+}
+
+/// Steps of `neuroforge preprocess` (spike times are binned with the shared `--bin-ms`).
+#[derive(Debug, Clone, Args, Serialize)]
+pub struct PreprocessFlags {
+    /// dF/F with a running low-percentile baseline (fluorescence traces).
+    #[arg(long)]
+    pub dff: bool,
+    /// dF/F baseline window in frames (odd).
+    #[arg(long = "dff-window", default_value_t = 301, value_name = "FRAMES")]
+    pub dff_window: usize,
+    /// dF/F baseline percentile.
+    #[arg(long = "dff-percentile", default_value_t = 8.0, value_name = "P")]
+    pub dff_percentile: f64,
+    /// OASIS AR(1) spike inference on each trace.
+    #[arg(long)]
+    pub deconvolve: bool,
+    /// AR(1) decay per frame (default: estimated per neuron from its autocovariance).
+    #[arg(long, value_name = "G")]
+    pub g: Option<f64>,
+    /// L1 sparsity penalty (default: each neuron's estimated noise level).
+    #[arg(long, value_name = "LAMBDA")]
+    pub lam: Option<f64>,
+    /// Minimum spike size: smaller events are merged away (CalciumGAN used 0.55).
+    #[arg(long = "s-min", default_value_t = 0.0, value_name = "S")]
+    pub s_min: f64,
+    /// Turn inferred spikes into binary spike words: 1 where the spike exceeds this threshold.
+    #[arg(long, value_name = "THRESHOLD", requires = "deconvolve")]
+    pub binarize: Option<f64>,
+    /// Gaussian smoothing along time, standard deviation in time points.
+    #[arg(long = "smooth", value_name = "SIGMA")]
+    pub smooth_sigma: Option<f64>,
+    /// Per-neuron normalisation.
+    #[arg(long, value_enum)]
+    pub normalize: Option<NormKind>,
+    /// Reorder neurons so that similar ones are adjacent (hierarchical or spectral); ids move
+    /// with their rows, so results map back to the original neurons.
+    #[arg(long = "sort-neurons", value_name = "hierarchical|spectral")]
+    pub sort_neurons: Option<OrderingMethod>,
+}
+
+/// Values being processed: a neurons x time matrix and whether it still holds whole counts.
+struct Working {
+    values: Array2<f64>,
+    counts: bool,
+    /// Seconds per time point, when known.
+    step_s: Option<f64>,
+}
+
+/// Run the steps on `recording` (read from `input`), write `out`, return the step log.
+pub fn run(
+    input: &Path,
+    recording: Recording,
+    bin_ms: Option<f64>,
+    flags: &PreprocessFlags,
+    out: &Path,
+) -> Result<Vec<String>, CliError> {
+    let signal = |source: SignalError| CliError::Signal {
+        path: input.to_path_buf(),
+        source,
+    };
+    let unsuitable = |message: &str| CliError::Unsuitable {
+        path: input.to_path_buf(),
+        message: message.into(),
+    };
+    let (mut ids, activity, covariates, mut provenance) = recording.into_parts();
+    let mut steps = Vec::new();
+    let mut w = match activity {
+        Activity::SpikeTimes(trains) => {
+            let ms = bin_ms
+                .ok_or_else(|| unsuitable("spike times must be binned first: pass --bin-ms"))?;
+            let binned = trains.bin(ms / 1000.0)?;
+            steps.push(format!("binned spike times at {ms} ms"));
+            Working {
+                values: binned.counts.mapv(f64::from),
+                counts: true,
+                step_s: binned.bin_width_s,
+            }
+        }
+        Activity::Binned(b) => Working {
+            values: b.counts.mapv(f64::from),
+            counts: true,
+            step_s: b.bin_width_s,
+        },
+        Activity::Traces(t) => Working {
+            values: t.values.mapv(f64::from),
+            counts: false,
+            step_s: t.frame_rate_hz.map(|f| 1.0 / f),
+        },
+    };
+    if flags.dff {
+        if w.counts {
+            return Err(unsuitable(
+                "--dff applies to fluorescence traces, not spike counts",
+            ));
+        }
+        let config = DffConfig {
+            window: flags.dff_window,
+            percentile: flags.dff_percentile,
+        };
+        w.values = neuroforge_signal::dff(w.values.view(), &config).map_err(signal)?;
+        steps.push(format!(
+            "dF/F with a running {}th-percentile baseline over {} frames",
+            flags.dff_percentile, flags.dff_window
+        ));
+    }
+    if flags.deconvolve {
+        if w.counts {
+            return Err(unsuitable(
+                "--deconvolve applies to calcium traces, not spike counts",
+            ));
+        }
+        let mut decays = Vec::with_capacity(w.values.nrows());
+        for mut row in w.values.rows_mut() {
+            let y: Vec<f64> = row.to_vec();
+            let sn = neuroforge_signal::noise_level(&y).map_err(signal)?;
+            let g = match flags.g {
+                Some(g) => g,
+                None => neuroforge_signal::estimate_ar1(&y, sn).map_err(signal)?,
+            };
+            decays.push(g);
+            let d = neuroforge_signal::oasis_ar1(&y, g, flags.lam.unwrap_or(sn), flags.s_min)
+                .map_err(signal)?;
+            row.assign(&ndarray::Array1::from(d.spikes));
+        }
+        decays.sort_by(f64::total_cmp);
+        let median = decays[decays.len() / 2];
+        steps.push(format!(
+            "OASIS AR(1) deconvolution: g {} (median {median:.4}), penalty {}, s_min {}",
+            if flags.g.is_some() {
+                "given"
+            } else {
+                "estimated per neuron"
+            },
+            flags
+                .lam
+                .map_or("= each neuron's noise level".to_string(), |l| l.to_string()),
+            flags.s_min
+        ));
+        if let Some(threshold) = flags.binarize {
+            w.values
+                .mapv_inplace(|s| if s > threshold { 1.0 } else { 0.0 });
+            w.counts = true;
+            steps.push(format!("spikes binarised at {threshold}"));
+        }
+    }
+    if let Some(sigma) = flags.smooth_sigma {
+        w.values = neuroforge_signal::gaussian_smooth(w.values.view(), sigma).map_err(signal)?;
+        w.counts = false;
+        steps.push(format!("Gaussian smoothing, sigma {sigma} time points"));
+    }
+    if let Some(kind) = flags.normalize {
+        let (values, _) = match kind {
+            NormKind::MinMax => neuroforge_signal::min_max(w.values.view()),
+            NormKind::ZScore => neuroforge_signal::z_score(w.values.view()),
+        };
+        w.values = values;
+        w.counts = false;
+        steps.push(format!(
+            "per-neuron {} normalisation",
+            if kind == NormKind::MinMax {
+                "min-max"
+            } else {
+                "z-score"
+            }
+        ));
+    }
+    if let Some(method) = flags.sort_neurons {
+        let order = neuroforge_signal::order_neurons(w.values.view(), method).map_err(signal)?;
+        w.values = order.apply(w.values.view());
+        let original: Vec<String> = order.order.iter().map(|&i| ids[i].clone()).collect();
+        let how = match method {
+            OrderingMethod::Hierarchical => "average-linkage clustering of their correlations",
+            OrderingMethod::Spectral => "the Fiedler vector of their correlation graph",
+        };
+        steps.push(format!(
+            "neurons ordered by {how}; original ids in the new order: {}",
+            original.join(",")
+        ));
+        ids = original;
+    }
+    let activity = if w.counts {
+        Activity::Binned(BinnedActivity {
+            counts: w.values.mapv(|v| v as u32),
+            bin_width_s: w.step_s,
+        })
+    } else {
+        Activity::Traces(TraceActivity {
+            values: w.values.mapv(|v| v as f32),
+            frame_rate_hz: w.step_s.map(|s| 1.0 / s),
+        })
+    };
+    provenance.steps.extend(steps.iter().cloned());
+    let covariates: Vec<Covariate> = covariates;
+    let recording =
+        Recording::new(ids, activity, covariates, provenance).map_err(|e| e.at(input))?;
+    write_recording(out, &recording)?;
+    Ok(steps)
+}

@@ -1,0 +1,212 @@
+//! `neuroforge preprocess` end to end: OASIS on simulated calcium (against the reference
+//! traces), binarisation, neuron sorting with ids that map back, and refusals.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use neuroforge_io::{Activity, NumericData, read_recording};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::cargo_bin("neuroforge")
+        .unwrap()
+        .env_remove("RUST_LOG")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The simulated traces and true spikes of fixtures/signal/oasis_reference.json, the traces
+/// written as a neurons-by-time NPY file in `dir`.
+fn simulated_calcium(dir: &Path) -> (PathBuf, Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let text = std::fs::read_to_string(fixtures().join("signal/oasis_reference.json")).unwrap();
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let traces: Vec<Vec<f64>> = serde_json::from_value(r["traces"].clone()).unwrap();
+    let spikes: Vec<Vec<f64>> = serde_json::from_value(r["spikes"].clone()).unwrap();
+    let path = dir.join("calcium.npy");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let flat: Vec<f64> = traces.iter().flatten().copied().collect();
+    neuroforge_io::npy::write(
+        &mut f,
+        &[traces.len(), traces[0].len()],
+        &NumericData::F64(flat),
+    )
+    .unwrap();
+    (path, traces, spikes)
+}
+
+fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+#[test]
+fn deconvolution_recovers_the_simulated_spikes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, traces, spikes) = simulated_calcium(dir.path());
+    let out = dir.path().join("spikes.parquet");
+    let o = run(&[
+        "preprocess",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--deconvolve",
+        "--g",
+        "0.95",
+        "--lam",
+        "0.3",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rec = read_recording(&out).unwrap();
+    let Activity::Traces(t) = rec.activity() else {
+        panic!("inferred spikes are traces")
+    };
+    for (n, truth) in spikes.iter().enumerate() {
+        let inferred: Vec<f64> = t.values.row(n).iter().map(|&v| f64::from(v)).collect();
+        // The same numbers as the library call (stored as float32).
+        let direct = neuroforge_signal::oasis_ar1(&traces[n], 0.95, 0.3, 0.0).unwrap();
+        assert!(
+            inferred
+                .iter()
+                .zip(&direct.spikes)
+                .all(|(a, b)| (a - b).abs() < 1e-5)
+        );
+        let corr = pearson(&inferred, truth);
+        assert!(corr > 0.8, "neuron {n}: correlation {corr}");
+    }
+    assert!(
+        rec.provenance()
+            .steps
+            .iter()
+            .any(|s| s.contains("OASIS AR(1)"))
+    );
+
+    // Binarised spike words: mostly where the true spikes are.
+    let words = dir.path().join("words.parquet");
+    let o = run(&[
+        "preprocess",
+        input.to_str().unwrap(),
+        "--out",
+        words.to_str().unwrap(),
+        "--deconvolve",
+        "--g",
+        "0.95",
+        "--s-min",
+        "0.5",
+        "--binarize",
+        "0.5",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rec = read_recording(&words).unwrap();
+    let Activity::Binned(b) = rec.activity() else {
+        panic!("binarised spikes are binned")
+    };
+    assert!(b.counts.iter().all(|&c| c <= 1));
+    let (mut hits, mut detected) = (0usize, 0usize);
+    for (n, truth) in spikes.iter().enumerate() {
+        for (t, &c) in b.counts.row(n).iter().enumerate() {
+            if c == 1 {
+                detected += 1;
+                hits += usize::from(truth[t] > 0.0);
+            }
+        }
+    }
+    assert!(
+        detected > 0 && hits as f64 / detected as f64 > 0.8,
+        "precision {hits}/{detected}"
+    );
+}
+
+#[test]
+fn sorted_neurons_keep_their_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, traces, _) = simulated_calcium(dir.path());
+    let out = dir.path().join("sorted.parquet");
+    let o = run(&[
+        "preprocess",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--sort-neurons",
+        "spectral",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rec = read_recording(&out).unwrap();
+    let Activity::Traces(t) = rec.activity() else {
+        panic!()
+    };
+    for (row, id) in rec.neuron_ids().iter().enumerate() {
+        let original: usize = id.parse().unwrap();
+        let first = f64::from(t.values[(row, 0)]);
+        assert!(
+            (first - traces[original][0]).abs() < 1e-5,
+            "row {row} is not neuron {id}"
+        );
+    }
+}
+
+#[test]
+fn unsuitable_steps_are_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.parquet");
+    let counts = fixtures().join("formats/mat/counts_uint8_compressed.mat");
+    for (extra, problem) in [
+        ("--dff", "applies to fluorescence traces"),
+        ("--deconvolve", "applies to calcium traces"),
+    ] {
+        let o = run(&[
+            "preprocess",
+            counts.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            extra,
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("counts_uint8_compressed.mat") && err.contains(problem),
+            "{err}"
+        );
+    }
+    let spikes = dir.path().join("spikes.parquet");
+    let csv = fixtures().join("formats/csv/spikes.csv");
+    assert!(
+        run(&[
+            "import",
+            csv.to_str().unwrap(),
+            "--out",
+            spikes.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+    let o = run(&[
+        "preprocess",
+        spikes.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--bin-ms"));
+    assert!(!out.exists());
+    let o = run(&[
+        "preprocess",
+        spikes.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--bin-ms",
+        "50",
+    ]);
+    assert!(o.status.success());
+}
