@@ -43,7 +43,8 @@ pub struct PreprocessFlags {
     /// AR(1) decay per frame (default: estimated per neuron from its autocovariance).
     #[arg(long, value_name = "G")]
     pub g: Option<f64>,
-    /// L1 sparsity penalty (default: each neuron's estimated noise level).
+    /// L1 sparsity penalty (default: chosen per neuron so that the residual energy equals the
+    /// estimated noise, or 0 when --s-min is given).
     #[arg(long, value_name = "LAMBDA")]
     pub lam: Option<f64>,
     /// Minimum spike size: smaller events are merged away (CalciumGAN used 0.55).
@@ -144,9 +145,23 @@ pub fn run(
                 None => neuroforge_signal::estimate_ar1(&y, sn).map_err(signal)?,
             };
             decays.push(g);
-            let d = neuroforge_signal::oasis_ar1(&y, g, flags.lam.unwrap_or(sn), flags.s_min)
-                .map_err(signal)?;
-            row.assign(&ndarray::Array1::from(d.spikes));
+            let spikes = match (flags.lam, flags.s_min > 0.0) {
+                // No penalty given: the noise-constrained penalty (residual = noise), as
+                // oasis-deconv's `deconvolve(penalty=1)`; with a minimum spike size, no penalty
+                // (CalciumGAN's thresholded OASIS).
+                (None, false) => {
+                    neuroforge_signal::constrained_oasis_ar1(&y, g, sn)
+                        .map_err(signal)?
+                        .fit
+                        .spikes
+                }
+                (lam, _) => {
+                    neuroforge_signal::oasis_ar1(&y, g, lam.unwrap_or(0.0), flags.s_min)
+                        .map_err(signal)?
+                        .spikes
+                }
+            };
+            row.assign(&ndarray::Array1::from(spikes));
         }
         decays.sort_by(f64::total_cmp);
         let median = decays[decays.len() / 2];

@@ -29,7 +29,10 @@ pub mod window;
 pub use dff::{DffConfig, dff};
 pub use error::{Result, SignalError};
 pub use normalize::{Normalisation, min_max, z_score};
-pub use oasis::{Deconvolution, estimate_ar1, noise_level, oasis_ar1};
+pub use oasis::{
+    ConstrainedDeconvolution, Deconvolution, constrained_oasis_ar1, estimate_ar1, noise_level,
+    oasis_ar1,
+};
 pub use ordering::{NeuronOrder, OrderingMethod, correlation_matrix, order_neurons};
 pub use pca::Pca;
 pub use savgol::{savgol_coefficients, savgol_filter};

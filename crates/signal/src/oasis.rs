@@ -64,50 +64,37 @@ fn check_ar1(g: f64, lam: f64, s_min: f64) -> Result<()> {
     Ok(())
 }
 
-/// OASIS for the AR(1) model with decay `g`, L1 penalty `lam` and minimum spike size `s_min`.
-pub fn oasis_ar1(y: &[f64], g: f64, lam: f64, s_min: f64) -> Result<Deconvolution> {
-    check_ar1(g, lam, s_min)?;
-    let n = y.len();
-    if n == 0 {
-        return Err(data("empty trace"));
-    }
-    if let Some(t) = y.iter().position(|v| !v.is_finite()) {
-        return Err(data(format!(
-            "trace value {} at frame {t} is not finite",
-            y[t]
-        )));
-    }
-    let ln_g = g.ln();
-    let shifted = |t: usize| y[t] - lam * if t + 1 == n && t > 0 { 1.0 } else { 1.0 - g };
-    let mut pools: Vec<Pool> = Vec::with_capacity(n / 4 + 1);
-    for t in 0..n {
-        pools.push(Pool {
-            weighted_sum: shifted(t),
-            weight: 1.0,
-            start: t,
-            len: 1,
-        });
-        // Merge backwards while the jump into the newest pool is below s_min.
-        while pools.len() > 1 {
-            let last = pools[pools.len() - 1];
-            let prev = pools[pools.len() - 2];
-            let decayed = prev.value() * (ln_g * prev.len as f64).exp();
-            if decayed + s_min <= last.value() {
+/// Merge adjacent pools, from the left, wherever the jump into a pool is below `s_min`
+/// (the pool-adjacent-violators pass of OASIS). Pools already consistent are left alone, so
+/// the pass can be re-run after the data shift of a new penalty (warm start).
+fn merge_violations(pools: &mut Vec<Pool>, ln_g: f64, s_min: f64) {
+    let mut merged: Vec<Pool> = Vec::with_capacity(pools.len());
+    for &pool in pools.iter() {
+        merged.push(pool);
+        while merged.len() > 1 {
+            let last = merged[merged.len() - 1];
+            let prev = merged[merged.len() - 2];
+            let gl = (ln_g * prev.len as f64).exp();
+            if prev.value() * gl + s_min <= last.value() {
                 break;
             }
-            let gl = (ln_g * prev.len as f64).exp();
-            let merged = Pool {
-                weighted_sum: prev.weighted_sum + last.weighted_sum * gl,
-                weight: prev.weight + last.weight * gl * gl,
-                start: prev.start,
-                len: prev.len + last.len,
-            };
-            pools.pop();
-            if let Some(slot) = pools.last_mut() {
-                *slot = merged;
+            merged.pop();
+            if let Some(slot) = merged.last_mut() {
+                *slot = Pool {
+                    weighted_sum: prev.weighted_sum + last.weighted_sum * gl,
+                    weight: prev.weight + last.weight * gl * gl,
+                    start: prev.start,
+                    len: prev.len + last.len,
+                };
             }
         }
     }
+    *pools = merged;
+}
+
+/// Calcium of each frame from the pools; pool values below their floor (0 for the first pool,
+/// `s_min` for the others) are set to 0.
+fn pools_to_calcium(pools: &[Pool], g: f64, s_min: f64, n: usize) -> Vec<f64> {
     let mut calcium = vec![0.0; n];
     for (j, pool) in pools.iter().enumerate() {
         let mut v = pool.value();
@@ -119,11 +106,174 @@ pub fn oasis_ar1(y: &[f64], g: f64, lam: f64, s_min: f64) -> Result<Deconvolutio
             v *= g;
         }
     }
-    let mut spikes = vec![0.0; n];
-    for t in 1..n {
+    calcium
+}
+
+fn spikes_of(calcium: &[f64], g: f64) -> Vec<f64> {
+    let mut spikes = vec![0.0; calcium.len()];
+    for t in 1..calcium.len() {
         spikes[t] = calcium[t] - g * calcium[t - 1];
     }
+    spikes
+}
+
+fn check_trace(y: &[f64]) -> Result<()> {
+    if y.is_empty() {
+        return Err(data("empty trace"));
+    }
+    if let Some(t) = y.iter().position(|v| !v.is_finite()) {
+        return Err(data(format!(
+            "trace value {} at frame {t} is not finite",
+            y[t]
+        )));
+    }
+    Ok(())
+}
+
+/// One-frame pools of `y - offset`, shifted for the penalty `lam`.
+fn initial_pools(y: &[f64], offset: f64, g: f64, lam: f64) -> Vec<Pool> {
+    let n = y.len();
+    (0..n)
+        .map(|t| {
+            let shift = lam * if t + 1 == n && t > 0 { 1.0 } else { 1.0 - g };
+            Pool {
+                weighted_sum: y[t] - offset - shift,
+                weight: 1.0,
+                start: t,
+                len: 1,
+            }
+        })
+        .collect()
+}
+
+/// OASIS for the AR(1) model with decay `g`, L1 penalty `lam` and minimum spike size `s_min`.
+pub fn oasis_ar1(y: &[f64], g: f64, lam: f64, s_min: f64) -> Result<Deconvolution> {
+    check_ar1(g, lam, s_min)?;
+    check_trace(y)?;
+    let mut pools = initial_pools(y, 0.0, g, lam);
+    merge_violations(&mut pools, g.ln(), s_min);
+    let calcium = pools_to_calcium(&pools, g, s_min, y.len());
+    let spikes = spikes_of(&calcium, g);
     Ok(Deconvolution { calcium, spikes })
+}
+
+/// The result of noise-constrained deconvolution: the fit, and the penalty and baseline that
+/// produced it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConstrainedDeconvolution {
+    /// Calcium (without the baseline) and spikes.
+    pub fit: Deconvolution,
+    /// The L1 penalty at which the residual matches the noise.
+    pub lam: f64,
+    /// The fluorescence baseline `b` (`y ~ c + b`).
+    pub baseline: f64,
+}
+
+/// Noise-constrained OASIS AR(1) (Friedrich et al. 2017, eq. 4): the sparsest non-negative fit
+/// whose residual energy equals the noise, `||y - b - c||^2 = sn^2 T`, found by increasing the
+/// penalty from 0 along the exact quadratic path of the residual while the pools stay fixed,
+/// re-merging pools after each step (the homotopy of the paper). The baseline `b >= 0` is
+/// re-estimated as the mean residual and the penalty re-solved until it settles (at most 10
+/// rounds). This is the problem oasis-deconv's `deconvolve(y, g, penalty=1)` solves.
+pub fn constrained_oasis_ar1(y: &[f64], g: f64, sn: f64) -> Result<ConstrainedDeconvolution> {
+    check_ar1(g, 0.0, 0.0)?;
+    check_trace(y)?;
+    if !(sn.is_finite() && sn > 0.0) {
+        return Err(parameter(format!("noise level must be positive, got {sn}")));
+    }
+    let n = y.len();
+    let ln_g = g.ln();
+    let target = sn * sn * n as f64;
+    // Start from a low percentile of the trace, below the baseline of any transient-laden trace.
+    let mut sorted = y.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mut baseline = sorted[n * 15 / 100].max(0.0);
+    let mut best = None;
+    for _round in 0..10 {
+        let (calcium, lam) = solve_penalty(y, baseline, g, ln_g, target);
+        let mean_residual = y.iter().zip(&calcium).map(|(v, c)| v - c).sum::<f64>() / n as f64;
+        let next = mean_residual.max(0.0);
+        let settled = (next - baseline).abs() <= 1e-6 * (1.0 + baseline.abs());
+        best = Some((calcium, lam, baseline));
+        if settled {
+            break;
+        }
+        baseline = next;
+    }
+    let (calcium, lam, baseline) = best.ok_or_else(|| data("no rounds ran"))?;
+    let spikes = spikes_of(&calcium, g);
+    Ok(ConstrainedDeconvolution {
+        fit: Deconvolution { calcium, spikes },
+        lam,
+        baseline,
+    })
+}
+
+/// For a fixed baseline, the calcium at the penalty where `||y - b - c||^2` reaches `target`
+/// (or at the penalty where the fit vanishes, if the data never reach it).
+fn solve_penalty(y: &[f64], baseline: f64, g: f64, ln_g: f64, target: f64) -> (Vec<f64>, f64) {
+    let n = y.len();
+    let mut pools = initial_pools(y, baseline, g, 0.0);
+    merge_violations(&mut pools, ln_g, 0.0);
+    let mut calcium = pools_to_calcium(&pools, g, 0.0, n);
+    let mut lam = 0.0;
+    let residual_energy = |c: &[f64]| -> f64 {
+        y.iter()
+            .zip(c)
+            .map(|(v, c)| (v - baseline - c).powi(2))
+            .sum()
+    };
+    let mut rss = residual_energy(&calcium);
+    let mut slope = vec![0.0; n];
+    for _ in 0..1000 {
+        if rss >= target * (1.0 - 1e-4) || calcium.iter().sum::<f64>() <= 1e-9 {
+            break;
+        }
+        // How much each frame's calcium falls per unit of penalty, with the pools fixed:
+        // (1 - g^l) / w for a pool of length l (1 / w for the last pool), decaying by g.
+        let last = pools.len() - 1;
+        for (i, pool) in pools.iter().enumerate() {
+            let mut a = if i == last {
+                1.0
+            } else {
+                1.0 - (ln_g * pool.len as f64).exp()
+            } / pool.weight;
+            // A pool clipped to 0 does not move.
+            if pool.value() <= 0.0 {
+                a = 0.0;
+            }
+            for s in &mut slope[pool.start..pool.start + pool.len] {
+                *s = a;
+                a *= g;
+            }
+        }
+        let aa: f64 = slope.iter().map(|s| s * s).sum();
+        if aa <= 0.0 {
+            break;
+        }
+        let bb: f64 = y
+            .iter()
+            .zip(&calcium)
+            .zip(&slope)
+            .map(|((v, c), s)| (v - baseline - c) * s)
+            .sum();
+        let cc = rss - target;
+        let step = (-bb + (bb * bb - aa * cc).max(0.0).sqrt()) / aa;
+        lam += step;
+        let pool_count = pools.len();
+        for (i, pool) in pools.iter_mut().enumerate() {
+            pool.weighted_sum -= step
+                * if i + 1 == pool_count {
+                    1.0
+                } else {
+                    1.0 - (ln_g * pool.len as f64).exp()
+                };
+        }
+        merge_violations(&mut pools, ln_g, 0.0);
+        calcium = pools_to_calcium(&pools, g, 0.0, n);
+        rss = residual_energy(&calcium);
+    }
+    (calcium, lam)
 }
 
 /// Periodic Hann window of length `n` (SciPy's `get_window('hann', n)`).
