@@ -4,6 +4,7 @@
 //! Subcommands (one module each):
 //! - `ci`: formatting check, clippy with warnings denied, the whole test suite.
 //! - `fuzz [--seconds N] [TARGET...]`: run the importers' fuzz targets for a bounded time.
+//! - `bench`: the criterion benchmarks beside their Python peers (docs/BENCHMARKS.md).
 //! - `interop`: check in a Python virtual environment outside the repository that pyarrow and
 //!   pandas read the recording files neuroforge writes.
 
@@ -12,10 +13,11 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
 mod fuzz;
 mod interop;
 
-const USAGE: &str = "usage: cargo xtask <ci | fuzz [--seconds N] [TARGET...] | interop>";
+const USAGE: &str = "usage: cargo xtask <ci | bench | fuzz [--seconds N] [TARGET...] | interop>";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,6 +28,7 @@ fn main() -> Result<()> {
         "ci" => ci(),
         "fuzz" => fuzz::run(rest),
         "interop" => interop::run(),
+        "bench" => bench::run(),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())

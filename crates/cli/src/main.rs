@@ -15,6 +15,7 @@ use neuroforge_io::{ActivityKind, ImportOptions, Layout, Recording, SourceFormat
 mod error;
 mod inspect;
 mod preprocess;
+mod simulate;
 
 use error::CliError;
 
@@ -61,6 +62,12 @@ enum Command {
         steps: preprocess::PreprocessFlags,
         #[command(flatten)]
         flags: ImportFlags,
+    },
+    /// Simulate a recording with known ground truth (Spike-GAN populations, calcium imaging,
+    /// van der Pol dynamics).
+    Simulate {
+        #[command(subcommand)]
+        what: simulate::Simulation,
     },
     /// Export a recording's activity to NPY (a 2-D array) or CSV (one row per time point).
     Export {
@@ -221,6 +228,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 tracing::info!(step = %step, "preprocess");
             }
             println!("wrote {} ({} steps)", out.display(), log.len());
+        }
+        Command::Simulate { what } => {
+            let written = with_spinner("simulating".to_string(), || simulate::run(what))?;
+            for path in written {
+                println!("wrote {}", path.display());
+            }
         }
         Command::Export {
             file,

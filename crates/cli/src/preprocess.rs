@@ -136,33 +136,16 @@ pub fn run(
                 "--deconvolve applies to calcium traces, not spike counts",
             ));
         }
-        let mut decays = Vec::with_capacity(w.values.nrows());
-        for mut row in w.values.rows_mut() {
-            let y: Vec<f64> = row.to_vec();
-            let sn = neuroforge_signal::noise_level(&y).map_err(signal)?;
-            let g = match flags.g {
-                Some(g) => g,
-                None => neuroforge_signal::estimate_ar1(&y, sn).map_err(signal)?,
-            };
-            decays.push(g);
-            let spikes = match (flags.lam, flags.s_min > 0.0) {
-                // No penalty given: the noise-constrained penalty (residual = noise), as
-                // oasis-deconv's `deconvolve(penalty=1)`; with a minimum spike size, no penalty
-                // (CalciumGAN's thresholded OASIS).
-                (None, false) => {
-                    neuroforge_signal::constrained_oasis_ar1(&y, g, sn)
-                        .map_err(signal)?
-                        .fit
-                        .spikes
-                }
-                (lam, _) => {
-                    neuroforge_signal::oasis_ar1(&y, g, lam.unwrap_or(0.0), flags.s_min)
-                        .map_err(signal)?
-                        .spikes
-                }
-            };
-            row.assign(&ndarray::Array1::from(spikes));
-        }
+        let config = neuroforge_signal::OasisConfig {
+            g: flags.g,
+            lam: flags.lam,
+            s_min: flags.s_min,
+            binarize: flags.binarize,
+        };
+        let result =
+            neuroforge_signal::deconvolve_population(w.values.view(), &config).map_err(signal)?;
+        w.values = result.spikes;
+        let mut decays = result.g;
         decays.sort_by(f64::total_cmp);
         let median = decays[decays.len() / 2];
         steps.push(format!(
@@ -172,14 +155,15 @@ pub fn run(
             } else {
                 "estimated per neuron"
             },
-            flags
-                .lam
-                .map_or("= each neuron's noise level".to_string(), |l| l.to_string()),
+            match (flags.lam, flags.s_min > 0.0) {
+                (Some(l), _) => l.to_string(),
+                (None, false) =>
+                    "chosen per neuron so that the residual matches the noise".to_string(),
+                (None, true) => "0".to_string(),
+            },
             flags.s_min
         ));
         if let Some(threshold) = flags.binarize {
-            w.values
-                .mapv_inplace(|s| if s > threshold { 1.0 } else { 0.0 });
             w.counts = true;
             steps.push(format!("spikes binarised at {threshold}"));
         }

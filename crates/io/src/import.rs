@@ -421,6 +421,7 @@ fn array_to_recording(
         layout_assumed,
         steps,
         written_by: Some(concat!("neuroforge-io ", env!("CARGO_PKG_VERSION")).into()),
+        ground_truth: None,
     };
     Recording::new(ids, activity, vec![], provenance).map_err(|e| e.at(path))
 }

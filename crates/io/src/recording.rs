@@ -161,6 +161,9 @@ pub struct Provenance {
     /// The program and version that wrote the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written_by: Option<String>,
+    /// For simulated data: what generated it (settings, seed, true parameters), as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ground_truth: Option<serde_json::Value>,
 }
 
 /// Population activity of identified neurons with optional covariates and its provenance.

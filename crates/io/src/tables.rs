@@ -166,6 +166,7 @@ pub fn import_spike_csv(path: &Path, options: &ImportOptions) -> Result<Recordin
         layout_assumed: false,
         steps,
         written_by: Some(concat!("neuroforge-io ", env!("CARGO_PKG_VERSION")).into()),
+        ground_truth: None,
     };
     Recording::new(ids, activity, vec![], provenance).map_err(|e| e.at(path))
 }

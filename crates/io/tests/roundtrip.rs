@@ -50,6 +50,7 @@ fn provenance() -> impl Strategy<Value = Provenance> {
                 layout_assumed,
                 steps,
                 written_by: Some("proptest".into()),
+                ground_truth: None,
             },
         )
 }

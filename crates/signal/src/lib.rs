@@ -30,8 +30,8 @@ pub use dff::{DffConfig, dff};
 pub use error::{Result, SignalError};
 pub use normalize::{Normalisation, min_max, z_score};
 pub use oasis::{
-    ConstrainedDeconvolution, Deconvolution, constrained_oasis_ar1, estimate_ar1, noise_level,
-    oasis_ar1,
+    ConstrainedDeconvolution, Deconvolution, OasisConfig, PopulationDeconvolution,
+    constrained_oasis_ar1, deconvolve_population, estimate_ar1, noise_level, oasis_ar1,
 };
 pub use ordering::{NeuronOrder, OrderingMethod, correlation_matrix, order_neurons};
 pub use pca::Pca;

@@ -16,7 +16,11 @@
 //! spectrum's high-frequency band, Welch's method) and the decay `g` (from the autocovariance)
 //! when they are not known, as OASIS does.
 
-use crate::error::{Result, data, parameter};
+use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, SignalError, data, parameter};
 
 /// One run of frames without a spike: calcium `value * g^k` at its `k`-th frame, with `value`
 /// the ratio of a weighted data sum to its weight.
@@ -28,6 +32,8 @@ struct Pool {
     weight: f64,
     start: usize,
     len: usize,
+    /// `g^len`, kept up to date on merges (saves an `exp` per comparison).
+    decay: f64,
 }
 
 impl Pool {
@@ -67,35 +73,40 @@ fn check_ar1(g: f64, lam: f64, s_min: f64) -> Result<()> {
 /// Merge adjacent pools, from the left, wherever the jump into a pool is below `s_min`
 /// (the pool-adjacent-violators pass of OASIS). Pools already consistent are left alone, so
 /// the pass can be re-run after the data shift of a new penalty (warm start).
-fn merge_violations(pools: &mut Vec<Pool>, ln_g: f64, s_min: f64) {
-    let mut merged: Vec<Pool> = Vec::with_capacity(pools.len());
-    for &pool in pools.iter() {
-        merged.push(pool);
-        while merged.len() > 1 {
-            let last = merged[merged.len() - 1];
-            let prev = merged[merged.len() - 2];
-            let gl = (ln_g * prev.len as f64).exp();
-            if prev.value() * gl + s_min <= last.value() {
+fn merge_violations(pools: &mut Vec<Pool>, s_min: f64) {
+    let mut kept = 0usize;
+    for i in 0..pools.len() {
+        pools[kept] = pools[i];
+        kept += 1;
+        while kept > 1 {
+            let last = pools[kept - 1];
+            let prev = pools[kept - 2];
+            if prev.value() * prev.decay + s_min <= last.value() {
                 break;
             }
-            merged.pop();
-            if let Some(slot) = merged.last_mut() {
-                *slot = Pool {
-                    weighted_sum: prev.weighted_sum + last.weighted_sum * gl,
-                    weight: prev.weight + last.weight * gl * gl,
-                    start: prev.start,
-                    len: prev.len + last.len,
-                };
-            }
+            kept -= 1;
+            pools[kept - 1] = Pool {
+                weighted_sum: prev.weighted_sum + last.weighted_sum * prev.decay,
+                weight: prev.weight + last.weight * prev.decay * prev.decay,
+                start: prev.start,
+                len: prev.len + last.len,
+                decay: prev.decay * last.decay,
+            };
         }
     }
-    *pools = merged;
+    pools.truncate(kept);
 }
 
 /// Calcium of each frame from the pools; pool values below their floor (0 for the first pool,
 /// `s_min` for the others) are set to 0.
 fn pools_to_calcium(pools: &[Pool], g: f64, s_min: f64, n: usize) -> Vec<f64> {
     let mut calcium = vec![0.0; n];
+    fill_calcium(pools, g, s_min, &mut calcium);
+    calcium
+}
+
+/// [`pools_to_calcium`] into an existing buffer.
+fn fill_calcium(pools: &[Pool], g: f64, s_min: f64, calcium: &mut [f64]) {
     for (j, pool) in pools.iter().enumerate() {
         let mut v = pool.value();
         if (j == 0 && v < 0.0) || (j > 0 && v < s_min) {
@@ -106,7 +117,6 @@ fn pools_to_calcium(pools: &[Pool], g: f64, s_min: f64, n: usize) -> Vec<f64> {
             v *= g;
         }
     }
-    calcium
 }
 
 fn spikes_of(calcium: &[f64], g: f64) -> Vec<f64> {
@@ -141,6 +151,7 @@ fn initial_pools(y: &[f64], offset: f64, g: f64, lam: f64) -> Vec<Pool> {
                 weight: 1.0,
                 start: t,
                 len: 1,
+                decay: g,
             }
         })
         .collect()
@@ -151,7 +162,7 @@ pub fn oasis_ar1(y: &[f64], g: f64, lam: f64, s_min: f64) -> Result<Deconvolutio
     check_ar1(g, lam, s_min)?;
     check_trace(y)?;
     let mut pools = initial_pools(y, 0.0, g, lam);
-    merge_violations(&mut pools, g.ln(), s_min);
+    merge_violations(&mut pools, s_min);
     let calcium = pools_to_calcium(&pools, g, s_min, y.len());
     let spikes = spikes_of(&calcium, g);
     Ok(Deconvolution { calcium, spikes })
@@ -182,15 +193,15 @@ pub fn constrained_oasis_ar1(y: &[f64], g: f64, sn: f64) -> Result<ConstrainedDe
         return Err(parameter(format!("noise level must be positive, got {sn}")));
     }
     let n = y.len();
-    let ln_g = g.ln();
     let target = sn * sn * n as f64;
     // Start from a low percentile of the trace, below the baseline of any transient-laden trace.
     let mut sorted = y.to_vec();
-    sorted.sort_by(f64::total_cmp);
+    sorted.sort_unstable_by(f64::total_cmp);
     let mut baseline = sorted[n * 15 / 100].max(0.0);
     let mut best = None;
+    let mut start_lam = 0.0;
     for _round in 0..10 {
-        let (calcium, lam) = solve_penalty(y, baseline, g, ln_g, target);
+        let (calcium, lam) = solve_penalty(y, baseline, g, target, start_lam);
         let mean_residual = y.iter().zip(&calcium).map(|(v, c)| v - c).sum::<f64>() / n as f64;
         let next = mean_residual.max(0.0);
         let settled = (next - baseline).abs() <= 1e-6 * (1.0 + baseline.abs());
@@ -198,6 +209,9 @@ pub fn constrained_oasis_ar1(y: &[f64], g: f64, sn: f64) -> Result<ConstrainedDe
         if settled {
             break;
         }
+        // A higher baseline leaves less signal, so the penalty falls: restart the path below
+        // the last solution (the path only climbs).
+        start_lam = 0.5 * lam;
         baseline = next;
     }
     let (calcium, lam, baseline) = best.ok_or_else(|| data("no rounds ran"))?;
@@ -210,70 +224,155 @@ pub fn constrained_oasis_ar1(y: &[f64], g: f64, sn: f64) -> Result<ConstrainedDe
 }
 
 /// For a fixed baseline, the calcium at the penalty where `||y - b - c||^2` reaches `target`
-/// (or at the penalty where the fit vanishes, if the data never reach it).
-fn solve_penalty(y: &[f64], baseline: f64, g: f64, ln_g: f64, target: f64) -> (Vec<f64>, f64) {
+/// (or where the fit vanishes, if the data never reach it), following the penalty upwards from
+/// `start_lam` (0 if the residual there already exceeds the target).
+fn solve_penalty(y: &[f64], baseline: f64, g: f64, target: f64, start_lam: f64) -> (Vec<f64>, f64) {
     let n = y.len();
-    let mut pools = initial_pools(y, baseline, g, 0.0);
-    merge_violations(&mut pools, ln_g, 0.0);
-    let mut calcium = pools_to_calcium(&pools, g, 0.0, n);
-    let mut lam = 0.0;
     let residual_energy = |c: &[f64]| -> f64 {
         y.iter()
             .zip(c)
             .map(|(v, c)| (v - baseline - c).powi(2))
             .sum()
     };
+    let mut lam = start_lam;
+    let mut pools = initial_pools(y, baseline, g, lam);
+    merge_violations(&mut pools, 0.0);
+    let mut calcium = pools_to_calcium(&pools, g, 0.0, n);
     let mut rss = residual_energy(&calcium);
+    if lam > 0.0 && rss > target {
+        lam = 0.0;
+        pools = initial_pools(y, baseline, g, 0.0);
+        merge_violations(&mut pools, 0.0);
+        fill_calcium(&pools, g, 0.0, &mut calcium);
+        rss = residual_energy(&calcium);
+    }
     let mut slope = vec![0.0; n];
     for _ in 0..1000 {
         if rss >= target * (1.0 - 1e-4) || calcium.iter().sum::<f64>() <= 1e-9 {
             break;
         }
         // How much each frame's calcium falls per unit of penalty, with the pools fixed:
-        // (1 - g^l) / w for a pool of length l (1 / w for the last pool), decaying by g.
+        // (1 - g^l) / w for a pool of length l (1 / w for the last pool), decaying by g; a pool
+        // clipped to 0 does not move.
         let last = pools.len() - 1;
         for (i, pool) in pools.iter().enumerate() {
-            let mut a = if i == last {
-                1.0
+            let mut a = if pool.value() <= 0.0 {
+                0.0
+            } else if i == last {
+                1.0 / pool.weight
             } else {
-                1.0 - (ln_g * pool.len as f64).exp()
-            } / pool.weight;
-            // A pool clipped to 0 does not move.
-            if pool.value() <= 0.0 {
-                a = 0.0;
-            }
+                (1.0 - pool.decay) / pool.weight
+            };
             for s in &mut slope[pool.start..pool.start + pool.len] {
                 *s = a;
                 a *= g;
             }
         }
-        let aa: f64 = slope.iter().map(|s| s * s).sum();
+        let (mut aa, mut bb) = (0.0, 0.0);
+        for ((v, c), s) in y.iter().zip(&calcium).zip(&slope) {
+            aa += s * s;
+            bb += (v - baseline - c) * s;
+        }
         if aa <= 0.0 {
             break;
         }
-        let bb: f64 = y
-            .iter()
-            .zip(&calcium)
-            .zip(&slope)
-            .map(|((v, c), s)| (v - baseline - c) * s)
-            .sum();
         let cc = rss - target;
         let step = (-bb + (bb * bb - aa * cc).max(0.0).sqrt()) / aa;
         lam += step;
-        let pool_count = pools.len();
         for (i, pool) in pools.iter_mut().enumerate() {
-            pool.weighted_sum -= step
-                * if i + 1 == pool_count {
-                    1.0
-                } else {
-                    1.0 - (ln_g * pool.len as f64).exp()
-                };
+            pool.weighted_sum -= step * if i == last { 1.0 } else { 1.0 - pool.decay };
         }
-        merge_violations(&mut pools, ln_g, 0.0);
-        calcium = pools_to_calcium(&pools, g, 0.0, n);
+        merge_violations(&mut pools, 0.0);
+        fill_calcium(&pools, g, 0.0, &mut calcium);
         rss = residual_energy(&calcium);
     }
     (calcium, lam)
+}
+
+/// Settings of OASIS spike inference over many neurons. Defaults: decay, noise and penalty
+/// estimated per neuron; no minimum spike size; no binarisation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OasisConfig {
+    /// AR(1) decay per frame; `None` estimates it from each trace's autocovariance.
+    pub g: Option<f64>,
+    /// L1 penalty; `None` chooses it per neuron so that the residual matches the estimated
+    /// noise (or 0 when `s_min > 0`, CalciumGAN's thresholded OASIS).
+    pub lam: Option<f64>,
+    /// Minimum spike size (0: none).
+    pub s_min: f64,
+    /// Turn spikes into 0/1: 1 where the inferred spike exceeds this threshold.
+    pub binarize: Option<f64>,
+}
+
+/// Spikes inferred from every trace of a population, and the decay used for each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PopulationDeconvolution {
+    /// Inferred spikes (or 0/1 when binarised), neurons x frames.
+    pub spikes: Array2<f64>,
+    /// The AR(1) decay used for each neuron.
+    pub g: Vec<f64>,
+    /// The L1 penalty used for each neuron.
+    pub lam: Vec<f64>,
+}
+
+/// OASIS on each row (neuron) of `traces` (neurons x frames), neurons in parallel (rayon's
+/// global pool; `RAYON_NUM_THREADS` sets its size). Results do not depend on the thread count.
+pub fn deconvolve_population(
+    traces: ArrayView2<'_, f64>,
+    config: &OasisConfig,
+) -> Result<PopulationDeconvolution> {
+    let rows: Vec<Vec<f64>> = traces.rows().into_iter().map(|r| r.to_vec()).collect();
+    let per_neuron: Vec<Result<(Vec<f64>, f64, f64)>> = rows
+        .par_iter()
+        .enumerate()
+        .map(|(n, y)| {
+            let in_neuron = |e: SignalError| data(format!("neuron {n}: {e}"));
+            let sn = noise_level(y).map_err(in_neuron)?;
+            let g = match config.g {
+                Some(g) => g,
+                None => estimate_ar1(y, sn).map_err(in_neuron)?,
+            };
+            let (spikes, lam) = match (config.lam, config.s_min > 0.0) {
+                (None, false) => {
+                    let d = constrained_oasis_ar1(y, g, sn).map_err(in_neuron)?;
+                    (d.fit.spikes, d.lam)
+                }
+                (lam, _) => {
+                    let lam = lam.unwrap_or(0.0);
+                    (
+                        oasis_ar1(y, g, lam, config.s_min)
+                            .map_err(in_neuron)?
+                            .spikes,
+                        lam,
+                    )
+                }
+            };
+            let spikes = match config.binarize {
+                Some(t) => spikes
+                    .into_iter()
+                    .map(|s| if s > t { 1.0 } else { 0.0 })
+                    .collect(),
+                None => spikes,
+            };
+            Ok((spikes, g, lam))
+        })
+        .collect();
+    let (neurons, frames) = traces.dim();
+    let mut spikes = Array2::<f64>::zeros((neurons, frames));
+    let mut gs = Vec::with_capacity(neurons);
+    let mut lams = Vec::with_capacity(neurons);
+    for (n, r) in per_neuron.into_iter().enumerate() {
+        let (s, g, lam) = r?;
+        spikes.row_mut(n).assign(&ndarray::Array1::from(s));
+        gs.push(g);
+        lams.push(lam);
+    }
+    Ok(PopulationDeconvolution {
+        spikes,
+        g: gs,
+        lam: lams,
+    })
 }
 
 /// Periodic Hann window of length `n` (SciPy's `get_window('hann', n)`).
@@ -315,29 +414,92 @@ pub fn noise_level(y: &[f64]) -> Result<f64> {
     let mut psd = vec![0.0; bins.len()];
     let mut segments = 0usize;
     let mut start = 0;
+    let mut re = vec![0.0; seg];
+    let mut im = vec![0.0; seg];
+    // A power-of-two segment (the usual 256) goes through a radix-2 FFT; other lengths (short
+    // traces) through the direct DFT of the kept bins.
+    let fft = seg.is_power_of_two().then(|| Fft::new(seg));
     while start + seg <= y.len() {
         let chunk = &y[start..start + seg];
         let mean = chunk.iter().sum::<f64>() / seg as f64;
-        let tapered: Vec<f64> = chunk
-            .iter()
-            .zip(&window)
-            .map(|(v, w)| (v - mean) * w)
-            .collect();
-        for (p, &k) in psd.iter_mut().zip(&bins) {
-            let omega = 2.0 * std::f64::consts::PI * k as f64 / seg as f64;
-            let (mut re, mut im) = (0.0, 0.0);
-            for (t, v) in tapered.iter().enumerate() {
-                let (s, c) = (omega * t as f64).sin_cos();
-                re += v * c;
-                im -= v * s;
+        for (((r, i), v), w) in re.iter_mut().zip(im.iter_mut()).zip(chunk).zip(&window) {
+            *r = (v - mean) * w;
+            *i = 0.0;
+        }
+        match &fft {
+            Some(fft) => {
+                fft.forward(&mut re, &mut im);
+                for (p, &k) in psd.iter_mut().zip(&bins) {
+                    *p += 2.0 * (re[k] * re[k] + im[k] * im[k]) / norm;
+                }
             }
-            *p += 2.0 * (re * re + im * im) / norm;
+            None => {
+                for (p, &k) in psd.iter_mut().zip(&bins) {
+                    let (mut sr, mut si) = (0.0, 0.0);
+                    for (t, v) in re.iter().enumerate() {
+                        let phase =
+                            2.0 * std::f64::consts::PI * ((k * t) % seg) as f64 / seg as f64;
+                        let (s, c) = phase.sin_cos();
+                        sr += v * c;
+                        si -= v * s;
+                    }
+                    *p += 2.0 * (sr * sr + si * si) / norm;
+                }
+            }
         }
         segments += 1;
         start += step;
     }
     let mean_psd = psd.iter().sum::<f64>() / (psd.len() as f64 * segments as f64);
     Ok((mean_psd / 2.0).sqrt())
+}
+
+/// An in-place iterative radix-2 FFT of a fixed power-of-two length (forward transform,
+/// `X_k = sum_t x_t exp(-2 pi i k t / n)`).
+struct Fft {
+    n: usize,
+    cos: Vec<f64>,
+    sin: Vec<f64>,
+}
+
+impl Fft {
+    fn new(n: usize) -> Self {
+        let angle = |k: usize| 2.0 * std::f64::consts::PI * k as f64 / n as f64;
+        Self {
+            n,
+            cos: (0..n / 2).map(|k| angle(k).cos()).collect(),
+            sin: (0..n / 2).map(|k| angle(k).sin()).collect(),
+        }
+    }
+
+    fn forward(&self, re: &mut [f64], im: &mut [f64]) {
+        let n = self.n;
+        let bits = n.trailing_zeros();
+        for i in 0..n {
+            let j = i.reverse_bits() >> (usize::BITS - bits);
+            if j > i {
+                re.swap(i, j);
+                im.swap(i, j);
+            }
+        }
+        let mut len = 2;
+        while len <= n {
+            let stride = n / len;
+            for start in (0..n).step_by(len) {
+                for k in 0..len / 2 {
+                    let (c, s) = (self.cos[k * stride], -self.sin[k * stride]);
+                    let (a, b) = (start + k, start + k + len / 2);
+                    let tr = re[b] * c - im[b] * s;
+                    let ti = re[b] * s + im[b] * c;
+                    re[b] = re[a] - tr;
+                    im[b] = im[a] - ti;
+                    re[a] += tr;
+                    im[a] += ti;
+                }
+            }
+            len <<= 1;
+        }
+    }
 }
 
 /// AR(1) decay `g` from the autocovariance of a trace with noise level `sn`: the least-squares

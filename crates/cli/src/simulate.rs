@@ -1,0 +1,374 @@
+//! `neuroforge simulate`: simulated recordings with their ground truth (neuroforge-sim),
+//! written in the recording format with the generator's settings, seed and true parameters in
+//! `provenance.ground_truth`.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use ndarray::{Array2, Array3};
+use neuroforge_io::{
+    Activity, BinnedActivity, Covariate, CovariateValues, IoError, Provenance, Recording,
+    TraceActivity, default_neuron_ids, write_recording,
+};
+use neuroforge_sim::{CalciumConfig, PacketsConfig, UniformConfig, VanDerPolConfig};
+
+use crate::error::CliError;
+
+/// What to simulate.
+#[derive(Debug, Subcommand)]
+pub enum Simulation {
+    /// Spike-GAN's `uniform` population: correlated groups, refractoriness, shuffled rows.
+    Uniform {
+        /// Paper preset: 16x128 (default), 32x256, 16x496 or toy.
+        #[arg(long, default_value = "16x128")]
+        preset: String,
+        /// Mean spike probability per 1 ms bin (overrides the preset).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Mean within-group correlation (overrides the preset).
+        #[arg(long)]
+        correlation: Option<f64>,
+        /// Refractory period in bins, 0 to disable (overrides the preset).
+        #[arg(long)]
+        refractory: Option<f64>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Spike-GAN's `packets` population: background spikes plus sequential packets.
+    Packets {
+        /// Neurons per sample.
+        #[arg(long, default_value_t = 32)]
+        neurons: usize,
+        /// Bins per sample.
+        #[arg(long, default_value_t = 64)]
+        bins: usize,
+        /// Packet onset probability per bin.
+        #[arg(long = "packet-prob", default_value_t = 0.1)]
+        packet_prob: f64,
+        /// Neurons per packet group.
+        #[arg(long = "group-size", default_value_t = 8)]
+        group_size: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Calcium imaging of Bernoulli spikes: AR(1)/AR(2) calcium, baseline and noise. The true
+    /// spikes are written beside the output as `<OUT stem>.spikes.parquet`.
+    Calcium {
+        /// Neurons.
+        #[arg(long, default_value_t = 50)]
+        neurons: usize,
+        /// Frames.
+        #[arg(long, default_value_t = 20_000)]
+        frames: usize,
+        /// Spike probability per frame.
+        #[arg(long = "spike-prob", default_value_t = 0.02)]
+        spike_prob: f64,
+        /// Frame rate in Hz.
+        #[arg(long = "frame-rate", default_value_t = 24.0)]
+        frame_rate: f64,
+        /// Indicator decay time in seconds.
+        #[arg(long = "decay-s", default_value_t = 0.5)]
+        decay_s: f64,
+        /// Indicator rise time in seconds (0: AR(1)).
+        #[arg(long = "rise-s", default_value_t = 0.0)]
+        rise_s: f64,
+        /// Noise standard deviation.
+        #[arg(long, default_value_t = 0.3)]
+        noise: f64,
+        /// Fluorescence baseline.
+        #[arg(long, default_value_t = 1.0)]
+        baseline: f64,
+        /// Random seed.
+        #[arg(long)]
+        seed: u64,
+        /// The traces to write (.parquet or .arrow).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Van der Pol trajectories for several mu (states as traces, velocities and labels as
+    /// covariates).
+    Vanderpol {
+        /// Values of mu, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "-1,-0.5,0,0.5,1")]
+        mu: Vec<f64>,
+        /// Initial conditions per mu (on a grid in [-3, 3]^2).
+        #[arg(long = "initial-conditions", default_value_t = 10)]
+        initial_conditions: usize,
+        /// Time step.
+        #[arg(long, default_value_t = 0.05)]
+        dt: f64,
+        /// Steps per trajectory.
+        #[arg(long, default_value_t = 200)]
+        steps: usize,
+        /// Curvature of the embedding surface z = a (x^2 + y^2); 0 keeps the plane.
+        #[arg(long, default_value_t = 0.0)]
+        curvature: f64,
+        /// The recording to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Sample count, seed and output of the Spike-GAN populations.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Number of samples (written one after another, with a `sample` covariate).
+    #[arg(long, default_value_t = 8192)]
+    samples: usize,
+    /// Random seed (recorded in the ground truth).
+    #[arg(long)]
+    seed: u64,
+    /// The recording to write (.parquet or .arrow).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn provenance(kind: &str, truth: serde_json::Value, steps: Vec<String>) -> Provenance {
+    Provenance {
+        source_format: Some("simulation".into()),
+        variable: Some(kind.into()),
+        steps,
+        written_by: Some(concat!("neuroforge ", env!("CARGO_PKG_VERSION")).into()),
+        ground_truth: Some(truth),
+        ..Provenance::default()
+    }
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value, CliError> {
+    serde_json::to_value(value).map_err(|e| CliError::Io(IoError::Recording(e.to_string())))
+}
+
+fn sim_error(out: &Path, e: neuroforge_sim::SimError) -> CliError {
+    CliError::Unsuitable {
+        path: out.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// Samples x neurons x bins as one binned recording (1 ms bins), samples one after another.
+fn samples_recording(x: &Array3<u8>, prov: Provenance) -> Result<Recording, CliError> {
+    let (samples, neurons, bins) = x.dim();
+    let mut counts = Array2::<u32>::zeros((neurons, samples * bins));
+    for (k, sample) in x.outer_iter().enumerate() {
+        for ((n, t), &v) in sample.indexed_iter() {
+            counts[(n, k * bins + t)] = u32::from(v);
+        }
+    }
+    let sample_index = Covariate {
+        name: "sample".into(),
+        values: CovariateValues::Int((0..samples * bins).map(|i| (i / bins) as i64).collect()),
+    };
+    Ok(Recording::new(
+        default_neuron_ids(neurons),
+        Activity::Binned(BinnedActivity {
+            counts,
+            bin_width_s: Some(0.001),
+        }),
+        vec![sample_index],
+        prov,
+    )?)
+}
+
+/// Run a simulation and write its recording(s); returns the files written.
+pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, CliError> {
+    match sim {
+        Simulation::Uniform {
+            preset,
+            rate,
+            correlation,
+            refractory,
+            common,
+        } => {
+            let mut config =
+                UniformConfig::preset(&preset).map_err(|e| sim_error(&common.out, e))?;
+            config.rate = rate.unwrap_or(config.rate);
+            config.correlation = correlation.unwrap_or(config.correlation);
+            config.refractory = refractory.unwrap_or(config.refractory);
+            neuroforge_io::Container::from_path(&common.out)?;
+            let (x, truth) = neuroforge_sim::uniform(&config, common.samples, common.seed)
+                .map_err(|e| sim_error(&common.out, e))?;
+            let steps = vec![format!(
+                "{} samples of Spike-GAN's uniform population, seed {}",
+                common.samples, common.seed
+            )];
+            let rec = samples_recording(&x, provenance("uniform", to_json(&truth)?, steps))?;
+            write_recording(&common.out, &rec)?;
+            Ok(vec![common.out])
+        }
+        Simulation::Packets {
+            neurons,
+            bins,
+            packet_prob,
+            group_size,
+            common,
+        } => {
+            let config = PacketsConfig {
+                neurons,
+                bins,
+                packet_prob,
+                group_size,
+                ..PacketsConfig::default()
+            };
+            neuroforge_io::Container::from_path(&common.out)?;
+            let (x, truth) = neuroforge_sim::packets(&config, common.samples, common.seed)
+                .map_err(|e| sim_error(&common.out, e))?;
+            let steps = vec![format!(
+                "{} samples of Spike-GAN's packets population, seed {}",
+                common.samples, common.seed
+            )];
+            let rec = samples_recording(&x, provenance("packets", to_json(&truth)?, steps))?;
+            write_recording(&common.out, &rec)?;
+            Ok(vec![common.out])
+        }
+        Simulation::Calcium {
+            neurons,
+            frames,
+            spike_prob,
+            frame_rate,
+            decay_s,
+            rise_s,
+            noise,
+            baseline,
+            seed,
+            out,
+        } => {
+            use rand::{RngExt, SeedableRng};
+            neuroforge_io::Container::from_path(&out)?;
+            if !(0.0..=1.0).contains(&spike_prob) {
+                return Err(CliError::Unsuitable {
+                    path: out,
+                    message: format!("spike probability {spike_prob} is not in [0, 1]"),
+                });
+            }
+            let config = CalciumConfig {
+                frame_rate_hz: frame_rate,
+                decay_s,
+                rise_s,
+                amplitude: 1.0,
+                baseline,
+                noise_sd: noise,
+            };
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let spikes = Array2::from_shape_fn((neurons, frames), |_| {
+                f64::from(u8::from(rng.random::<f64>() < spike_prob))
+            });
+            let (y, _) = neuroforge_sim::fluorescence(&spikes, &config, seed.wrapping_add(1))
+                .map_err(|e| sim_error(&out, e))?;
+            let (g1, g2) = config.ar_coefficients().map_err(|e| sim_error(&out, e))?;
+            let spikes_path = out.with_extension("spikes.parquet");
+            let truth = serde_json::json!({
+                "config": to_json(&config)?, "g": [g1, g2], "spike_prob": spike_prob, "seed": seed,
+                "spikes_file": spikes_path.file_name().map(|n| n.to_string_lossy().to_string()),
+            });
+            let traces = Recording::new(
+                default_neuron_ids(neurons),
+                Activity::Traces(TraceActivity {
+                    values: y.mapv(|v| v as f32),
+                    frame_rate_hz: Some(frame_rate),
+                }),
+                vec![],
+                provenance(
+                    "calcium",
+                    truth.clone(),
+                    vec![format!(
+                        "calcium imaging of Bernoulli({spike_prob}) spikes, seed {seed}"
+                    )],
+                ),
+            )?;
+            let spike_rec = Recording::new(
+                default_neuron_ids(neurons),
+                Activity::Binned(BinnedActivity {
+                    counts: spikes.mapv(|v| v as u32),
+                    bin_width_s: Some(1.0 / frame_rate),
+                }),
+                vec![],
+                provenance(
+                    "calcium-spikes",
+                    truth,
+                    vec![format!("true spikes of {}", out.display())],
+                ),
+            )?;
+            write_recording(&spikes_path, &spike_rec)?;
+            write_recording(&out, &traces)?;
+            Ok(vec![out, spikes_path])
+        }
+        Simulation::Vanderpol {
+            mu,
+            initial_conditions,
+            dt,
+            steps,
+            curvature,
+            out,
+        } => {
+            neuroforge_io::Container::from_path(&out)?;
+            let config = VanDerPolConfig {
+                mu,
+                initial_conditions,
+                dt,
+                steps,
+                curvature,
+            };
+            let all = neuroforge_sim::van_der_pol(&config).map_err(|e| sim_error(&out, e))?;
+            let dims = if curvature != 0.0 { 3 } else { 2 };
+            let names = ["x", "y", "z"];
+            let total: usize = all.iter().map(|(_, _, t)| t.states.nrows()).sum();
+            let mut states = Array2::<f32>::zeros((dims, total));
+            let mut velocity = vec![Vec::with_capacity(total); dims];
+            let (mut condition, mut mu_col, mut trajectory, mut time) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let mut col = 0;
+            for (ci, k, tr) in &all {
+                for t in 0..tr.states.nrows() {
+                    for d in 0..dims {
+                        states[(d, col)] = tr.states[(t, d)] as f32;
+                        velocity[d].push(tr.velocities[(t, d)]);
+                    }
+                    condition.push(*ci as i64);
+                    mu_col.push(config.mu[*ci]);
+                    trajectory.push((*ci * initial_conditions + *k) as i64);
+                    time.push(t as f64 * dt);
+                    col += 1;
+                }
+            }
+            let mut covariates: Vec<Covariate> = velocity
+                .into_iter()
+                .enumerate()
+                .map(|(d, v)| Covariate {
+                    name: format!("v_{}", names[d]),
+                    values: CovariateValues::Float(v),
+                })
+                .collect();
+            covariates.push(Covariate {
+                name: "condition".into(),
+                values: CovariateValues::Int(condition),
+            });
+            covariates.push(Covariate {
+                name: "mu".into(),
+                values: CovariateValues::Float(mu_col),
+            });
+            covariates.push(Covariate {
+                name: "trajectory".into(),
+                values: CovariateValues::Int(trajectory),
+            });
+            covariates.push(Covariate {
+                name: "time_s".into(),
+                values: CovariateValues::Float(time),
+            });
+            let rec = Recording::new(
+                names[..dims].iter().map(|s| s.to_string()).collect(),
+                Activity::Traces(TraceActivity {
+                    values: states,
+                    frame_rate_hz: Some(1.0 / dt),
+                }),
+                covariates,
+                provenance(
+                    "vanderpol",
+                    to_json(&config)?,
+                    vec!["van der Pol trajectories integrated by RK4".into()],
+                ),
+            )?;
+            write_recording(&out, &rec)?;
+            Ok(vec![out])
+        }
+    }
+}
