@@ -6,12 +6,11 @@
 //! `../shared/peers/oasis_python.py` on the same setting. Results go to the terminal; the
 //! figures recorded in docs/BENCHMARKS.md come from this command.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::Result;
 
-use crate::{root, run_in_root};
+use crate::{root, run_in_root, venv};
 
 pub fn run() -> Result<()> {
     run_in_root(
@@ -38,15 +37,4 @@ pub fn run() -> Result<()> {
         &[&peer.to_string_lossy(), "100", "20000"],
     )?;
     Ok(())
-}
-
-fn venv() -> PathBuf {
-    std::env::var_os("NEUROFORGE_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("/tmp"));
-            home.join(".cache/neuroforge/venv")
-        })
 }

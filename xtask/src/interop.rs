@@ -10,17 +10,10 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{root, run_in_root};
+use crate::{root, run_in_root, venv};
 
 pub fn run() -> Result<()> {
-    let venv = std::env::var_os("NEUROFORGE_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("/tmp"));
-            home.join(".cache/neuroforge/venv")
-        });
+    let venv = venv();
     let python = venv.join("bin/python");
     if !python.exists() {
         run_in_root("python3", &["-m", "venv", &venv.to_string_lossy()])?;

@@ -45,6 +45,19 @@ pub fn root() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// The Python virtual environment for peers and interop checks, outside the repository:
+/// `$NEUROFORGE_VENV`, default `~/.cache/neuroforge/venv`.
+pub fn venv() -> PathBuf {
+    std::env::var_os("NEUROFORGE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/tmp"));
+            home.join(".cache/neuroforge/venv")
+        })
+}
+
 /// Run a command in the repository root, failing with its command line if it fails.
 pub fn run_in_root(program: &str, args: &[&str]) -> Result<()> {
     eprintln!("$ {program} {}", args.join(" "));

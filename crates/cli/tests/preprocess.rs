@@ -8,6 +8,7 @@ use std::process::Output;
 
 use assert_cmd::Command;
 use neuroforge_io::{Activity, NumericData, read_recording};
+use neuroforge_signal::pearson;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
@@ -39,15 +40,6 @@ fn simulated_calcium(dir: &Path) -> (PathBuf, Vec<Vec<f64>>, Vec<Vec<f64>>) {
     )
     .unwrap();
     (path, traces, spikes)
-}
-
-fn pearson(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt()
 }
 
 #[test]

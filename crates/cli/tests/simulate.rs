@@ -6,6 +6,7 @@ use std::process::Output;
 
 use assert_cmd::Command;
 use neuroforge_io::{Activity, CovariateValues, read_recording};
+use neuroforge_signal::pearson;
 
 fn run(args: &[&str]) -> Output {
     Command::cargo_bin("neuroforge")
@@ -137,13 +138,4 @@ fn van_der_pol_states_and_velocities_are_columns() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown uniform preset"));
-}
-
-fn pearson(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt()
 }

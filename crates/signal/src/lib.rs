@@ -33,7 +33,7 @@ pub use oasis::{
     ConstrainedDeconvolution, Deconvolution, OasisConfig, PopulationDeconvolution,
     constrained_oasis_ar1, deconvolve_population, estimate_ar1, noise_level, oasis_ar1,
 };
-pub use ordering::{NeuronOrder, OrderingMethod, correlation_matrix, order_neurons};
+pub use ordering::{NeuronOrder, OrderingMethod, correlation_matrix, order_neurons, pearson};
 pub use pca::Pca;
 pub use savgol::{savgol_coefficients, savgol_filter};
 pub use smooth::{boxcar_smooth, gaussian_smooth};

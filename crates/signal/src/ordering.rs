@@ -72,6 +72,23 @@ impl NeuronOrder {
     }
 }
 
+/// Pearson correlation of two equally long series (0 when either is constant).
+pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len()) as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let (mut cov, mut va, mut vb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        cov += (x - ma) * (y - mb);
+        va += (x - ma).powi(2);
+        vb += (y - mb).powi(2);
+    }
+    if va == 0.0 || vb == 0.0 {
+        0.0
+    } else {
+        cov / (va * vb).sqrt()
+    }
+}
+
 /// Pearson correlation between the rows of `x` (neurons x time); a constant neuron has
 /// correlation 0 with every other neuron and 1 with itself.
 pub fn correlation_matrix(x: ArrayView2<'_, f64>) -> Array2<f64> {

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use neuroforge_signal::{constrained_oasis_ar1, estimate_ar1, noise_level, oasis_ar1};
+use neuroforge_signal::{constrained_oasis_ar1, estimate_ar1, noise_level, oasis_ar1, pearson};
 
 fn reference() -> serde_json::Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -84,15 +84,6 @@ fn inferred_spikes_track_the_true_spikes() {
         let corr = pearson(&d.spikes, truth);
         assert!(corr > 0.8, "correlation with true spikes {corr}");
     }
-}
-
-fn pearson(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt()
 }
 
 /// Rows of a 2-D NPY fixture as f64.
