@@ -3,24 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Output;
 
-use assert_cmd::Command;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
-fn neuroforge() -> Command {
-    let mut cmd = Command::cargo_bin("neuroforge").expect("the neuroforge binary is built");
-    cmd.env_remove("RUST_LOG");
-    cmd
-}
-
-fn run(args: &[&str]) -> Output {
-    neuroforge().args(args).output().expect("neuroforge runs")
-}
+use common::{fixtures, run};
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -3,25 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+mod common;
 
-use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+use common::{fixtures, run};
 use neuroforge_io::{Activity, NumericData, read_recording};
 use neuroforge_signal::pearson;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::cargo_bin("neuroforge")
-        .unwrap()
-        .env_remove("RUST_LOG")
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// The simulated traces and true spikes of fixtures/signal/oasis_reference.json, the traces
 /// written as a neurons-by-time NPY file in `dir`.

@@ -2,20 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::process::Output;
+mod common;
 
-use assert_cmd::Command;
+use common::run;
 use neuroforge_io::{Activity, CovariateValues, read_recording};
 use neuroforge_signal::pearson;
-
-fn run(args: &[&str]) -> Output {
-    Command::cargo_bin("neuroforge")
-        .unwrap()
-        .env_remove("RUST_LOG")
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn uniform_samples_carry_their_ground_truth_and_seed() {
