@@ -85,6 +85,27 @@ pub enum Simulation {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Paired pre/post-learning samples: post = pre with a known change (rate gain, a new
+    /// assembly, delayed responses) of chosen neurons. Post goes to `<OUT stem>.post.parquet`.
+    Prepost {
+        /// Neurons whose rate changes.
+        #[arg(long = "gain-neurons", default_value_t = 4)]
+        gain_neurons: usize,
+        /// Factor on their spike probability.
+        #[arg(long = "rate-gain", default_value_t = 2.0)]
+        rate_gain: f64,
+        /// Neurons of the new assembly.
+        #[arg(long = "assembly-neurons", default_value_t = 4)]
+        assembly_neurons: usize,
+        /// Neurons whose responses are delayed.
+        #[arg(long = "shift-neurons", default_value_t = 4)]
+        shift_neurons: usize,
+        /// Delay in bins.
+        #[arg(long = "timing-shift", default_value_t = 3)]
+        timing_shift: usize,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Van der Pol trajectories for several mu (states as traces, velocities and labels as
     /// covariates).
     Vanderpol {
@@ -219,6 +240,41 @@ pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, CliError> {
             let rec = samples_recording(&x, provenance("packets", to_json(&truth)?, steps))?;
             write_recording(&common.out, &rec)?;
             Ok(vec![common.out])
+        }
+        Simulation::Prepost {
+            gain_neurons,
+            rate_gain,
+            assembly_neurons,
+            shift_neurons,
+            timing_shift,
+            common,
+        } => {
+            neuroforge_io::Container::from_path(&common.out)?;
+            let config = neuroforge_sim::PrePostConfig {
+                gain_neurons,
+                rate_gain,
+                assembly_neurons,
+                shift_neurons,
+                timing_shift,
+                ..neuroforge_sim::PrePostConfig::default()
+            };
+            let (pre, post, truth) = neuroforge_sim::prepost(&config, common.samples, common.seed)
+                .map_err(|e| sim_error(&common.out, e))?;
+            let truth = to_json(&truth)?;
+            let post_path = common.out.with_extension("post.parquet");
+            let steps = |which: &str| {
+                vec![format!(
+                    "{which}: {} paired samples, seed {}",
+                    common.samples, common.seed
+                )]
+            };
+            let pre_rec =
+                samples_recording(&pre, provenance("prepost-pre", truth.clone(), steps("pre")))?;
+            let post_rec =
+                samples_recording(&post, provenance("prepost-post", truth, steps("post")))?;
+            write_recording(&post_path, &post_rec)?;
+            write_recording(&common.out, &pre_rec)?;
+            Ok(vec![common.out, post_path])
         }
         Simulation::Calcium {
             neurons,

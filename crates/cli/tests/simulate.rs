@@ -130,3 +130,33 @@ fn van_der_pol_states_and_velocities_are_columns() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown uniform preset"));
 }
+
+#[test]
+fn prepost_writes_paired_pre_and_post_with_the_changed_neurons() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pre.parquet");
+    let o = run(&[
+        "simulate",
+        "prepost",
+        "--samples",
+        "10",
+        "--seed",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pre = read_recording(&out).unwrap();
+    let post = read_recording(&dir.path().join("pre.post.parquet")).unwrap();
+    let truth = post.provenance().ground_truth.as_ref().unwrap();
+    let changed: Vec<usize> = serde_json::from_value(truth["changed_neurons"].clone()).unwrap();
+    assert_eq!(changed.len(), 12);
+    let (Activity::Binned(a), Activity::Binned(b)) = (pre.activity(), post.activity()) else {
+        panic!()
+    };
+    for r in 0..32 {
+        if !changed.contains(&r) {
+            assert_eq!(a.counts.row(r), b.counts.row(r));
+        }
+    }
+}

@@ -5,6 +5,7 @@
 //! - [`spikegan`]: Spike-GAN's `uniform` and `packets` populations (with the paper's presets);
 //! - [`calcium`]: the calcium-imaging forward model (spikes -> AR(1)/AR(2) calcium ->
 //!   fluorescence);
+//! - [`prepost`]: paired pre -> post learning data with a known change of chosen neurons;
 //! - [`dynamics`]: van der Pol (optionally on a curved surface) and Lorenz flows for MARBLE.
 //!
 //! Every random draw comes from a `ChaCha8` generator seeded by the caller, so a seed fixes the
@@ -13,6 +14,7 @@
 pub mod calcium;
 pub mod dynamics;
 mod error;
+pub mod prepost;
 pub mod spikegan;
 
 pub use calcium::{CalciumConfig, calcium, fluorescence};
@@ -20,4 +22,5 @@ pub use dynamics::{
     Trajectory, VanDerPolConfig, integrate, lorenz_field, van_der_pol, van_der_pol_field,
 };
 pub use error::{Result, SimError};
+pub use prepost::{PrePostConfig, PrePostTruth, prepost};
 pub use spikegan::{PacketsConfig, PacketsTruth, UniformConfig, UniformTruth, packets, uniform};

@@ -150,3 +150,74 @@ fn packets_fire_their_group_in_sequence() {
         );
     }
 }
+
+#[test]
+fn prepost_changes_exactly_the_chosen_neurons_as_specified() {
+    let config = neuroforge_sim::PrePostConfig::default();
+    let samples = 3000;
+    let (pre, post, truth) = neuroforge_sim::prepost(&config, samples, 9).unwrap();
+    // Pre is the uniform population of the same seed.
+    let (same, _) = uniform(&config.population, samples, 9).unwrap();
+    assert_eq!(pre, same);
+    let bins = config.population.bins;
+    let (pre_c, post_c) = (concatenated(&pre), concatenated(&post));
+    let n = pre_c.ncols() as f64;
+    for r in 0..config.population.neurons {
+        if !truth.changed_neurons.contains(&r) {
+            assert_eq!(pre_c.row(r), post_c.row(r), "unchanged neuron {r} differs");
+        }
+    }
+    for &r in &truth.gain_neurons {
+        // Spikes are added in empty bins with probability a = (g - 1) p / (1 - p), p the drawn
+        // rate: the post rate is m + (1 - m) a for the pre rate m (g p exactly when m = p, i.e.
+        // without the refractory rule).
+        let p = truth.pre.rates[r];
+        let add = (config.rate_gain - 1.0) * p / (1.0 - p);
+        let m = pre_c.row(r).sum() / n;
+        let want = m + (1.0 - m) * add;
+        let got = post_c.row(r).sum() / n;
+        let se = (want * (1.0 - want) / n).sqrt();
+        assert!(
+            (got - want).abs() < 5.0 * se,
+            "gain neuron {r}: {got} vs {want}"
+        );
+    }
+    for &r in &truth.shift_neurons {
+        for (a, b) in pre.outer_iter().zip(post.outer_iter()) {
+            for t in 0..bins {
+                assert_eq!(b[(r, (t + config.timing_shift) % bins)], a[(r, t)]);
+            }
+        }
+    }
+    // Assembly members become correlated: with m_i the pre rate and q the shared rate, the
+    // post covariance of two members from different (independent) groups is
+    // q (1 - q) (1 - m_i)(1 - m_j).
+    let a = &truth.assembly_neurons;
+    let q = config.assembly_rate;
+    for i in 0..a.len() {
+        for j in i + 1..a.len() {
+            if truth.pre.groups[a[i]] == truth.pre.groups[a[j]] {
+                continue;
+            }
+            let (pi, pj) = (pre_c.row(a[i]).sum() / n, pre_c.row(a[j]).sum() / n);
+            let cov_want = q * (1.0 - q) * (1.0 - pi) * (1.0 - pj);
+            let (ri, rj) = (post_c.row(a[i]), post_c.row(a[j]));
+            let (mi, mj) = (ri.sum() / n, rj.sum() / n);
+            let cov: f64 = ri
+                .iter()
+                .zip(rj.iter())
+                .map(|(x, y)| (x - mi) * (y - mj))
+                .sum::<f64>()
+                / n;
+            let sd_i = (mi * (1.0 - mi)).sqrt();
+            let sd_j = (mj * (1.0 - mj)).sqrt();
+            // Standard error of a covariance estimate, about sd_i sd_j / sqrt(n).
+            assert!(
+                (cov - cov_want).abs() < 5.0 * sd_i * sd_j / n.sqrt(),
+                "assembly ({}, {}): {cov} vs {cov_want}",
+                a[i],
+                a[j]
+            );
+        }
+    }
+}
