@@ -121,7 +121,7 @@ fn parse_header_dict(text: &str) -> Result<NpyHeader, NpyProblem> {
     let mut fortran = None;
     let mut shape = None;
     p.skip_ws();
-    p.expect(b'{')?;
+    p.consume(b'{')?;
     loop {
         p.skip_ws();
         if p.peek() == Some(b'}') {
@@ -129,7 +129,7 @@ fn parse_header_dict(text: &str) -> Result<NpyHeader, NpyProblem> {
         }
         let key = p.string()?;
         p.skip_ws();
-        p.expect(b':')?;
+        p.consume(b':')?;
         p.skip_ws();
         match key.as_str() {
             "descr" => {
@@ -226,7 +226,7 @@ impl DictParser<'_> {
             self.pos += 1;
         }
     }
-    fn expect(&mut self, c: u8) -> Result<(), String> {
+    fn consume(&mut self, c: u8) -> Result<(), String> {
         if self.peek() == Some(c) {
             self.pos += 1;
             Ok(())
@@ -253,7 +253,7 @@ impl DictParser<'_> {
             self.pos += 1;
         }
         let end = self.pos;
-        self.expect(quote)?;
+        self.consume(quote)?;
         Ok(String::from_utf8_lossy(&self.s[start..end]).into_owned())
     }
     fn boolean(&mut self) -> Result<bool, String> {
@@ -266,7 +266,7 @@ impl DictParser<'_> {
         Err("malformed NPY header (fortran_order is not True or False)".into())
     }
     fn tuple(&mut self) -> Result<Vec<usize>, String> {
-        self.expect(b'(')?;
+        self.consume(b'(')?;
         let mut dims = Vec::new();
         loop {
             self.skip_ws();
