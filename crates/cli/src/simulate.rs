@@ -106,6 +106,25 @@ pub enum Simulation {
         #[command(flatten)]
         common: Common,
     },
+    /// Lorenz trajectories for several rho (sigma 10, beta 8/3), from initial conditions
+    /// (1 + 0.5 k, 1, 1 + 0.5 k), k = 0, 1, ...
+    Lorenz {
+        /// Values of rho, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "28")]
+        rho: Vec<f64>,
+        /// Initial conditions per rho.
+        #[arg(long = "initial-conditions", default_value_t = 4)]
+        initial_conditions: usize,
+        /// Time step.
+        #[arg(long, default_value_t = 0.01)]
+        dt: f64,
+        /// Steps per trajectory.
+        #[arg(long, default_value_t = 2000)]
+        steps: usize,
+        /// The recording to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Van der Pol trajectories for several mu (states as traces, velocities and labels as
     /// covariates).
     Vanderpol {
@@ -348,6 +367,51 @@ pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, CliError> {
             write_recording(&out, &traces)?;
             Ok(vec![out, spikes_path])
         }
+        Simulation::Lorenz {
+            rho,
+            initial_conditions,
+            dt,
+            steps,
+            out,
+        } => {
+            neuroforge_io::Container::from_path(&out)?;
+            if rho.is_empty() || initial_conditions == 0 {
+                return Err(CliError::Unsuitable {
+                    path: out,
+                    message: "at least one rho and one initial condition are needed".into(),
+                });
+            }
+            let mut all = Vec::new();
+            for (ci, &r) in rho.iter().enumerate() {
+                for k in 0..initial_conditions {
+                    let x0 = [1.0 + 0.5 * k as f64, 1.0, 1.0 + 0.5 * k as f64];
+                    let tr = neuroforge_sim::integrate(
+                        neuroforge_sim::lorenz_field(10.0, r, 8.0 / 3.0),
+                        &x0,
+                        dt,
+                        steps,
+                    )
+                    .map_err(|e| sim_error(&out, e))?;
+                    all.push((ci, k, tr));
+                }
+            }
+            let truth = serde_json::json!({ "sigma": 10.0, "rho": rho, "beta": 8.0 / 3.0, "dt": dt, "steps": steps, "initial_conditions": initial_conditions });
+            let prov = provenance(
+                "lorenz",
+                truth,
+                vec!["Lorenz trajectories integrated by RK4".into()],
+            );
+            let rec = trajectories_recording(
+                &all,
+                &["x", "y", "z"],
+                dt,
+                ("rho", &rho),
+                initial_conditions,
+                prov,
+            )?;
+            write_recording(&out, &rec)?;
+            Ok(vec![out])
+        }
         Simulation::Vanderpol {
             mu,
             initial_conditions,
@@ -365,66 +429,92 @@ pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, CliError> {
                 curvature,
             };
             let all = neuroforge_sim::van_der_pol(&config).map_err(|e| sim_error(&out, e))?;
-            let dims = if curvature != 0.0 { 3 } else { 2 };
-            let names = ["x", "y", "z"];
-            let total: usize = all.iter().map(|(_, _, t)| t.states.nrows()).sum();
-            let mut states = Array2::<f32>::zeros((dims, total));
-            let mut velocity = vec![Vec::with_capacity(total); dims];
-            let (mut condition, mut mu_col, mut trajectory, mut time) =
-                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            let mut col = 0;
-            for (ci, k, tr) in &all {
-                for t in 0..tr.states.nrows() {
-                    for d in 0..dims {
-                        states[(d, col)] = tr.states[(t, d)] as f32;
-                        velocity[d].push(tr.velocities[(t, d)]);
-                    }
-                    condition.push(*ci as i64);
-                    mu_col.push(config.mu[*ci]);
-                    trajectory.push((*ci * initial_conditions + *k) as i64);
-                    time.push(t as f64 * dt);
-                    col += 1;
-                }
-            }
-            let mut covariates: Vec<Covariate> = velocity
-                .into_iter()
-                .enumerate()
-                .map(|(d, v)| Covariate {
-                    name: format!("v_{}", names[d]),
-                    values: CovariateValues::Float(v),
-                })
-                .collect();
-            covariates.push(Covariate {
-                name: "condition".into(),
-                values: CovariateValues::Int(condition),
-            });
-            covariates.push(Covariate {
-                name: "mu".into(),
-                values: CovariateValues::Float(mu_col),
-            });
-            covariates.push(Covariate {
-                name: "trajectory".into(),
-                values: CovariateValues::Int(trajectory),
-            });
-            covariates.push(Covariate {
-                name: "time_s".into(),
-                values: CovariateValues::Float(time),
-            });
-            let rec = Recording::new(
-                names[..dims].iter().map(|s| s.to_string()).collect(),
-                Activity::Traces(TraceActivity {
-                    values: states,
-                    frame_rate_hz: Some(1.0 / dt),
-                }),
-                covariates,
-                provenance(
-                    "vanderpol",
-                    to_json(&config)?,
-                    vec!["van der Pol trajectories integrated by RK4".into()],
-                ),
+            let names: &[&str] = if curvature != 0.0 {
+                &["x", "y", "z"]
+            } else {
+                &["x", "y"]
+            };
+            let prov = provenance(
+                "vanderpol",
+                to_json(&config)?,
+                vec!["van der Pol trajectories integrated by RK4".into()],
+            );
+            let rec = trajectories_recording(
+                &all,
+                names,
+                dt,
+                ("mu", &config.mu),
+                initial_conditions,
+                prov,
             )?;
             write_recording(&out, &rec)?;
             Ok(vec![out])
         }
     }
+}
+
+/// Trajectories (condition index, trajectory index, states and velocities) as one trace
+/// recording: the state dimensions are the rows (`names`), and the velocities (`v_<name>`), the
+/// condition index, its parameter value, the trajectory index and the time are covariates.
+fn trajectories_recording(
+    all: &[(usize, usize, neuroforge_sim::Trajectory)],
+    names: &[&str],
+    dt: f64,
+    (parameter, values): (&str, &[f64]),
+    per_condition: usize,
+    prov: Provenance,
+) -> Result<Recording, CliError> {
+    let dims = names.len();
+    let total: usize = all.iter().map(|(_, _, t)| t.states.nrows()).sum();
+    let mut states = Array2::<f32>::zeros((dims, total));
+    let mut velocity = vec![Vec::with_capacity(total); dims];
+    let (mut condition, mut param, mut trajectory, mut time) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut col = 0;
+    for (ci, k, tr) in all {
+        for t in 0..tr.states.nrows() {
+            for d in 0..dims {
+                states[(d, col)] = tr.states[(t, d)] as f32;
+                velocity[d].push(tr.velocities[(t, d)]);
+            }
+            condition.push(*ci as i64);
+            param.push(values[*ci]);
+            trajectory.push((*ci * per_condition + *k) as i64);
+            time.push(t as f64 * dt);
+            col += 1;
+        }
+    }
+    let mut covariates: Vec<Covariate> = velocity
+        .into_iter()
+        .zip(names)
+        .map(|(v, name)| Covariate {
+            name: format!("v_{name}"),
+            values: CovariateValues::Float(v),
+        })
+        .collect();
+    covariates.push(Covariate {
+        name: "condition".into(),
+        values: CovariateValues::Int(condition),
+    });
+    covariates.push(Covariate {
+        name: parameter.into(),
+        values: CovariateValues::Float(param),
+    });
+    covariates.push(Covariate {
+        name: "trajectory".into(),
+        values: CovariateValues::Int(trajectory),
+    });
+    covariates.push(Covariate {
+        name: "time_s".into(),
+        values: CovariateValues::Float(time),
+    });
+    Ok(Recording::new(
+        names.iter().map(|s| s.to_string()).collect(),
+        Activity::Traces(TraceActivity {
+            values: states,
+            frame_rate_hz: Some(1.0 / dt),
+        }),
+        covariates,
+        prov,
+    )?)
 }
