@@ -227,13 +227,7 @@ pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, CliError> {
             neuroforge_io::Container::from_path(&common.out)?;
             let (x, truth) = neuroforge_sim::uniform(&config, common.samples, common.seed)
                 .map_err(|e| sim_error(&common.out, e))?;
-            let steps = vec![format!(
-                "{} samples of Spike-GAN's uniform population, seed {}",
-                common.samples, common.seed
-            )];
-            let rec = samples_recording(&x, provenance("uniform", to_json(&truth)?, steps))?;
-            write_recording(&common.out, &rec)?;
-            Ok(vec![common.out])
+            write_population(&x, "uniform", to_json(&truth)?, common)
         }
         Simulation::Packets {
             neurons,
@@ -252,13 +246,7 @@ pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, CliError> {
             neuroforge_io::Container::from_path(&common.out)?;
             let (x, truth) = neuroforge_sim::packets(&config, common.samples, common.seed)
                 .map_err(|e| sim_error(&common.out, e))?;
-            let steps = vec![format!(
-                "{} samples of Spike-GAN's packets population, seed {}",
-                common.samples, common.seed
-            )];
-            let rec = samples_recording(&x, provenance("packets", to_json(&truth)?, steps))?;
-            write_recording(&common.out, &rec)?;
-            Ok(vec![common.out])
+            write_population(&x, "packets", to_json(&truth)?, common)
         }
         Simulation::Prepost {
             gain_neurons,
@@ -517,4 +505,20 @@ fn trajectories_recording(
         covariates,
         prov,
     )?)
+}
+
+/// Write samples of a Spike-GAN population (see [`samples_recording`]) with their ground truth.
+fn write_population(
+    x: &Array3<u8>,
+    kind: &str,
+    truth: serde_json::Value,
+    common: Common,
+) -> Result<Vec<PathBuf>, CliError> {
+    let steps = vec![format!(
+        "{} samples of Spike-GAN's {kind} population, seed {}",
+        common.samples, common.seed
+    )];
+    let rec = samples_recording(x, provenance(kind, truth, steps))?;
+    write_recording(&common.out, &rec)?;
+    Ok(vec![common.out])
 }
