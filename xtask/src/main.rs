@@ -37,9 +37,13 @@ fn main() -> Result<()> {
     }
 }
 
-/// The repository root (the parent of xtask/).
+/// The repository root (the parent of xtask/): from `CARGO_MANIFEST_DIR` as cargo sets it when
+/// the task runs (a shared target folder may hold an xtask binary built from another checkout),
+/// else as it was at compile time.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default()

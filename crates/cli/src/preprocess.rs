@@ -37,12 +37,17 @@ pub struct PreprocessFlags {
     /// dF/F baseline percentile.
     #[arg(long = "dff-percentile", default_value_t = 8.0, value_name = "P")]
     pub dff_percentile: f64,
-    /// OASIS AR(1) spike inference on each trace.
+    /// OASIS spike inference on each trace (AR(1) unless --ar-order 2 or two --g values).
     #[arg(long)]
     pub deconvolve: bool,
-    /// AR(1) decay per frame (default: estimated per neuron from its autocovariance).
-    #[arg(long, value_name = "G")]
-    pub g: Option<f64>,
+    /// Order of the calcium model: 1 (decay) or 2 (rise and decay). Default: 1, or the number
+    /// of --g values.
+    #[arg(long = "ar-order", value_name = "P", value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub ar_order: Option<u8>,
+    /// AR coefficients per frame: G for AR(1), or G1,G2 for AR(2) (default: estimated per neuron
+    /// from its autocovariance).
+    #[arg(long, value_name = "G[,G2]", value_delimiter = ',', num_args = 1)]
+    pub g: Option<Vec<f64>>,
     /// L1 sparsity penalty (default: chosen per neuron so that the residual energy equals the
     /// estimated noise, or 0 when --s-min is given).
     #[arg(long, value_name = "LAMBDA")]
@@ -136,8 +141,15 @@ pub fn run(
                 "--deconvolve applies to calcium traces, not spike counts",
             ));
         }
+        let order = flags.ar_order.unwrap_or_else(|| {
+            flags
+                .g
+                .as_ref()
+                .map_or(1, |g| u8::try_from(g.len()).unwrap_or(u8::MAX))
+        });
         let config = neuroforge_signal::OasisConfig {
-            g: flags.g,
+            order,
+            g: flags.g.clone(),
             lam: flags.lam,
             s_min: flags.s_min,
             binarize: flags.binarize,
@@ -145,16 +157,24 @@ pub fn run(
         let result =
             neuroforge_signal::deconvolve_population(w.values.view(), &config).map_err(signal)?;
         w.values = result.spikes;
-        let mut decays = result.g;
-        decays.sort_by(f64::total_cmp);
-        let median = decays[decays.len() / 2];
+        let medians: Vec<String> = (0..usize::from(order))
+            .map(|k| {
+                let mut column: Vec<f64> =
+                    result.g.iter().filter_map(|g| g.get(k)).copied().collect();
+                column.sort_by(f64::total_cmp);
+                column
+                    .get(column.len() / 2)
+                    .map_or_else(|| "-".to_string(), |m| format!("{m:.4}"))
+            })
+            .collect();
         steps.push(format!(
-            "OASIS AR(1) deconvolution: g {} (median {median:.4}), penalty {}, s_min {}",
+            "OASIS AR({order}) deconvolution: g {} (median {}), penalty {}, s_min {}",
             if flags.g.is_some() {
                 "given"
             } else {
                 "estimated per neuron"
             },
+            medians.join(", "),
             match (flags.lam, flags.s_min > 0.0) {
                 (Some(l), _) => l.to_string(),
                 (None, false) =>

@@ -108,6 +108,68 @@ fn deconvolution_recovers_the_simulated_spikes() {
 }
 
 #[test]
+fn ar2_deconvolution_runs_the_library_and_checks_its_coefficients() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, traces, _) = simulated_calcium(dir.path());
+    let out = dir.path().join("ar2.parquet");
+    let o = run(&[
+        "preprocess",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--deconvolve",
+        "--g",
+        "1.55,-0.57",
+        "--lam",
+        "0.3",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rec = read_recording(&out).unwrap();
+    let Activity::Traces(t) = rec.activity() else {
+        panic!("inferred spikes are traces")
+    };
+    for (n, y) in traces.iter().enumerate() {
+        let direct = neuroforge_signal::oasis_ar2(y, 1.55, -0.57, 0.3, 0.0).unwrap();
+        for (a, b) in t.values.row(n).iter().zip(&direct.spikes) {
+            assert!((f64::from(*a) - b).abs() < 1e-5);
+        }
+    }
+    assert!(
+        rec.provenance()
+            .steps
+            .iter()
+            .any(|s| s.contains("OASIS AR(2)") && s.contains("1.5500, -0.5700")),
+        "{:?}",
+        rec.provenance().steps
+    );
+    // A coefficient count that does not fit the order, and a kernel without two real roots in
+    // (0, 1), are one-line errors with no output.
+    let bad = dir.path().join("bad.parquet");
+    for (extra, problem) in [
+        (
+            vec!["--g", "0.9", "--ar-order", "2"],
+            "1 AR coefficient(s) given for an AR(2)",
+        ),
+        (vec!["--g", "1.0,-0.5"], "two distinct real roots"),
+    ] {
+        let mut args = vec![
+            "preprocess",
+            input.to_str().unwrap(),
+            "--out",
+            bad.to_str().unwrap(),
+            "--deconvolve",
+        ];
+        args.extend(extra);
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(problem), "{err}");
+        assert!(!bad.exists());
+    }
+}
+
+#[test]
 fn sorted_neurons_keep_their_ids() {
     let dir = tempfile::tempdir().unwrap();
     let (input, traces, _) = simulated_calcium(dir.path());

@@ -5,7 +5,9 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::Array2;
-use neuroforge_signal::{OasisConfig, deconvolve_population, oasis_ar1};
+use neuroforge_signal::{
+    OasisConfig, constrained_oasis_ar1, deconvolve_population, noise_level, oasis_ar1, oasis_ar2,
+};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -32,7 +34,7 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements((neurons * frames) as u64));
     let constrained = OasisConfig {
-        g: Some(0.95),
+        g: Some(vec![0.95]),
         ..OasisConfig::default()
     };
     group.bench_function("constrained_100x20000_parallel", |b| {
@@ -42,6 +44,13 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(frames as u64));
     group.bench_function("fixed_penalty_1x20000", |b| {
         b.iter(|| oasis_ar1(&row, 0.95, 0.3, 0.0))
+    });
+    group.bench_function("constrained_1x20000", |b| {
+        b.iter(|| constrained_oasis_ar1(&row, 0.95, 0.3))
+    });
+    group.bench_function("noise_level_1x20000", |b| b.iter(|| noise_level(&row)));
+    group.bench_function("ar2_fixed_penalty_1x20000", |b| {
+        b.iter(|| oasis_ar2(&row, 1.7, -0.712, 0.3, 0.0))
     });
     group.finish();
 }

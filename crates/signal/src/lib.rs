@@ -10,8 +10,8 @@
 //! - [`pca`]: principal components with explained variance;
 //! - [`dff`]: dF/F with a running low-percentile baseline;
 //! - [`ordering`]: neuron pre-sorting (hierarchical leaf order, spectral / Fiedler order);
-//! - [`oasis`]: spike inference by OASIS (AR(1), L1 penalty, minimum spike size) with noise and
-//!   decay estimates.
+//! - [`oasis`]: spike inference by OASIS (AR(1) and AR(2), L1 penalty, minimum spike size,
+//!   noise-constrained penalty with baseline) with noise and decay estimates.
 //!
 //! Each implementation follows a named reference (SciPy's conventions where SciPy has the
 //! function) and is tested against that reference's outputs (fixtures/signal).
@@ -31,7 +31,8 @@ pub use error::{Result, SignalError};
 pub use normalize::{Normalisation, min_max, z_score};
 pub use oasis::{
     ConstrainedDeconvolution, Deconvolution, OasisConfig, PopulationDeconvolution,
-    constrained_oasis_ar1, deconvolve_population, estimate_ar1, noise_level, oasis_ar1,
+    constrained_oasis_ar1, constrained_oasis_ar2, deconvolve_population, estimate_ar1,
+    estimate_ar2, noise_level, oasis_ar1, oasis_ar2,
 };
 pub use ordering::{NeuronOrder, OrderingMethod, correlation_matrix, order_neurons, pearson};
 pub use pca::Pca;

@@ -8,8 +8,7 @@ use neuroforge_signal::ordering::average_linkage;
 use neuroforge_signal::{OrderingMethod, correlation_matrix, order_neurons};
 
 fn reference() -> serde_json::Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/signal/ordering_reference.json");
+    let path = manifest_dir().join("../../fixtures/signal/ordering_reference.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -71,4 +70,12 @@ fn spectral_order_matches_the_numpy_fiedler_vector() {
     );
     let groups: Vec<usize> = serde_json::from_value(r["groups"].clone()).unwrap();
     assert!(groups_contiguous(&order.order, &groups));
+}
+
+/// The crate folder, read when the test runs (not when it was compiled: a shared target folder
+/// may hold a test binary built from another checkout of the same sources).
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
 }

@@ -7,8 +7,7 @@ use ndarray::Array2;
 use neuroforge_signal::{DffConfig, Pca, boxcar_smooth, dff, gaussian_smooth, savgol_filter};
 
 fn reference() -> serde_json::Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/signal/reference.json");
+    let path = manifest_dir().join("../../fixtures/signal/reference.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -138,4 +137,12 @@ fn dff_matches_scipy_percentile_filter() {
             &format!("dF/F {window} {pct}"),
         );
     }
+}
+
+/// The crate folder, read when the test runs (not when it was compiled: a shared target folder
+/// may hold a test binary built from another checkout of the same sources).
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
 }

@@ -9,7 +9,7 @@ use assert_cmd::Command;
 
 /// The repository's fixtures folder.
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+    manifest_dir().join("../../fixtures")
 }
 
 /// Run the `neuroforge` binary with `args` (RUST_LOG unset) and collect its output.
@@ -20,4 +20,12 @@ pub fn run(args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
+}
+
+/// The crate folder, read when the test runs (not when it was compiled: a shared target folder
+/// may hold a test binary built from another checkout of the same sources).
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
 }

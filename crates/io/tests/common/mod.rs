@@ -8,7 +8,7 @@ use neuroforge_io::{NumericArray, Order, Recording};
 
 /// The repository's fixtures folder.
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+    manifest_dir().join("../../fixtures")
 }
 
 /// `fixtures/formats/<rel>`.
@@ -72,4 +72,12 @@ pub fn bit_identical(a: &Recording, b: &Recording) -> bool {
                 (u, v) => u == v,
             }
     })
+}
+
+/// The crate folder, read when the test runs (not when it was compiled: a shared target folder
+/// may hold a test binary built from another checkout of the same sources).
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
 }
