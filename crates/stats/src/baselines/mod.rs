@@ -1,0 +1,1 @@
+//! Classical models of binary population activity, fitted to data and sampled.

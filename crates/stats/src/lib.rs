@@ -1,0 +1,31 @@
+//! # neuroforge-stats
+//!
+//! Statistics of binned neural population activity (neurons x bins, counts as `f64`), the
+//! comparison of a real and a generated recording, and classical baselines that can be fitted
+//! and sampled. Plain `ndarray` in and out, so the crate is usable without the rest of
+//! neuroforge.
+//!
+//! - [`moments`]: rates, covariances, correlations, lag covariances, `P(k)`, autocorrelogram,
+//!   as sufficient statistics that add up over blocks of bins;
+//! - [`trains`]: inter-spike intervals, the van Rossum distance, re-binning;
+//! - [`patterns`]: whole-sample pattern probabilities, entropy, nearest-sample distances;
+//! - [`histogram`]: shared-bin histograms and the KL divergence CalciumGAN reports;
+//! - [`compare`]: everything side by side with L1 errors and bootstrap intervals;
+//! - [`baselines`]: independent, dichotomized Gaussian (spatial and lag-1 temporal
+//!   correlations) and k-pairwise maximum-entropy models;
+//! - [`normal`]: the normal and bivariate normal distribution functions the DG needs.
+//!
+//! Each statistic's definition is in its module documentation and in docs/STATISTICS.md.
+
+pub mod baselines;
+pub mod compare;
+mod error;
+pub mod histogram;
+pub mod moments;
+pub mod normal;
+pub mod patterns;
+pub mod trains;
+
+pub use compare::{CompareConfig, Comparison, StatisticComparison, compare};
+pub use error::{Result, StatsError};
+pub use moments::Moments;
