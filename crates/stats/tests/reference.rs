@@ -143,3 +143,16 @@ fn kl_divergence_matches_scipy() {
     let want = r["kl_values"]["kl"].as_f64().unwrap();
     close(kl_divergence(&p, &q).unwrap(), want, 1e-12, "KL");
 }
+
+#[test]
+fn bivariate_normal_cdf_matches_scipy() {
+    let r = reference();
+    let cases: Vec<[f64; 4]> = serde_json::from_value(r["bivariate_normal_cdf"].clone()).unwrap();
+    for [h, k, rho, want] in cases {
+        let got = neuroforge_stats::normal::bivariate_normal_cdf(h, k, rho);
+        assert!(
+            (got - want).abs() <= 1e-10 * want.max(1e-3),
+            "Phi2({h}, {k}; {rho}) = {got}, SciPy {want}"
+        );
+    }
+}
