@@ -16,6 +16,8 @@ mod error;
 mod inspect;
 mod preprocess;
 mod simulate;
+mod stats;
+mod svg;
 
 use error::CliError;
 
@@ -68,6 +70,35 @@ enum Command {
     Simulate {
         #[command(subcommand)]
         what: simulate::Simulation,
+    },
+    /// Compare a generated recording with a real one: every population statistic side by side,
+    /// its L1 error and a bootstrap interval; optional JSON and Markdown report with plots.
+    Stats {
+        /// The real (recorded) activity: a recording file or any input `import` accepts.
+        real: PathBuf,
+        /// The generated (model) activity, same neurons.
+        generated: PathBuf,
+        #[command(flatten)]
+        options: stats::StatsFlags,
+        #[command(flatten)]
+        flags: ImportFlags,
+    },
+    /// Fit a classical model (dichotomized Gaussian, k-pairwise maximum entropy, independent)
+    /// to binary binned data and write samples from it.
+    #[command(name = "fit-baseline")]
+    FitBaseline {
+        /// The model to fit.
+        #[arg(value_enum)]
+        model: stats::BaselineKind,
+        /// The data: a recording file or any input `import` accepts.
+        real: PathBuf,
+        /// The samples to write: .parquet or .arrow.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        options: stats::BaselineFlags,
+        #[command(flatten)]
+        flags: ImportFlags,
     },
     /// Export a recording's activity to NPY (a 2-D array) or CSV (one row per time point).
     Export {
@@ -234,6 +265,43 @@ fn run(cli: Cli) -> Result<(), CliError> {
             for path in written {
                 println!("wrote {}", path.display());
             }
+        }
+        Command::Stats {
+            real,
+            generated,
+            options,
+            flags,
+        } => {
+            for path in options.json.iter().chain(&options.report) {
+                if path.is_dir() {
+                    return Err(CliError::Unsuitable {
+                        path: path.clone(),
+                        message: "is a directory, not an output file".into(),
+                    });
+                }
+            }
+            let a = open(&real, &flags)?;
+            let b = open(&generated, &flags)?;
+            let lines = with_spinner("computing statistics".to_string(), || {
+                stats::run_stats(&real, a, &generated, b, flags.bin_ms, &options)
+            })?;
+            for line in lines {
+                println!("{line}");
+            }
+        }
+        Command::FitBaseline {
+            model,
+            real,
+            out,
+            options,
+            flags,
+        } => {
+            neuroforge_io::Container::from_path(&out)?;
+            let recording = open(&real, &flags)?;
+            let line = with_spinner(format!("fitting {model:?} to {}", real.display()), || {
+                stats::run_baseline(model, &real, recording, flags.bin_ms, &options, &out)
+            })?;
+            println!("{line}");
         }
         Command::Export {
             file,
