@@ -147,10 +147,13 @@ struct Blocked {
     whole: Moments,
 }
 
+/// Block boundaries: whole windows (or bins) per block, every block longer than the largest
+/// autocorrelogram lag (edge terms join adjacent blocks only).
 fn block_edges(bins: usize, window: Option<usize>, blocks: usize) -> Vec<usize> {
     let unit = window.unwrap_or(1).max(1);
     let units = (bins / unit).max(1);
-    let count = blocks.clamp(1, units);
+    let longest = (bins / (ACG_LAGS + 1)).max(1);
+    let count = blocks.clamp(1, units).min(longest);
     let mut edges: Vec<usize> = (0..count).map(|k| k * units / count * unit).collect();
     edges.push(bins);
     edges.dedup();
@@ -582,9 +585,52 @@ mod tests {
     use super::*;
 
     #[test]
+    fn autocorrelogram_and_time_course_of_a_periodic_train() {
+        // One neuron spiking every 3rd bin, windows of 6 bins: inside each window the pairs at
+        // lag 3 are the only coincidences (lag 6 does not fit in a window); the time course is
+        // 1 at bins 0 and 3.
+        let x = ndarray::Array2::from_shape_fn((1, 60), |(_, t)| if t % 3 == 0 { 1.0 } else { 0.0 });
+        let config = CompareConfig {
+            window: Some(6),
+            bootstrap: 0,
+            blocks: 4,
+            ..CompareConfig::default()
+        };
+        let c = compare(x.view(), x.view(), &config).unwrap();
+        let acg = &c.statistics["autocorrelogram"].real;
+        let mut want = vec![0.0; 20];
+        want[7] = 1.0; // lag -3
+        want[12] = 1.0; // lag +3
+        assert_eq!(acg, &want);
+        assert_eq!(
+            c.statistics["mean_time_course"].real,
+            vec![1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+        );
+        // Whole recording (20 spikes): 19 pairs at lag 3, 18 at lag 6, 17 at lag 9.
+        let whole = compare(
+            x.view(),
+            x.view(),
+            &CompareConfig {
+                bootstrap: 0,
+                blocks: 7,
+                ..CompareConfig::default()
+            },
+        )
+        .unwrap();
+        let acg = &whole.statistics["autocorrelogram"].real;
+        assert_eq!(acg[12], 1.0);
+        assert!((acg[15] - 18.0 / 19.0).abs() < 1e-12, "{}", acg[15]);
+        assert!((acg[18] - 17.0 / 19.0).abs() < 1e-12, "{}", acg[18]);
+        assert_eq!(acg[13] + acg[14] + acg[16] + acg[17] + acg[19], 0.0);
+        assert_eq!(c.statistics["firing_rate"].l1_error, 0.0);
+    }
+
+    #[test]
     fn block_edges_cover_the_bins_on_window_boundaries() {
-        assert_eq!(block_edges(10, None, 3), vec![0, 3, 6, 10]);
+        assert_eq!(block_edges(40, None, 3), vec![0, 13, 26, 40]);
+        assert_eq!(block_edges(10, None, 3), vec![0, 10]);
         assert_eq!(block_edges(100, Some(32), 2), vec![0, 32, 100]);
-        assert_eq!(block_edges(5, None, 100), vec![0, 1, 2, 3, 4, 5]);
+        assert_eq!(block_edges(5, None, 100), vec![0, 5]);
+        assert_eq!(block_edges(33, None, 100), vec![0, 11, 22, 33]);
     }
 }

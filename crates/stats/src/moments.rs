@@ -175,6 +175,24 @@ impl Moments {
     }
 }
 
+/// Lag-`k` covariance matrix of `x` (neurons x bins): entry `(i, j)` is the covariance of
+/// `x_i(t)` and `x_j(t + k)` over the `T - k` pairs of bins, each side with its own mean, ddof 1
+/// (`np.cov(x[:, :-k], x[:, k:])`'s cross block; `k = 0` is the covariance). `None` when fewer
+/// than 2 pairs remain.
+pub fn lag_covariance(x: ArrayView2<'_, f64>, k: usize) -> Option<Array2<f64>> {
+    let bins = x.ncols();
+    if bins < k + 2 {
+        return None;
+    }
+    let from = x.slice(s![.., ..bins - k]);
+    let to = x.slice(s![.., k..]);
+    let m = (bins - k) as f64;
+    let a = from.sum_axis(Axis(1));
+    let b = to.sum_axis(Axis(1));
+    let cross = from.dot(&to.t());
+    Some((&cross - &(outer(&a, &b) / m)) / (m - 1.0))
+}
+
 fn outer(a: &Array1<f64>, b: &Array1<f64>) -> Array2<f64> {
     let n = a.len();
     let m = b.len();

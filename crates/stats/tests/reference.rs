@@ -68,6 +68,16 @@ fn covariances_and_population_count_match_numpy() {
             }
         }
     }
+    let lag3 = neuroforge_stats::moments::lag_covariance(x.view(), 3).unwrap();
+    let lag1 = neuroforge_stats::moments::lag_covariance(x.view(), 1).unwrap();
+    for (name, ours) in [("lag3_covariance", lag3), ("lag1_covariance", lag1)] {
+        let want = matrix(&r[name]);
+        for i in 0..want.len() {
+            for j in 0..want.len() {
+                close(ours[[i, j]], want[i][j], 1e-14, &format!("{name} {i},{j}"));
+            }
+        }
+    }
     let pk: Vec<f64> = serde_json::from_value(r["population_count"].clone()).unwrap();
     let ours = m.population_count(pk.len());
     assert_eq!(ours.len(), pk.len());
