@@ -1,40 +1,74 @@
 //! `cargo xtask bench`: the criterion benchmarks, next to the peers they are compared with.
 //!
-//! Runs `cargo bench -p neuroforge-signal --bench oasis` (OASIS AR(1), 100 neurons x 20,000
-//! frames) and, when a Python with oasis-deconv is available (`$NEUROFORGE_VENV`, default
-//! `~/.cache/neuroforge/venv`; install with `pip install oasis-deconv`), the peer script
-//! `../shared/peers/oasis_python.py` on the same setting. Results go to the terminal; the
-//! figures recorded in docs/BENCHMARKS.md come from this command.
+//! - OASIS AR(1), 100 neurons x 20,000 frames: `cargo bench -p neuroforge-signal --bench oasis`,
+//!   then, when a Python with oasis-deconv is available, the peer script
+//!   `../shared/peers/oasis_python.py` on the same setting.
+//! - All statistics of the 50 x 283,041 retina recording against the shipped DG samples:
+//!   `cargo bench -p neuroforge-stats --bench stats`, then, when a Python with NumPy, SciPy and
+//!   elephant is available, `xtask/peers/stats_numpy.py` computing the same set on the same
+//!   files.
+//!
+//! The Python is `$NEUROFORGE_VENV/bin/python` (default `~/.cache/neuroforge/venv`); install
+//! with `python3 -m venv <dir> && <dir>/bin/pip install oasis-deconv elephant scipy`. Results go
+//! to the terminal; the figures in docs/BENCHMARKS.md come from this command.
 
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::Result;
 
 use crate::{root, run_in_root, venv};
 
+/// Whether `python` can import every module of `modules`.
+fn has_modules(python: &Path, modules: &str) -> bool {
+    python.exists()
+        && Command::new(python)
+            .args(["-c", &format!("import {modules}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
 pub fn run() -> Result<()> {
+    let python = venv().join("bin/python");
     run_in_root(
         "cargo",
         &["bench", "-p", "neuroforge-signal", "--bench", "oasis"],
     )?;
     let peer = root().join("../shared/peers/oasis_python.py");
-    let python = venv().join("bin/python");
-    let has_oasis = python.exists()
-        && Command::new(&python)
-            .args(["-c", "import oasis"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if !peer.exists() || !has_oasis {
+    if peer.exists() && has_modules(&python, "oasis") {
+        run_in_root(
+            &python.to_string_lossy(),
+            &[&peer.to_string_lossy(), "100", "20000"],
+        )?;
+    } else {
         eprintln!(
-            "peer skipped: needs {} and oasis-deconv in {} (python3 -m venv <dir> && <dir>/bin/pip install oasis-deconv)",
+            "OASIS peer skipped: needs {} and oasis-deconv in {}",
             peer.display(),
             venv().display()
         );
-        return Ok(());
     }
     run_in_root(
-        &python.to_string_lossy(),
-        &[&peer.to_string_lossy(), "100", "20000"],
+        "cargo",
+        &["bench", "-p", "neuroforge-stats", "--bench", "stats"],
     )?;
+    let script = root().join("xtask/peers/stats_numpy.py");
+    let retina = root().join("fixtures/retina-marre2014");
+    if has_modules(&python, "numpy, scipy, elephant, neo, quantities") {
+        run_in_root(
+            &python.to_string_lossy(),
+            &[
+                &script.to_string_lossy(),
+                &retina
+                    .join("original_data_num_neurons_50_1.mat")
+                    .to_string_lossy(),
+                &retina.join("DG_num_neurons_50_1.mat").to_string_lossy(),
+            ],
+        )?;
+    } else {
+        eprintln!(
+            "statistics peer skipped: needs numpy, scipy and elephant in {}",
+            venv().display()
+        );
+    }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! All statistics of the 50 x 283,041 retina recording (fixtures/retina-marre2014) against the
 //! shipped dichotomized-Gaussian samples: `compare` without the bootstrap (the statistics
-//! themselves), and with the default 200-resample bootstrap. `cargo xtask bench` runs this next
-//! to fixtures/stats/stats_numpy.py doing the same set in NumPy/elephant.
+//! themselves, both recordings), and with the default 200-resample bootstrap. `cargo xtask bench`
+//! runs this next to xtask/peers/stats_numpy.py doing the same set in NumPy/SciPy/elephant.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ndarray::Array2;
@@ -9,7 +9,9 @@ use neuroforge_io::{Activity, ImportOptions, open};
 use neuroforge_stats::{CompareConfig, compare};
 
 fn retina(name: &str) -> Array2<f64> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let dir =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let path = std::path::Path::new(&dir)
         .join("../../fixtures/retina-marre2014")
         .join(name);
     let recording = open(&path, &ImportOptions::default())

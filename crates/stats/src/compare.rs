@@ -589,7 +589,8 @@ mod tests {
         // One neuron spiking every 3rd bin, windows of 6 bins: inside each window the pairs at
         // lag 3 are the only coincidences (lag 6 does not fit in a window); the time course is
         // 1 at bins 0 and 3.
-        let x = ndarray::Array2::from_shape_fn((1, 60), |(_, t)| if t % 3 == 0 { 1.0 } else { 0.0 });
+        let x =
+            ndarray::Array2::from_shape_fn((1, 60), |(_, t)| if t % 3 == 0 { 1.0 } else { 0.0 });
         let config = CompareConfig {
             window: Some(6),
             bootstrap: 0,
