@@ -2,7 +2,8 @@
 //!
 //! - OASIS AR(1), 100 neurons x 20,000 frames: `cargo bench -p neuroforge-signal --bench oasis`,
 //!   then, when a Python with oasis-deconv is available, the peer script
-//!   `../shared/peers/oasis_python.py` on the same setting.
+//!   `../shared/peers/oasis_python.py` on the same setting, and `xtask/peers/oasis_ar2_python.py`
+//!   (one 20,000-frame AR(2) trace, oasis-deconv's exact solver) beside the AR(2) benchmarks.
 //! - All statistics of the 50 x 283,041 retina recording against the shipped DG samples:
 //!   `cargo bench -p neuroforge-stats --bench stats`, then, when a Python with NumPy, SciPy and
 //!   elephant is available, `xtask/peers/stats_numpy.py` computing the same set on the same
@@ -40,6 +41,8 @@ pub fn run() -> Result<()> {
             &python.to_string_lossy(),
             &[&peer.to_string_lossy(), "100", "20000"],
         )?;
+        let ar2 = root().join("xtask/peers/oasis_ar2_python.py");
+        run_in_root(&python.to_string_lossy(), &[&ar2.to_string_lossy()])?;
     } else {
         eprintln!(
             "OASIS peer skipped: needs {} and oasis-deconv in {}",

@@ -15,6 +15,16 @@ use serde::Serialize;
 
 use crate::error::CliError;
 
+fn parse_ar2_solver(s: &str) -> Result<neuroforge_signal::Ar2Solver, String> {
+    match s {
+        "exact" => Ok(neuroforge_signal::Ar2Solver::Exact),
+        "greedy" => Ok(neuroforge_signal::Ar2Solver::Greedy),
+        other => Err(format!(
+            "unknown AR(2) solver '{other}': use exact or greedy"
+        )),
+    }
+}
+
 /// Per-neuron normalisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -48,6 +58,10 @@ pub struct PreprocessFlags {
     /// from its autocovariance).
     #[arg(long, value_name = "G[,G2]", value_delimiter = ',', num_args = 1)]
     pub g: Option<Vec<f64>>,
+    /// Solver of the noise-constrained AR(2) fit: exact (the convex problem, better spike
+    /// recovery) or greedy (the OASIS pool approximation, much faster).
+    #[arg(long = "ar2-solver", value_name = "exact|greedy", default_value = "exact", value_parser = parse_ar2_solver)]
+    pub ar2_solver: neuroforge_signal::Ar2Solver,
     /// L1 sparsity penalty (default: chosen per neuron so that the residual energy equals the
     /// estimated noise, or 0 when --s-min is given).
     #[arg(long, value_name = "LAMBDA")]
@@ -153,6 +167,7 @@ pub fn run(
             lam: flags.lam,
             s_min: flags.s_min,
             binarize: flags.binarize,
+            ar2_solver: flags.ar2_solver,
         };
         let result =
             neuroforge_signal::deconvolve_population(w.values.view(), &config).map_err(signal)?;
@@ -177,8 +192,14 @@ pub fn run(
             medians.join(", "),
             match (flags.lam, flags.s_min > 0.0) {
                 (Some(l), _) => l.to_string(),
-                (None, false) =>
-                    "chosen per neuron so that the residual matches the noise".to_string(),
+                (None, false) => format!(
+                    "chosen per neuron so that the residual matches the noise{}",
+                    match (order, flags.ar2_solver) {
+                        (1, _) => "",
+                        (_, neuroforge_signal::Ar2Solver::Exact) => " (exact convex solver)",
+                        (_, neuroforge_signal::Ar2Solver::Greedy) => " (greedy pool solver)",
+                    }
+                ),
                 (None, true) => "0".to_string(),
             },
             flags.s_min

@@ -6,7 +6,8 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::Array2;
 use neuroforge_signal::{
-    OasisConfig, constrained_oasis_ar1, deconvolve_population, noise_level, oasis_ar1, oasis_ar2,
+    OasisConfig, constrained_exact_ar2, constrained_oasis_ar1, constrained_oasis_ar2,
+    deconvolve_population, noise_level, oasis_ar1, oasis_ar2,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -25,6 +26,23 @@ fn simulated(neurons: usize, frames: usize) -> Array2<f64> {
         }
     }
     y
+}
+
+/// One AR(2) trace (roots 0.95 and 0.6, the fixture's kernel), spike probability 0.02, noise 0.3.
+fn simulated_ar2(frames: usize) -> Vec<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let noise = Normal::new(0.0, 0.3).unwrap_or_else(|_| unreachable!("valid normal"));
+    let (g1, g2) = (1.55, -0.57);
+    let (mut c1, mut c2) = (0.0, 0.0);
+    (0..frames)
+        .map(|_| {
+            let s = if rng.random::<f64>() < 0.02 { 1.0 } else { 0.0 };
+            let c = s + g1 * c1 + g2 * c2;
+            c2 = c1;
+            c1 = c;
+            c + noise.sample(&mut rng)
+        })
+        .collect()
 }
 
 fn bench(c: &mut Criterion) {
@@ -49,8 +67,16 @@ fn bench(c: &mut Criterion) {
         b.iter(|| constrained_oasis_ar1(&row, 0.95, 0.3))
     });
     group.bench_function("noise_level_1x20000", |b| b.iter(|| noise_level(&row)));
+    let ar2 = simulated_ar2(frames);
+    let sn = noise_level(&ar2).unwrap_or(0.3);
     group.bench_function("ar2_fixed_penalty_1x20000", |b| {
-        b.iter(|| oasis_ar2(&row, 1.7, -0.712, 0.3, 0.0))
+        b.iter(|| oasis_ar2(&ar2, 1.55, -0.57, 0.3, 0.0))
+    });
+    group.bench_function("ar2_greedy_constrained_1x20000", |b| {
+        b.iter(|| constrained_oasis_ar2(&ar2, 1.55, -0.57, sn))
+    });
+    group.bench_function("ar2_exact_constrained_1x20000", |b| {
+        b.iter(|| constrained_exact_ar2(&ar2, 1.55, -0.57, sn))
     });
     group.finish();
 }

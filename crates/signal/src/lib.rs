@@ -30,9 +30,9 @@ pub use dff::{DffConfig, dff};
 pub use error::{Result, SignalError};
 pub use normalize::{Normalisation, min_max, z_score};
 pub use oasis::{
-    ConstrainedDeconvolution, Deconvolution, OasisConfig, PopulationDeconvolution,
-    constrained_oasis_ar1, constrained_oasis_ar2, deconvolve_population, estimate_ar1,
-    estimate_ar2, noise_level, oasis_ar1, oasis_ar2,
+    Ar2Solver, ConstrainedDeconvolution, Deconvolution, OasisConfig, PopulationDeconvolution,
+    constrained_exact_ar2, constrained_oasis_ar1, constrained_oasis_ar2, deconvolve_population,
+    estimate_ar1, estimate_ar2, exact_ar2, noise_level, oasis_ar1, oasis_ar2,
 };
 pub use ordering::{NeuronOrder, OrderingMethod, correlation_matrix, order_neurons, pearson};
 pub use pca::Pca;

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, SignalError, data, parameter};
 
 pub use ar1::{constrained_oasis_ar1, oasis_ar1};
-pub use ar2::{constrained_oasis_ar2, oasis_ar2};
+pub use ar2::{constrained_exact_ar2, constrained_oasis_ar2, exact_ar2, oasis_ar2};
 pub use estimate::{estimate_ar1, estimate_ar2, noise_level};
 
 /// Denoised calcium `c` and inferred spikes `s` of a trace.
@@ -75,6 +75,19 @@ pub struct OasisConfig {
     pub s_min: f64,
     /// Turn spikes into 0/1: 1 where the inferred spike exceeds this threshold.
     pub binarize: Option<f64>,
+    /// Solver of the noise-constrained AR(2) problem. Default `exact`.
+    pub ar2_solver: Ar2Solver,
+}
+
+/// How the noise-constrained AR(2) problem is solved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ar2Solver {
+    /// The exact convex problem ([`constrained_exact_ar2`]): better spike recovery, slower.
+    #[default]
+    Exact,
+    /// The greedy pool algorithm ([`constrained_oasis_ar2`]): fast, an approximation.
+    Greedy,
 }
 
 impl Default for OasisConfig {
@@ -85,6 +98,7 @@ impl Default for OasisConfig {
             lam: None,
             s_min: 0.0,
             binarize: None,
+            ar2_solver: Ar2Solver::Exact,
         }
     }
 }
@@ -146,7 +160,10 @@ fn deconvolve_trace(y: &[f64], config: &OasisConfig) -> Result<NeuronFit> {
             (d.fit.spikes, d.lam)
         }
         (None, false, [g1, g2]) => {
-            let d = constrained_oasis_ar2(y, *g1, *g2, sn)?;
+            let d = match config.ar2_solver {
+                Ar2Solver::Exact => constrained_exact_ar2(y, *g1, *g2, sn)?,
+                Ar2Solver::Greedy => constrained_oasis_ar2(y, *g1, *g2, sn)?,
+            };
             (d.fit.spikes, d.lam)
         }
         (lam, _, g) => {
