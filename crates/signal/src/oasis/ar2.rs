@@ -447,7 +447,7 @@ fn exact_result(s: &[f64], g1: f64, g2: f64) -> Deconvolution {
 /// `||y - b - c||^2 = sn^2 T` with the baseline `b >= 0` at the mean residual. It starts from
 /// the greedy solution ([`constrained_oasis_ar2`]: its penalty, baseline and spikes), brackets
 /// the penalty by factors of 1.5 and bisects it (at most 12 steps, until the residual is within
-/// 1e-3 of its target), each step a warm-started FISTA solve ([`exact_ar2`]); then the baseline
+/// 1e-3 of its target), each step 120 warm-started FISTA iterations ([`exact_ar2`]); then the baseline
 /// is re-estimated and the search repeated once if it moved. Slower than the greedy solver and
 /// better at recovering spikes (docs/BENCHMARKS.md).
 pub fn constrained_exact_ar2(
@@ -481,7 +481,7 @@ pub fn constrained_exact_ar2(
             .map(|(v, c)| (v - b - c).powi(2))
             .sum()
     };
-    const ITERATIONS: usize = 300;
+    const ITERATIONS: usize = 120;
     for _round in 0..2 {
         let mut current = fista_ar2(y, baseline, &kernel, lam, &s, ITERATIONS);
         let mut r = rss(&current, baseline, &mut calcium);
@@ -547,7 +547,7 @@ pub fn constrained_exact_ar2(
             break;
         }
     }
-    let s = fista_ar2(y, baseline, &kernel, lam, &s, 1000);
+    let s = fista_ar2(y, baseline, &kernel, lam, &s, 400);
     Ok(ConstrainedDeconvolution {
         fit: exact_result(&s, g1, g2),
         lam,
