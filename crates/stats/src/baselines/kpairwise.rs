@@ -44,7 +44,7 @@ pub struct KPairwiseConfig {
     pub polish_iterations: usize,
     /// Sweeps per chain in each polishing iteration [200].
     pub polish_sweeps: usize,
-    /// Sweeps between kept samples when sampling [10].
+    /// Sweeps between kept samples when sampling [20].
     pub thin: usize,
     /// Sweeps discarded before sampling [50].
     pub burn_in: usize,
@@ -61,7 +61,7 @@ impl Default for KPairwiseConfig {
             learning_rate: 0.4,
             polish_iterations: 12,
             polish_sweeps: 200,
-            thin: 10,
+            thin: 20,
             burn_in: 50,
             seed: 0,
         }
