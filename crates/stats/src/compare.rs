@@ -627,6 +627,39 @@ mod tests {
     }
 
     #[test]
+    fn a_recording_against_itself_has_no_error() {
+        // Pseudo-random counts 0..=2 for 4 neurons: every statistic agrees exactly, except the
+        // nearest-sample check, where each generated sample finds itself among the real ones.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let x = ndarray::Array2::from_shape_fn((4, 3000), |_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 33) % 7).saturating_sub(4) as f64
+        });
+        let config = CompareConfig {
+            window: Some(20),
+            bootstrap: 20,
+            count_bin: 10,
+            van_rossum_segment: Some(100),
+            ..CompareConfig::default()
+        };
+        let c = compare(x.view(), x.view(), &config).unwrap();
+        assert!(c.statistics.len() >= 12);
+        for (name, s) in &c.statistics {
+            if name == "nearest_sample" {
+                assert_eq!(s.extra["generated_copies"], 1.0);
+            } else {
+                assert_eq!(s.l1_error, 0.0, "{name}");
+            }
+            if let Some(f) = s.noise_fraction {
+                // Resamples of the same data: as often closer as farther.
+                assert!(f > 0.2 && f < 0.8, "{name}: {f}");
+            }
+        }
+    }
+
+    #[test]
     fn block_edges_cover_the_bins_on_window_boundaries() {
         assert_eq!(block_edges(40, None, 3), vec![0, 13, 26, 40]);
         assert_eq!(block_edges(10, None, 3), vec![0, 10]);
