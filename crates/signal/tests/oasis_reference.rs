@@ -29,30 +29,64 @@ fn rows(v: &serde_json::Value) -> Vec<Vec<f64>> {
     serde_json::from_value(v.clone()).unwrap()
 }
 
-#[test]
-fn pool_algorithm_matches_oasis_deconv() {
-    let r = reference();
-    let g = r["g"].as_f64().unwrap();
+/// Every (lam, s_min) run of a reference file against `fit(y, lam, s_min)`: calcium and spikes
+/// of each trace within `tolerance`.
+fn assert_runs_match(
+    r: &serde_json::Value,
+    expected_runs: usize,
+    tolerance: f64,
+    fit: impl Fn(&[f64], f64, f64) -> neuroforge_signal::Deconvolution,
+) {
     let traces = rows(&r["traces"]);
     let runs = r["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 4);
+    assert_eq!(runs.len(), expected_runs);
     for run in runs {
         let lam = run["lam"].as_f64().unwrap();
         let s_min = run["s_min"].as_f64().unwrap();
         for (n, y) in traces.iter().enumerate() {
-            let d = oasis_ar1(y, g, lam, s_min).unwrap();
+            let d = fit(y, lam, s_min);
             for (what, got, want) in [
                 ("c", &d.calcium, &rows(&run["c"])[n]),
                 ("s", &d.spikes, &rows(&run["s"])[n]),
             ] {
                 let worst = max_abs_diff(got, want);
                 assert!(
-                    worst < 1e-9,
+                    worst < tolerance,
                     "lam {lam} s_min {s_min} neuron {n} {what}: max |diff| {worst}"
                 );
             }
         }
     }
+}
+
+/// The residual energy `||y - b - c||^2` of a noise-constrained fit is `sn^2 T` within
+/// `tolerance` (relative).
+fn assert_noise_matched(
+    y: &[f64],
+    d: &neuroforge_signal::ConstrainedDeconvolution,
+    sn: f64,
+    tolerance: f64,
+    what: &str,
+) {
+    let rss: f64 = y
+        .iter()
+        .zip(&d.fit.calcium)
+        .map(|(v, c)| (v - d.baseline - c).powi(2))
+        .sum();
+    let target = sn * sn * y.len() as f64;
+    assert!(
+        (rss - target).abs() <= tolerance * target,
+        "{what}: rss {rss} vs {target}"
+    );
+}
+
+#[test]
+fn pool_algorithm_matches_oasis_deconv() {
+    let r = reference();
+    let g = r["g"].as_f64().unwrap();
+    assert_runs_match(&r, 4, 1e-9, |y, lam, s_min| {
+        oasis_ar1(y, g, lam, s_min).unwrap()
+    });
 }
 
 #[test]
@@ -131,16 +165,7 @@ fn spike_recovery_is_at_least_the_reference_deconvolve() {
         assert!((sn - noise[i]).abs() < 1e-10);
         let d = constrained_oasis_ar1(y, g, sn).unwrap();
         // The constraint holds: residual energy = sn^2 T.
-        let rss: f64 = y
-            .iter()
-            .zip(&d.fit.calcium)
-            .map(|(v, c)| (v - d.baseline - c).powi(2))
-            .sum();
-        let target = sn * sn * y.len() as f64;
-        assert!(
-            (rss - target).abs() <= 1e-3 * target,
-            "neuron {i}: rss {rss} vs {target}"
-        );
+        assert_noise_matched(y, &d, sn, 1e-3, &format!("neuron {i}"));
         // Same problem, same optimum as oasis-deconv: penalty and baseline agree.
         assert!(
             (d.lam - lam_ref[i]).abs() <= 1e-3 * (1.0 + lam_ref[i]),
@@ -184,26 +209,9 @@ fn reference_ar2() -> serde_json::Value {
 fn ar2_pool_algorithm_matches_oasis_deconv() {
     let r = reference_ar2();
     let (g1, g2) = (r["g1"].as_f64().unwrap(), r["g2"].as_f64().unwrap());
-    let traces = rows(&r["traces"]);
-    let runs = r["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 3);
-    for run in runs {
-        let lam = run["lam"].as_f64().unwrap();
-        let s_min = run["s_min"].as_f64().unwrap();
-        for (n, y) in traces.iter().enumerate() {
-            let d = oasis_ar2(y, g1, g2, lam, s_min).unwrap();
-            for (what, got, want) in [
-                ("c", &d.calcium, &rows(&run["c"])[n]),
-                ("s", &d.spikes, &rows(&run["s"])[n]),
-            ] {
-                let worst = max_abs_diff(got, want);
-                assert!(
-                    worst < 1e-8,
-                    "AR(2) lam {lam} s_min {s_min} neuron {n} {what}: max |diff| {worst}"
-                );
-            }
-        }
-    }
+    assert_runs_match(&r, 3, 1e-8, |y, lam, s_min| {
+        oasis_ar2(y, g1, g2, lam, s_min).unwrap()
+    });
 }
 
 #[test]
@@ -241,16 +249,7 @@ fn ar2_spike_recovery_is_at_least_the_references() {
     for (i, (y, truth)) in traces.iter().zip(&spikes).enumerate() {
         let sn = noise_level(y).unwrap();
         let d = constrained_oasis_ar2(y, g1, g2, sn).unwrap();
-        let rss: f64 = y
-            .iter()
-            .zip(&d.fit.calcium)
-            .map(|(v, c)| (v - d.baseline - c).powi(2))
-            .sum();
-        let target = sn * sn * y.len() as f64;
-        assert!(
-            (rss - target).abs() <= 1e-3 * target,
-            "neuron {i}: rss {rss} vs {target}"
-        );
+        assert_noise_matched(y, &d, sn, 1e-3, &format!("neuron {i}"));
         ours.push(pearson(&d.fit.spikes, truth));
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
@@ -271,16 +270,7 @@ fn ar2_spike_recovery_is_at_least_the_references() {
     for (i, (y, truth)) in traces.iter().zip(&spikes).enumerate() {
         let sn = noise_level(y).unwrap();
         let d = constrained_exact_ar2(y, g1, g2, sn).unwrap();
-        let rss: f64 = y
-            .iter()
-            .zip(&d.fit.calcium)
-            .map(|(v, c)| (v - d.baseline - c).powi(2))
-            .sum();
-        let target = sn * sn * y.len() as f64;
-        assert!(
-            (rss - target).abs() <= 1e-2 * target,
-            "exact, neuron {i}: rss {rss} vs {target}"
-        );
+        assert_noise_matched(y, &d, sn, 1e-2, &format!("exact, neuron {i}"));
         exact.push(pearson(&d.fit.spikes, truth));
     }
     eprintln!(

@@ -12,7 +12,10 @@
 //! `y_t - lam (1 - g)` (`y_T - lam` at the last frame), the first pool is clipped at 0, and
 //! `s_0 = 0` (the first frame holds the initial calcium, not a spike).
 
-use super::{ConstrainedDeconvolution, Deconvolution, check_trace};
+use super::{
+    ConstrainedDeconvolution, Deconvolution, check_noise, check_penalty, check_trace,
+    initial_baseline,
+};
 use crate::error::{Result, parameter};
 
 /// One run of frames without a spike: calcium `value * g^k` at its `k`-th frame, with `value`
@@ -41,22 +44,11 @@ fn check_ar1(g: f64, lam: f64, s_min: f64) -> Result<()> {
             "AR(1) decay g must be in (0, 1), got {g}"
         )));
     }
-    if !(lam.is_finite() && lam >= 0.0) {
-        return Err(parameter(format!(
-            "sparsity penalty must be >= 0, got {lam}"
-        )));
-    }
-    if !(s_min.is_finite() && s_min >= 0.0) {
-        return Err(parameter(format!(
-            "minimum spike size must be >= 0, got {s_min}"
-        )));
-    }
-    Ok(())
+    check_penalty(lam, s_min)
 }
 
 /// Merge adjacent pools, from the left, wherever the jump into a pool is below `s_min`
-/// (the pool-adjacent-violators pass of OASIS). Pools already consistent are left alone, so
-/// the pass can be re-run after the data shift of a new penalty (warm start).
+/// (the pool-adjacent-violators pass of OASIS).
 fn merge_violations(pools: &mut Vec<Pool>, s_min: f64) {
     let mut kept = 0usize;
     for i in 0..pools.len() {
@@ -85,12 +77,6 @@ fn merge_violations(pools: &mut Vec<Pool>, s_min: f64) {
 /// `s_min` for the others) are set to 0.
 fn pools_to_calcium(pools: &[Pool], g: f64, s_min: f64, n: usize) -> Vec<f64> {
     let mut calcium = vec![0.0; n];
-    fill_calcium(pools, g, s_min, &mut calcium);
-    calcium
-}
-
-/// [`pools_to_calcium`] into an existing buffer.
-fn fill_calcium(pools: &[Pool], g: f64, s_min: f64, calcium: &mut [f64]) {
     for (j, pool) in pools.iter().enumerate() {
         let mut v = pool.value();
         if (j == 0 && v < 0.0) || (j > 0 && v < s_min) {
@@ -101,6 +87,7 @@ fn fill_calcium(pools: &[Pool], g: f64, s_min: f64, calcium: &mut [f64]) {
             v *= g;
         }
     }
+    calcium
 }
 
 fn spikes_of(calcium: &[f64], g: f64) -> Vec<f64> {
@@ -111,14 +98,20 @@ fn spikes_of(calcium: &[f64], g: f64) -> Vec<f64> {
     spikes
 }
 
-/// One-frame pools of `y - offset`, shifted for the penalty `lam`.
-fn initial_pools(y: &[f64], offset: f64, g: f64, lam: f64) -> Vec<Pool> {
+/// How much a unit of penalty shifts frame `t` of `n`: `1 - g`, or 1 at the last frame (the
+/// penalty is on `|s|_1`, and the last frame's calcium has no later frame to decay into).
+fn penalty_shift(t: usize, n: usize, g: f64) -> f64 {
+    if t + 1 == n && t > 0 { 1.0 } else { 1.0 - g }
+}
+
+/// One-frame pools of `y`, shifted for the penalty `lam`.
+fn initial_pools(y: &[f64], g: f64, lam: f64) -> Vec<Pool> {
     let n = y.len();
     (0..n)
         .map(|t| {
-            let shift = lam * if t + 1 == n && t > 0 { 1.0 } else { 1.0 - g };
+            let shift = lam * penalty_shift(t, n, g);
             Pool {
-                weighted_sum: y[t] - offset - shift,
+                weighted_sum: y[t] - shift,
                 weight: 1.0,
                 start: t,
                 len: 1,
@@ -132,7 +125,7 @@ fn initial_pools(y: &[f64], offset: f64, g: f64, lam: f64) -> Vec<Pool> {
 pub fn oasis_ar1(y: &[f64], g: f64, lam: f64, s_min: f64) -> Result<Deconvolution> {
     check_ar1(g, lam, s_min)?;
     check_trace(y)?;
-    let mut pools = initial_pools(y, 0.0, g, lam);
+    let mut pools = initial_pools(y, g, lam);
     merge_violations(&mut pools, s_min);
     let calcium = pools_to_calcium(&pools, g, s_min, y.len());
     let spikes = spikes_of(&calcium, g);
@@ -154,20 +147,13 @@ pub fn oasis_ar1(y: &[f64], g: f64, lam: f64, s_min: f64) -> Result<Deconvolutio
 pub fn constrained_oasis_ar1(y: &[f64], g: f64, sn: f64) -> Result<ConstrainedDeconvolution> {
     check_ar1(g, 0.0, 0.0)?;
     check_trace(y)?;
-    if !(sn.is_finite() && sn > 0.0) {
-        return Err(parameter(format!("noise level must be positive, got {sn}")));
-    }
+    check_noise(sn)?;
     let n = y.len();
     let target = sn * sn * n as f64;
-    // Start from a low percentile of the trace, below the baseline of any transient-laden trace.
-    let mut sorted = y.to_vec();
-    let rank = n * 15 / 100;
-    let (_, low, _) = sorted.select_nth_unstable_by(rank, f64::total_cmp);
-    let mut baseline = low.max(0.0);
-    drop(sorted);
+    let mut baseline = initial_baseline(y);
     let mut lam = 0.0;
     let mut pools: Vec<StatPool> = (0..n)
-        .map(|t| StatPool::frame(y[t], if t + 1 == n && t > 0 { 1.0 } else { 1.0 - g }, t, g))
+        .map(|t| StatPool::frame(y[t], penalty_shift(t, n, g), t, g))
         .collect();
     merge_stat_pools(&mut pools, lam, baseline);
     for _round in 0..200 {

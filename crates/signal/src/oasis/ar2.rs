@@ -18,7 +18,10 @@
 //! Each pool keeps `sum_k d^(k+1) y_{t+k}` and `sum_k r^(k+1) y_{t+k}`, so a merge costs O(1)
 //! instead of the reference's O(pool length) dot product.
 
-use super::{ConstrainedDeconvolution, Deconvolution, check_trace};
+use super::{
+    ConstrainedDeconvolution, Deconvolution, check_noise, check_penalty, check_trace,
+    initial_baseline,
+};
 use crate::error::{Result, data, parameter};
 
 /// The two real roots `d > r > 0` of an AR(2) kernel, and the impulse-response tables a fit
@@ -107,20 +110,6 @@ struct Pool2 {
     /// `sum_k r^(k+1) y_{start+k}` and `r^len`.
     r_sum: f64,
     r_pow: f64,
-}
-
-fn check_penalty(lam: f64, s_min: f64) -> Result<()> {
-    if !(lam.is_finite() && lam >= 0.0) {
-        return Err(parameter(format!(
-            "sparsity penalty must be >= 0, got {lam}"
-        )));
-    }
-    if !(s_min.is_finite() && s_min >= 0.0) {
-        return Err(parameter(format!(
-            "minimum spike size must be >= 0, got {s_min}"
-        )));
-    }
-    Ok(())
 }
 
 /// OASIS for the AR(2) model with coefficients `g1`, `g2`, L1 penalty `lam` and minimum spike
@@ -244,15 +233,11 @@ pub fn constrained_oasis_ar2(
     sn: f64,
 ) -> Result<ConstrainedDeconvolution> {
     check_trace(y)?;
-    if !(sn.is_finite() && sn > 0.0) {
-        return Err(parameter(format!("noise level must be positive, got {sn}")));
-    }
+    check_noise(sn)?;
     let n = y.len();
     let kernel = Kernel::new(g1, g2, n)?;
     let target = sn * sn * n as f64;
-    let mut sorted = y.to_vec();
-    let (_, low, _) = sorted.select_nth_unstable_by(n * 15 / 100, f64::total_cmp);
-    let mut baseline = low.max(0.0);
+    let mut baseline = initial_baseline(y);
     let rss = |fit: &Deconvolution, b: f64| -> f64 {
         y.iter()
             .zip(&fit.calcium)

@@ -58,6 +58,37 @@ fn check_trace(y: &[f64]) -> Result<()> {
     Ok(())
 }
 
+/// Refuse a negative or non-finite penalty or minimum spike size.
+fn check_penalty(lam: f64, s_min: f64) -> Result<()> {
+    if !(lam.is_finite() && lam >= 0.0) {
+        return Err(parameter(format!(
+            "sparsity penalty must be >= 0, got {lam}"
+        )));
+    }
+    if !(s_min.is_finite() && s_min >= 0.0) {
+        return Err(parameter(format!(
+            "minimum spike size must be >= 0, got {s_min}"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuse a noise level that is not positive and finite.
+fn check_noise(sn: f64) -> Result<()> {
+    if !(sn.is_finite() && sn > 0.0) {
+        return Err(parameter(format!("noise level must be positive, got {sn}")));
+    }
+    Ok(())
+}
+
+/// Starting baseline of the noise-constrained fits: the 15th percentile of the trace (below
+/// the baseline of any transient-laden trace), at least 0, as OASIS starts.
+fn initial_baseline(y: &[f64]) -> f64 {
+    let mut sorted = y.to_vec();
+    let (_, low, _) = sorted.select_nth_unstable_by(y.len() * 15 / 100, f64::total_cmp);
+    low.max(0.0)
+}
+
 /// Settings of OASIS spike inference over many neurons. Defaults: AR(1), decay, noise and
 /// penalty estimated per neuron; no minimum spike size; no binarisation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
