@@ -136,14 +136,7 @@ pub fn run_stats(
         compare(x.view(), y.view(), &config).map_err(|e| stats_error(generated_path, e))?;
     if let Some(path) = &flags.json {
         let text = serde_json::to_string_pretty(&comparison).map_err(json_error)?;
-        write_atomically(path, |f| {
-            use std::io::Write;
-            f.write_all(text.as_bytes())
-                .map_err(|source| IoError::Write {
-                    path: path.clone(),
-                    source,
-                })
-        })?;
+        write_text(path, &text)?;
     }
     if let Some(path) = &flags.report {
         write_report(path, real_path, generated_path, &comparison, &x, &y, &notes)?;

@@ -199,25 +199,28 @@ fn blocked(x: ArrayView2<'_, f64>, window: Option<usize>, blocks: usize) -> Bloc
     Blocked { blocks, whole }
 }
 
+/// The entries above the diagonal of a square matrix, row by row (pairs `i < j`).
+fn upper_triangle(a: &Array2<f64>) -> Vec<f64> {
+    let n = a.nrows();
+    let mut v = Vec::with_capacity(n * n.saturating_sub(1) / 2);
+    for i in 0..n {
+        for j in i + 1..n {
+            v.push(a[[i, j]]);
+        }
+    }
+    v
+}
+
 /// The moment statistics as flat vectors, in a fixed order.
-fn moment_statistics(m: &Moments, neurons: usize, count_len: usize) -> [Vec<f64>; 6] {
+fn moment_statistics(m: &Moments, count_len: usize) -> [Vec<f64>; 6] {
     let cov = m.covariance();
     let corr = m.correlation();
-    let upper = |a: &Array2<f64>| -> Vec<f64> {
-        let mut v = Vec::with_capacity(neurons * neurons.saturating_sub(1) / 2);
-        for i in 0..neurons {
-            for j in i + 1..neurons {
-                v.push(a[[i, j]]);
-            }
-        }
-        v
-    };
     let acg = m.autocorrelogram();
     let symmetric: Vec<f64> = acg.iter().rev().chain(acg.iter()).copied().collect();
     [
         m.firing_rate().to_vec(),
-        upper(&cov),
-        upper(&corr),
+        upper_triangle(&cov),
+        upper_triangle(&corr),
         m.lag1_covariance().iter().copied().collect(),
         m.population_count(count_len),
         symmetric,
@@ -303,8 +306,8 @@ pub fn compare(
         .len()
         .max(gen_blocks.whole.count_histogram.len())
         .max(neurons + 1);
-    let real_stats = moment_statistics(&real_blocks.whole, neurons, count_len);
-    let gen_stats = moment_statistics(&gen_blocks.whole, neurons, count_len);
+    let real_stats = moment_statistics(&real_blocks.whole, count_len);
+    let gen_stats = moment_statistics(&gen_blocks.whole, count_len);
     let mut statistics = BTreeMap::new();
     for (k, (name, description)) in MOMENT_NAMES.iter().enumerate() {
         let mut entry =
@@ -353,21 +356,9 @@ fn bootstrap(
         .map(|r| {
             let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
             rng.set_stream(r as u64 + 1);
-            let a = moment_statistics(
-                &resample(&real.blocks, &mut rng, neurons),
-                neurons,
-                count_len,
-            );
-            let b = moment_statistics(
-                &resample(&generated.blocks, &mut rng, neurons),
-                neurons,
-                count_len,
-            );
-            let a2 = moment_statistics(
-                &resample(&real.blocks, &mut rng, neurons),
-                neurons,
-                count_len,
-            );
+            let a = moment_statistics(&resample(&real.blocks, &mut rng, neurons), count_len);
+            let b = moment_statistics(&resample(&generated.blocks, &mut rng, neurons), count_len);
+            let a2 = moment_statistics(&resample(&real.blocks, &mut rng, neurons), count_len);
             let mut errors = [0.0; 6];
             let mut noise = [0.0; 6];
             for k in 0..6 {
@@ -424,16 +415,7 @@ fn per_sample_statistics(
     let coarse_real = rebin(real, config.count_bin)?;
     let coarse_gen = rebin(generated, config.count_bin)?;
     if coarse_real.ncols() >= 2 && coarse_gen.ncols() >= 2 {
-        let pairs = |x: &Array2<f64>| -> Vec<f64> {
-            let c = Moments::of(x.view()).correlation();
-            let mut v = Vec::new();
-            for i in 0..neurons {
-                for j in i + 1..neurons {
-                    v.push(c[[i, j]]);
-                }
-            }
-            v
-        };
+        let pairs = |x: &Array2<f64>| upper_triangle(&Moments::of(x.view()).correlation());
         let mut entry = StatisticComparison::new(
             &format!(
                 "Pearson correlation of spike counts summed over {} bins, pairs i < j",

@@ -3,20 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use ndarray::Array2;
-use neuroforge_io::{Activity, ImportOptions, open};
-use neuroforge_stats::{CompareConfig, compare};
+mod common;
 
-fn retina(name: &str) -> Array2<f64> {
-    let path = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap())
-        .join("../../fixtures/retina-marre2014")
-        .join(name);
-    let recording = open(&path, &ImportOptions::default()).unwrap();
-    match recording.activity() {
-        Activity::Binned(b) => b.counts.mapv(f64::from),
-        _ => panic!("binned"),
-    }
-}
+use common::{PUBLISHED_DG, PUBLISHED_KEYS, PUBLISHED_KPAIRWISE, retina};
+use neuroforge_stats::{CompareConfig, compare};
 
 #[test]
 fn shipped_baseline_samples_reproduce_the_published_errors() {
@@ -26,23 +16,12 @@ fn shipped_baseline_samples_reproduce_the_published_errors() {
         ..CompareConfig::default()
     };
     for (file, published) in [
-        (
-            "k_pairwise_num_neurons_50_1.mat",
-            [0.0121, 0.0745, 0.0046, 4.364],
-        ),
-        ("DG_num_neurons_50_1.mat", [0.0117, 0.0708, 0.0078, 0.356]),
+        ("k_pairwise_num_neurons_50_1.mat", PUBLISHED_KPAIRWISE),
+        ("DG_num_neurons_50_1.mat", PUBLISHED_DG),
     ] {
         let model = retina(file);
         let c = compare(real.view(), model.view(), &config).unwrap();
-        for (key, want) in [
-            "firing_rate",
-            "covariance",
-            "population_count",
-            "lag1_covariance",
-        ]
-        .iter()
-        .zip(published)
-        {
+        for (key, want) in PUBLISHED_KEYS.iter().zip(published) {
             let s = &c.statistics[*key];
             eprintln!(
                 "{file} {key}: {:.6} (published {want}), ci95 {:?}, real vs real {:?}",
