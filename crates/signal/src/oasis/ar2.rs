@@ -238,12 +238,7 @@ pub fn constrained_oasis_ar2(
     let kernel = Kernel::new(g1, g2, n)?;
     let target = sn * sn * n as f64;
     let mut baseline = initial_baseline(y);
-    let rss = |fit: &Deconvolution, b: f64| -> f64 {
-        y.iter()
-            .zip(&fit.calcium)
-            .map(|(v, c)| (v - b - c).powi(2))
-            .sum()
-    };
+    let rss = |fit: &Deconvolution, b: f64| residual_energy(y, b, &fit.calcium);
     let mut best = None;
     for _round in 0..5 {
         let mut lo = 0.0;
@@ -304,6 +299,14 @@ pub fn constrained_oasis_ar2(
     best.ok_or_else(|| data("no rounds ran"))
 }
 
+/// `||y - b - c||^2`.
+fn residual_energy(y: &[f64], baseline: f64, calcium: &[f64]) -> f64 {
+    y.iter()
+        .zip(calcium)
+        .map(|(v, c)| (v - baseline - c).powi(2))
+        .sum()
+}
+
 /// `c = K s`: calcium from spikes by the AR(2) recursion `c_t = s_t + g1 c_{t-1} + g2 c_{t-2}`.
 fn convolve(s: &[f64], g1: f64, g2: f64, c: &mut [f64]) {
     let (mut c1, mut c2) = (0.0, 0.0);
@@ -356,12 +359,7 @@ fn fista_ar2(
     let mut gradient = vec![0.0; n];
     let mut momentum = 1.0f64;
     let objective = |c: &[f64], s: &[f64]| -> f64 {
-        let fit: f64 = y
-            .iter()
-            .zip(c)
-            .map(|(v, c)| (v - baseline - c).powi(2))
-            .sum();
-        0.5 * fit + lam * s.iter().skip(2).sum::<f64>()
+        0.5 * residual_energy(y, baseline, c) + lam * s.iter().skip(2).sum::<f64>()
     };
     let mut last = f64::INFINITY;
     for iteration in 0..max_iterations {
@@ -461,10 +459,7 @@ pub fn constrained_exact_ar2(
     let mut calcium = vec![0.0; n];
     let rss = |s: &[f64], b: f64, calcium: &mut [f64]| -> f64 {
         convolve(s, g1, g2, calcium);
-        y.iter()
-            .zip(calcium.iter())
-            .map(|(v, c)| (v - b - c).powi(2))
-            .sum()
+        residual_energy(y, b, calcium)
     };
     const ITERATIONS: usize = 120;
     for _round in 0..2 {
