@@ -1,0 +1,156 @@
+//! The Spike-GAN generator.
+
+use burn::module::Module;
+use burn::tensor::activation::{leaky_relu, relu, sigmoid};
+use burn::tensor::{Device, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::{Architecture, SpikeGanConfig};
+use crate::layers::{ConvLayer, DenseLayer};
+use crate::ModelError;
+
+/// The generator: Gaussian noise `z [B, latent_dim]` to spike probabilities `[B, N, T]` in
+/// (0, 1).
+///
+/// Convolutional layout (the paper's): a linear projection of `z` reshaped to
+/// `[widths[0], T / 2^stages]` and a leaky ReLU, then per stage a nearest-neighbour upsampling
+/// by 2 and a stride-1 convolution (leaky ReLU between stages, a sigmoid after the last one,
+/// which outputs N channels). Fully connected layout: `dense_layers` linear layers with ReLUs,
+/// then a linear layer to `N * T` values and a sigmoid.
+#[derive(Module, Debug)]
+pub struct Generator {
+    /// The linear layers (one projection in the convolutional layout).
+    pub dense: Vec<DenseLayer>,
+    /// The upsample + convolution stages (empty in the fully connected layout).
+    pub convs: Vec<ConvLayer>,
+    /// Negative slope of the leaky ReLUs.
+    #[module(skip)]
+    pub leaky_slope: f64,
+    /// Channels of the reshaped projection (convolutional layout).
+    pub base_channels: usize,
+    /// Length of the reshaped projection (convolutional layout).
+    pub base_len: usize,
+    /// Neurons per sample.
+    pub neurons: usize,
+    /// Bins per sample.
+    pub bins: usize,
+    /// Dimension of the input noise.
+    pub latent_dim: usize,
+}
+
+impl Generator {
+    /// A generator for `config`, its weights drawn from a ChaCha8 generator seeded with `seed`.
+    pub fn new(config: &SpikeGanConfig, seed: u64, device: &Device) -> Result<Self, ModelError> {
+        config.validate()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut dense = Vec::new();
+        let mut convs = Vec::new();
+        let (base_channels, base_len) = match config.architecture {
+            Architecture::Conv => {
+                let stages = config.generator_widths.len();
+                let base_len = config.bins >> stages;
+                let base_channels = config.generator_widths[0];
+                dense.push(DenseLayer::new(
+                    config.latent_dim,
+                    base_channels * base_len,
+                    &mut rng,
+                    device,
+                ));
+                let mut channels = base_channels;
+                for &width in config.generator_widths.iter().skip(1).chain([&config.neurons]) {
+                    convs.push(ConvLayer::new(
+                        channels,
+                        width,
+                        config.kernel_size,
+                        1,
+                        &mut rng,
+                        device,
+                    ));
+                    channels = width;
+                }
+                (base_channels, base_len)
+            }
+            Architecture::Dense => {
+                let width = config.generator_hidden_width();
+                let mut features = config.latent_dim;
+                for _ in 0..config.dense_layers {
+                    dense.push(DenseLayer::new(features, width, &mut rng, device));
+                    features = width;
+                }
+                dense.push(DenseLayer::new(features, config.sample_len(), &mut rng, device));
+                (config.neurons, config.bins)
+            }
+        };
+        Ok(Self {
+            dense,
+            convs,
+            leaky_slope: config.leaky_slope,
+            base_channels,
+            base_len,
+            neurons: config.neurons,
+            bins: config.bins,
+            latent_dim: config.latent_dim,
+        })
+    }
+
+    /// Spike probabilities `[B, N, T]` for noise `z [B, latent_dim]`.
+    pub fn forward(&self, z: Tensor<2>) -> Tensor<3> {
+        let [batch, _] = z.dims();
+        if self.convs.is_empty() {
+            let mut h = z;
+            let last = self.dense.len().saturating_sub(1);
+            for (index, layer) in self.dense.iter().enumerate() {
+                h = layer.forward(h);
+                if index < last {
+                    h = relu(h);
+                }
+            }
+            return sigmoid(h).reshape([batch, self.neurons, self.bins]);
+        }
+        let mut projected = z;
+        for layer in &self.dense {
+            projected = layer.forward(projected);
+        }
+        let mut h: Tensor<3> = leaky_relu(
+            projected.reshape([batch, self.base_channels, self.base_len]),
+            self.leaky_slope,
+        );
+        let last = self.convs.len() - 1;
+        for (index, conv) in self.convs.iter().enumerate() {
+            h = conv.forward(upsample_nearest2(h));
+            h = if index < last {
+                leaky_relu(h, self.leaky_slope)
+            } else {
+                sigmoid(h)
+            };
+        }
+        h
+    }
+}
+
+/// Nearest-neighbour upsampling by 2 over the last axis: `[B, C, L] -> [B, C, 2L]`, each bin
+/// repeated twice.
+fn upsample_nearest2(x: Tensor<3>) -> Tensor<3> {
+    let [batch, channels, length] = x.dims();
+    x.unsqueeze_dim::<4>(3)
+        .repeat_dim(3, 2)
+        .reshape([batch, channels, 2 * length])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upsampling_repeats_each_bin() -> Result<(), Box<dyn std::error::Error>> {
+        let device = Device::flex();
+        let x = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &device).reshape([1, 1, 3]);
+        let y = upsample_nearest2(x).into_data();
+        assert_eq!(
+            y.as_slice::<f32>().map_err(|e| format!("{e:?}"))?,
+            &[1.0, 1.0, 2.0, 2.0, 3.0, 3.0]
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,136 @@
+//! The two layer types the Spike-GAN networks are made of, with their forward maps and the
+//! transposed (input-gradient) maps that the critic's explicit backward pass needs.
+
+use burn::module::{Module, Param};
+use burn::tensor::module::{conv_transpose1d, conv1d};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+/// Draws `count` values from U(-bound, bound): PyTorch's default initialisation of linear and
+/// convolution layers (bound = 1 / sqrt(fan_in) for weights and biases alike).
+fn uniform(rng: &mut ChaCha8Rng, count: usize, bound: f64) -> Vec<f32> {
+    (0..count)
+        .map(|_| rng.random_range(-bound..bound) as f32)
+        .collect()
+}
+
+/// A 1-D convolution over time with 'same'-style symmetric zero padding `kernel_size / 2`.
+#[derive(Module, Debug)]
+pub struct ConvLayer {
+    /// Weights `[out_channels, in_channels, kernel_size]`.
+    pub weight: Param<Tensor<3>>,
+    /// Bias `[out_channels]`.
+    pub bias: Param<Tensor<1>>,
+    /// Stride over time (2 in the critic, 1 in the generator).
+    pub stride: usize,
+    /// Zero padding on each side (`kernel_size / 2`).
+    pub padding: usize,
+}
+
+impl ConvLayer {
+    /// A layer initialised like PyTorch's `Conv1d` from `rng`.
+    pub fn new(
+        in_channels: usize,
+        out_channels: usize,
+        kernel_size: usize,
+        stride: usize,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Self {
+        let bound = 1.0 / ((in_channels * kernel_size) as f64).sqrt();
+        let weight = uniform(rng, out_channels * in_channels * kernel_size, bound);
+        let bias = uniform(rng, out_channels, bound);
+        Self {
+            weight: Param::from_data(
+                TensorData::new(weight, [out_channels, in_channels, kernel_size]),
+                device,
+            ),
+            bias: Param::from_data(TensorData::new(bias, [out_channels]), device),
+            stride,
+            padding: kernel_size / 2,
+        }
+    }
+
+    fn options(&self) -> ConvOptions<1> {
+        ConvOptions::new([self.stride], [self.padding], [1], 1)
+    }
+
+    /// `x [B, C_in, L] -> [B, C_out, L_out]`.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        conv1d(x, self.weight.val(), Some(self.bias.val()), self.options())
+    }
+
+    /// The same convolution with the weights and bias detached from any autodiff graph (used
+    /// to read the activation pattern without recording it).
+    pub fn forward_detached(&self, x: Tensor<3>) -> Tensor<3> {
+        conv1d(
+            x,
+            self.weight.val().detach(),
+            Some(self.bias.val().detach()),
+            self.options(),
+        )
+    }
+
+    /// The adjoint of the (bias-free) convolution: maps a gradient with respect to the output
+    /// `[B, C_out, L_out]` to the gradient with respect to an input of length `input_len`.
+    /// Differentiable in the weights.
+    pub fn backward_input(&self, grad_output: Tensor<3>, input_len: usize) -> Tensor<3> {
+        let [_, _, output_len] = grad_output.dims();
+        let kernel = self.weight.dims()[2];
+        // Length a transposed convolution produces without output padding.
+        let base = (output_len.saturating_sub(1)) * self.stride + kernel;
+        let produced = base.saturating_sub(2 * self.padding);
+        let padding_out = input_len.saturating_sub(produced);
+        conv_transpose1d(
+            grad_output,
+            self.weight.val(),
+            None,
+            ConvTransposeOptions::new([self.stride], [self.padding], [padding_out], [1], 1),
+        )
+    }
+}
+
+/// A fully connected layer `y = x W + b`, `W` of shape `[in, out]`.
+#[derive(Module, Debug)]
+pub struct DenseLayer {
+    /// Weights `[in_features, out_features]`.
+    pub weight: Param<Tensor<2>>,
+    /// Bias `[out_features]`.
+    pub bias: Param<Tensor<1>>,
+}
+
+impl DenseLayer {
+    /// A layer initialised like PyTorch's `Linear` from `rng`.
+    pub fn new(
+        in_features: usize,
+        out_features: usize,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Self {
+        let bound = 1.0 / (in_features as f64).sqrt();
+        let weight = uniform(rng, in_features * out_features, bound);
+        let bias = uniform(rng, out_features, bound);
+        Self {
+            weight: Param::from_data(TensorData::new(weight, [in_features, out_features]), device),
+            bias: Param::from_data(TensorData::new(bias, [out_features]), device),
+        }
+    }
+
+    /// `x [B, in] -> [B, out]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        x.matmul(self.weight.val()) + self.bias.val().unsqueeze::<2>()
+    }
+
+    /// The same map with weights and bias detached from any autodiff graph.
+    pub fn forward_detached(&self, x: Tensor<2>) -> Tensor<2> {
+        x.matmul(self.weight.val().detach()) + self.bias.val().detach().unsqueeze::<2>()
+    }
+
+    /// The adjoint of the linear map: `grad_output [B, out] -> [B, in]`, differentiable in the
+    /// weights.
+    pub fn backward_input(&self, grad_output: Tensor<2>) -> Tensor<2> {
+        grad_output.matmul(self.weight.val().transpose())
+    }
+}
