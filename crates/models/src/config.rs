@@ -131,7 +131,7 @@ impl SpikeGanConfig {
         }
         match self.architecture {
             Architecture::Conv => {
-                if self.kernel_size == 0 || self.kernel_size % 2 == 0 {
+                if self.kernel_size == 0 || self.kernel_size.is_multiple_of(2) {
                     return bad(format!(
                         "kernel_size must be odd so that 'same' padding is symmetric (got {})",
                         self.kernel_size
@@ -150,7 +150,7 @@ impl SpikeGanConfig {
                     ("generator", self.generator_widths.len()),
                 ] {
                     let factor = 1usize.checked_shl(layers as u32).unwrap_or(0);
-                    if factor == 0 || self.bins % factor != 0 {
+                    if factor == 0 || !self.bins.is_multiple_of(factor) {
                         return bad(format!(
                             "bins ({}) must be divisible by 2^{layers} for the {name}'s {layers} \
                              stride-2 stages",

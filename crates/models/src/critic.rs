@@ -6,9 +6,9 @@ use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::ModelError;
 use crate::config::{Architecture, SpikeGanConfig};
 use crate::layers::{ConvLayer, DenseLayer};
-use crate::ModelError;
 
 /// The Wasserstein critic: a sample `[B, N, T]` to one unbounded score per sample `[B, 1]`.
 ///

@@ -6,9 +6,9 @@ use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::ModelError;
 use crate::config::{Architecture, SpikeGanConfig};
 use crate::layers::{ConvLayer, DenseLayer};
-use crate::ModelError;
 
 /// The generator: Gaussian noise `z [B, latent_dim]` to spike probabilities `[B, N, T]` in
 /// (0, 1).
@@ -58,7 +58,12 @@ impl Generator {
                     device,
                 ));
                 let mut channels = base_channels;
-                for &width in config.generator_widths.iter().skip(1).chain([&config.neurons]) {
+                for &width in config
+                    .generator_widths
+                    .iter()
+                    .skip(1)
+                    .chain([&config.neurons])
+                {
                     convs.push(ConvLayer::new(
                         channels,
                         width,
@@ -78,7 +83,12 @@ impl Generator {
                     dense.push(DenseLayer::new(features, width, &mut rng, device));
                     features = width;
                 }
-                dense.push(DenseLayer::new(features, config.sample_len(), &mut rng, device));
+                dense.push(DenseLayer::new(
+                    features,
+                    config.sample_len(),
+                    &mut rng,
+                    device,
+                ));
                 (config.neurons, config.bins)
             }
         };

@@ -8,7 +8,11 @@ use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use neuroforge_models::{Architecture, Critic, SpikeGanConfig};
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().as_slice::<f32>().unwrap().to_vec()
+    t.into_data()
+        .convert::<f32>()
+        .as_slice::<f32>()
+        .unwrap()
+        .to_vec()
 }
 
 fn small_config(architecture: Architecture) -> SpikeGanConfig {
@@ -84,7 +88,8 @@ fn input_gradient_matches_finite_differences_of_the_scores() {
             Tensor::<3>::from_data(TensorData::new(v, [2, 5, 16]), &device)
         };
         let (plus, minus) = (shifted(h), shifted(-h));
-        if pre_activation_signs(&critic, plus.clone()) != pre_activation_signs(&critic, minus.clone())
+        if pre_activation_signs(&critic, plus.clone())
+            != pre_activation_signs(&critic, minus.clone())
         {
             continue; // a kink between the two points: the difference quotient is not a derivative
         }
@@ -102,7 +107,12 @@ fn input_gradient_matches_finite_differences_of_the_scores() {
 }
 
 /// Replaces one entry of a parameter tensor.
-fn perturbed<const D: usize>(param: &Param<Tensor<D>>, index: usize, delta: f32, device: &Device) -> Param<Tensor<D>> {
+fn perturbed<const D: usize>(
+    param: &Param<Tensor<D>>,
+    index: usize,
+    delta: f32,
+    device: &Device,
+) -> Param<Tensor<D>> {
     let tensor = param.val();
     let shape = tensor.shape();
     let mut v = values(tensor);
@@ -139,16 +149,21 @@ fn penalty_weight_gradient_matches_central_differences() {
                     let build = |delta: f32| {
                         let mut c = Critic::new(&config, 20 + seed, &device).unwrap();
                         if which == 0 && first_is_conv {
-                            c.convs[0].weight = perturbed(&c.convs[0].weight, index, delta, &device);
+                            c.convs[0].weight =
+                                perturbed(&c.convs[0].weight, index, delta, &device);
                         } else if which == 0 {
-                            c.dense[0].weight = perturbed(&c.dense[0].weight, index, delta, &device);
+                            c.dense[0].weight =
+                                perturbed(&c.dense[0].weight, index, delta, &device);
                         } else {
-                            c.dense[head].weight = perturbed(&c.dense[head].weight, index, delta, &device);
+                            c.dense[head].weight =
+                                perturbed(&c.dense[head].weight, index, delta, &device);
                         }
                         c
                     };
                     let (plus, minus) = (build(h), build(-h));
-                    if pre_activation_signs(&plus, x.clone()) != pre_activation_signs(&minus, x.clone()) {
+                    if pre_activation_signs(&plus, x.clone())
+                        != pre_activation_signs(&minus, x.clone())
+                    {
                         continue;
                     }
                     let fd = (penalty_value(&plus, x.clone()) - penalty_value(&minus, x.clone()))
@@ -161,7 +176,10 @@ fn penalty_weight_gradient_matches_central_differences() {
                     checked += 1;
                 }
             }
-            assert!(checked >= 8, "{architecture:?}: only {checked} entries checked");
+            assert!(
+                checked >= 8,
+                "{architecture:?}: only {checked} entries checked"
+            );
         }
     }
 }
