@@ -121,21 +121,32 @@ impl Critic {
         // Forward pass for the activation pattern only.
         let mut conv_masks = Vec::with_capacity(self.convs.len());
         let mut conv_input_lengths = Vec::with_capacity(self.convs.len());
+        // The activation after the last masked layer feeds only the head, whose derivative does
+        // not depend on it, so it is not computed.
+        let hidden = self.dense.len().saturating_sub(1);
         let mut h = x;
-        for conv in &self.convs {
+        for (index, conv) in self.convs.iter().enumerate() {
             conv_input_lengths.push(h.dims()[2]);
             let pre = conv.forward_detached(h);
             conv_masks.push(self.slope_mask(pre.clone()));
-            h = leaky_relu(pre, self.leaky_slope);
+            let feeds_a_masked_layer = index + 1 < self.convs.len() || hidden > 0;
+            h = if feeds_a_masked_layer {
+                leaky_relu(pre, self.leaky_slope)
+            } else {
+                pre
+            };
         }
         let [_, channels, length] = h.dims();
         let mut features: Tensor<2> = h.reshape([batch, channels * length]);
         let mut dense_masks = Vec::with_capacity(self.dense.len());
-        let hidden = self.dense.len().saturating_sub(1);
-        for layer in self.dense.iter().take(hidden) {
+        for (index, layer) in self.dense.iter().take(hidden).enumerate() {
             let pre = layer.forward_detached(features);
             dense_masks.push(self.slope_mask(pre.clone()));
-            features = leaky_relu(pre, self.leaky_slope);
+            features = if index + 1 < hidden {
+                leaky_relu(pre, self.leaky_slope)
+            } else {
+                pre
+            };
         }
 
         // Backward pass, differentiable in the weights.
