@@ -5,6 +5,8 @@
 //! - `ci`: formatting check, clippy with warnings denied, the whole test suite.
 //! - `fuzz [--seconds N] [TARGET...]`: run the importers' fuzz targets for a bounded time.
 //! - `bench`: the criterion benchmarks beside their Python peers (docs/BENCHMARKS.md).
+//! - `reproduce <experiment> [--quick|--full] [--device D] [--check]`: the published
+//!   experiments end to end through the release binary, into `runs/<experiment>/`.
 //! - `interop`: check in a Python virtual environment outside the repository that pyarrow and
 //!   pandas read the recording files neuroforge writes.
 
@@ -16,8 +18,10 @@ use anyhow::{Context, Result, bail};
 mod bench;
 mod fuzz;
 mod interop;
+mod reproduce;
 
-const USAGE: &str = "usage: cargo xtask <ci | bench | fuzz [--seconds N] [TARGET...] | interop>";
+const USAGE: &str = "usage: cargo xtask <ci | bench | fuzz [--seconds N] [TARGET...] | interop | \
+                     reproduce <EXPERIMENT|all> [--quick|--full] [--device D] [--check]>";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +33,7 @@ fn main() -> Result<()> {
         "fuzz" => fuzz::run(rest),
         "interop" => interop::run(),
         "bench" => bench::run(),
+        "reproduce" => reproduce::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())

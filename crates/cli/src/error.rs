@@ -17,6 +17,15 @@ pub enum CliError {
         /// What the step refused.
         source: neuroforge_signal::SignalError,
     },
+    /// A command-line setting is unusable (an unknown device, a backend not compiled in).
+    #[error("{0}")]
+    Usage(String),
+    /// Training, sampling or loading a run failed.
+    #[error(transparent)]
+    Train(#[from] neuroforge_train::TrainError),
+    /// An explanation could not be computed.
+    #[error(transparent)]
+    Explain(#[from] neuroforge_explain::ExplainError),
     /// The options do not fit the data (for example dF/F asked of spike counts).
     #[error("{}: {message}", path.display())]
     Unsuitable {

@@ -12,14 +12,21 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use neuroforge_io::{ActivityKind, ImportOptions, Layout, Recording, SourceFormat, TimeUnit};
 
+mod device;
 mod error;
 mod inspect;
 mod preprocess;
 mod simulate;
+mod spikegan;
 mod stats;
 mod svg;
 
 use error::CliError;
+
+/// mimalloc keeps freed pages for reuse; with glibc's allocator the tensors burn allocates and
+/// frees at every operation cost a page fault per page (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Deep generative and geometric models of neural population activity.
 #[derive(Debug, Parser)]
@@ -100,6 +107,53 @@ enum Command {
         #[command(flatten)]
         flags: ImportFlags,
     },
+    /// Train a model; writes a run directory that `resume`, `sample` and `explain` read.
+    Train {
+        #[command(subcommand)]
+        model: TrainModel,
+    },
+    /// Continue a training run from its newest checkpoint (the same result as an uninterrupted
+    /// run on the same backend).
+    Resume {
+        /// The run directory.
+        #[arg(long = "run-dir")]
+        run_dir: PathBuf,
+        /// The data file, if it moved since the run started [default: the manifest's].
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Train to this many iterations in total (extends or shortens the configured
+        /// schedule).
+        #[arg(long)]
+        iterations: Option<u64>,
+        /// Device [default: BURN_DEVICE, else flex].
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// Draw binary samples from a trained generator (x = 1[p > u], p = G(z)); writes them in
+    /// the layout of the data, so `stats` compares them directly.
+    Sample {
+        /// The run directory of a trained Spike-GAN.
+        #[arg(long = "run-dir")]
+        run_dir: PathBuf,
+        /// Number of samples.
+        #[arg(long)]
+        count: usize,
+        /// The samples to write: .parquet or .arrow.
+        #[arg(long)]
+        out: PathBuf,
+        /// Device [default: BURN_DEVICE, else flex].
+        #[arg(long)]
+        device: Option<String>,
+        #[command(flatten)]
+        options: spikegan::SampleFlags,
+    },
+    /// Explain a trained model.
+    Explain {
+        #[command(subcommand)]
+        what: Explanation,
+    },
+    /// Print the version, the compiled backends and the device that would be used.
+    Info,
     /// Export a recording's activity to NPY (a 2-D array) or CSV (one row per time point).
     Export {
         /// A recording file, or any input `import` accepts.
@@ -115,8 +169,54 @@ enum Command {
     },
 }
 
+/// What `neuroforge train` trains.
+#[derive(Debug, Subcommand)]
+enum TrainModel {
+    /// Spike-GAN (WGAN-GP with the exact gradient penalty) on binary binned spikes.
+    Spikegan {
+        /// The data: a binned recording of 0/1 spike words (or any input `import` accepts).
+        #[arg(long)]
+        data: PathBuf,
+        /// The run directory to create (manifest, config, metrics, checkpoints).
+        #[arg(long = "run-dir")]
+        run_dir: PathBuf,
+        /// Device: flex, ndarray, tch, tch-cuda:N or cuda:N [default: BURN_DEVICE, else flex].
+        #[arg(long)]
+        device: Option<String>,
+        #[command(flatten)]
+        options: spikegan::SpikeGanFlags,
+        #[command(flatten)]
+        flags: ImportFlags,
+    },
+}
+
+/// What `neuroforge explain` explains.
+#[derive(Debug, Subcommand)]
+enum Explanation {
+    /// Spike-GAN importance maps: which spikes the trained critic relies on (shuffle each
+    /// neuron's bins in short windows and measure the change of the critic's score).
+    Importance {
+        /// The run directory of a trained Spike-GAN.
+        #[arg(long = "run-dir")]
+        run_dir: PathBuf,
+        /// The data to explain (usually the training data; its held-out samples are used).
+        #[arg(long)]
+        data: PathBuf,
+        /// The maps to write: a traces recording, one value per neuron and bin of each sample.
+        #[arg(long)]
+        out: PathBuf,
+        /// Device [default: BURN_DEVICE, else flex].
+        #[arg(long)]
+        device: Option<String>,
+        #[command(flatten)]
+        options: spikegan::ImportanceFlags,
+        #[command(flatten)]
+        flags: ImportFlags,
+    },
+}
+
 /// How to read an input that is not already a recording file.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 struct ImportFlags {
     /// Input format (default: from the extension; a folder is suite2p).
     #[arg(long, value_name = "mat|npy|npz|suite2p|csv")]
@@ -302,6 +402,83 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 stats::run_baseline(model, &real, recording, flags.bin_ms, &options, &out)
             })?;
             println!("{line}");
+        }
+        Command::Train {
+            model:
+                TrainModel::Spikegan {
+                    data,
+                    run_dir,
+                    device,
+                    options,
+                    flags,
+                },
+        } => {
+            let recording = open(&data, &flags)?;
+            let line = spikegan::train(&data, recording, &run_dir, device.as_deref(), &options)?;
+            println!("{line}");
+        }
+        Command::Resume {
+            run_dir,
+            data,
+            iterations,
+            device,
+        } => {
+            let flags = ImportFlags::default();
+            let line = spikegan::resume(
+                &run_dir,
+                data.as_deref(),
+                iterations,
+                device.as_deref(),
+                |path| Ok(open(path, &flags)?),
+            )?;
+            println!("{line}");
+        }
+        Command::Sample {
+            run_dir,
+            count,
+            out,
+            device,
+            options,
+        } => {
+            let line = with_spinner(format!("sampling {count}"), || {
+                spikegan::sample(&run_dir, count, &out, device.as_deref(), &options)
+            })?;
+            println!("{line}");
+        }
+        Command::Explain {
+            what:
+                Explanation::Importance {
+                    run_dir,
+                    data,
+                    out,
+                    device,
+                    options,
+                    flags,
+                },
+        } => {
+            let recording = open(&data, &flags)?;
+            let line = with_spinner("computing importance maps".to_string(), || {
+                spikegan::explain_importance(
+                    &run_dir,
+                    &data,
+                    recording,
+                    &out,
+                    device.as_deref(),
+                    &options,
+                )
+            })?;
+            println!("{line}");
+        }
+        Command::Info => {
+            println!("neuroforge {}", env!("CARGO_PKG_VERSION"));
+            if let Some(commit) = option_env!("NEUROFORGE_GIT_COMMIT").filter(|c| !c.is_empty()) {
+                println!("commit     {commit}");
+            }
+            println!("backends   {}", device::compiled_backends().join(", "));
+            match device::select_device(None) {
+                Ok((_, name)) => println!("device     {name} (--device or BURN_DEVICE to change)"),
+                Err(e) => println!("device     none: {e}"),
+            }
         }
         Command::Export {
             file,

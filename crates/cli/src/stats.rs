@@ -170,7 +170,8 @@ fn summary_lines(c: &Comparison) -> Vec<String> {
     lines
 }
 
-fn write_text(path: &Path, text: &str) -> Result<(), CliError> {
+/// Write a text file atomically.
+pub fn write_text(path: &Path, text: &str) -> Result<(), CliError> {
     write_atomically(path, |f| {
         use std::io::Write;
         f.write_all(text.as_bytes())

@@ -1,0 +1,132 @@
+//! Choosing the execution backend at run time: `--device`, else `BURN_DEVICE`, else the first
+//! compiled backend (flex in a default build). Which backends exist is decided by cargo
+//! features of this crate (`flex`, `ndarray`, `tch`, `cuda`); the models never name one.
+
+use burn::tensor::Device;
+
+use crate::error::CliError;
+
+/// The backends compiled into this binary, by cargo feature name.
+pub fn compiled_backends() -> Vec<&'static str> {
+    [
+        (cfg!(feature = "flex"), "flex"),
+        (cfg!(feature = "ndarray"), "ndarray"),
+        (cfg!(feature = "tch"), "tch"),
+        (cfg!(feature = "cuda"), "cuda"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect()
+}
+
+fn not_compiled(spec: &str, feature: &str) -> CliError {
+    CliError::Usage(format!(
+        "device '{spec}' needs the '{feature}' backend, which this binary was built without: \
+         rebuild with `cargo build --release -p neuroforge --features {feature}` (compiled: {})",
+        compiled_backends().join(", ")
+    ))
+}
+
+fn device_index(spec: &str, prefix: &str) -> Result<Option<usize>, CliError> {
+    match spec.strip_prefix(prefix) {
+        None => Ok(None),
+        Some("") => Ok(Some(0)),
+        Some(rest) => rest
+            .strip_prefix(':')
+            .and_then(|n| n.parse::<usize>().ok())
+            .map(Some)
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "device '{spec}': write {prefix}:N with N the GPU index, e.g. {prefix}:0"
+                ))
+            }),
+    }
+}
+
+/// The device named by `spec` (`flex`, `ndarray`, `tch`, `tch-cuda:N`, `cuda:N`).
+#[allow(deprecated, unreachable_code, unused_variables)] // burn marks ndarray and tch deprecated
+pub fn parse_device(spec: &str) -> Result<Device, CliError> {
+    let spec = spec.trim().to_ascii_lowercase();
+    if spec == "flex" {
+        #[cfg(feature = "flex")]
+        return Ok(Device::flex());
+        return Err(not_compiled(&spec, "flex"));
+    }
+    if spec == "ndarray" {
+        #[cfg(feature = "ndarray")]
+        return Ok(Device::ndarray());
+        return Err(not_compiled(&spec, "ndarray"));
+    }
+    if spec == "tch" || spec == "tch-cpu" {
+        #[cfg(feature = "tch")]
+        return Ok(Device::libtorch());
+        return Err(not_compiled(&spec, "tch"));
+    }
+    if let Some(index) = device_index(&spec, "tch-cuda")? {
+        #[cfg(feature = "tch")]
+        return Ok(Device::libtorch_cuda(index));
+        return Err(not_compiled(&spec, "tch"));
+    }
+    if let Some(index) = device_index(&spec, "cuda")? {
+        #[cfg(feature = "cuda")]
+        return Ok(Device::cuda(index));
+        return Err(not_compiled(&spec, "cuda"));
+    }
+    Err(CliError::Usage(format!(
+        "unknown device '{spec}': use flex, ndarray, tch, tch-cuda:N or cuda:N"
+    )))
+}
+
+/// The device to run on and its name: `requested` (the `--device` flag), else the
+/// `BURN_DEVICE` environment variable, else the first compiled backend.
+pub fn select_device(requested: Option<&str>) -> Result<(Device, String), CliError> {
+    let from_env = std::env::var("BURN_DEVICE").ok().filter(|s| !s.is_empty());
+    let spec = match (requested, from_env) {
+        (Some(spec), _) => spec.to_string(),
+        (None, Some(spec)) => spec,
+        (None, None) => compiled_backends()
+            .first()
+            .map(|name| if *name == "cuda" { "cuda:0" } else { name }.to_string())
+            .ok_or_else(|| {
+                CliError::Usage(
+                    "this binary was built without any backend: enable one of the features \
+                     flex, ndarray, tch, cuda"
+                        .into(),
+                )
+            })?,
+    };
+    let device = parse_device(&spec)?;
+    Ok((device, spec.trim().to_ascii_lowercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_and_malformed_devices_are_usage_errors() {
+        assert!(matches!(parse_device("gpu"), Err(CliError::Usage(m)) if m.contains("unknown")));
+        assert!(
+            matches!(parse_device("cuda:x"), Err(CliError::Usage(m)) if m.contains("cuda:N") || m.contains("cuda:0"))
+        );
+    }
+
+    #[test]
+    fn a_backend_that_is_not_compiled_names_its_feature() {
+        if !cfg!(feature = "cuda") {
+            let err = parse_device("cuda:0").map(|_| ());
+            assert!(matches!(err, Err(CliError::Usage(m)) if m.contains("--features cuda")));
+        }
+        if !cfg!(feature = "tch") {
+            let err = parse_device("tch").map(|_| ());
+            assert!(matches!(err, Err(CliError::Usage(m)) if m.contains("--features tch")));
+        }
+    }
+
+    #[test]
+    fn the_default_build_runs_on_flex() {
+        if cfg!(feature = "flex") {
+            assert!(parse_device("flex").is_ok());
+        }
+    }
+}

@@ -1,0 +1,431 @@
+//! `neuroforge train spikegan`, `resume`, `sample`, `explain importance` and `info` as a user
+//! runs them: the run directory's contents, samples in the data's layout, a run killed with
+//! SIGKILL and resumed ending where the uninterrupted run ends, and the bad-input contract.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use common::run;
+
+/// A small model so that the binary trains in a second or two.
+const SMALL: &str = r#"
+seed = 5
+[model]
+latent_dim = 8
+critic_widths = [8, 8]
+generator_widths = [8, 8]
+[training]
+batch_size = 16
+log_every = 5
+checkpoint_every = 10
+keep_checkpoints = 2
+heldout_samples = 32
+"#;
+
+fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+/// One line on stderr, exit code 2.
+fn bad(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "stderr: {stderr}");
+    stderr
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Simulated packets of 8 neurons x 16 bins (a group of 4), and the small config file.
+fn setup(dir: &Path) -> (PathBuf, PathBuf) {
+    let data = dir.join("data.parquet");
+    ok(&run(&[
+        "simulate",
+        "packets",
+        "--neurons",
+        "8",
+        "--bins",
+        "16",
+        "--group-size",
+        "4",
+        "--samples",
+        "200",
+        "--seed",
+        "1",
+        "--out",
+        p(&data),
+    ]));
+    let config = dir.join("small.toml");
+    std::fs::write(&config, SMALL).unwrap();
+    (data, config)
+}
+
+fn inspect(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&ok(&run(&["inspect", p(path), "--json"]))).unwrap()
+}
+
+#[test]
+fn train_sample_and_explain_write_what_they_promise() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, config) = setup(tmp.path());
+    let run_dir = tmp.path().join("run");
+    let out = ok(&run(&[
+        "train",
+        "spikegan",
+        "--data",
+        p(&data),
+        "--run-dir",
+        p(&run_dir),
+        "--config",
+        p(&config),
+        "--iterations",
+        "20",
+    ]));
+    assert!(out.contains("20 iterations"), "{out}");
+
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["status"], "finished");
+    assert_eq!(manifest["seed"], 5);
+    assert_eq!(manifest["context"]["device"], "flex");
+    assert!(
+        manifest["context"]["features"]
+            .as_array()
+            .unwrap()
+            .contains(&"flex".into())
+    );
+    assert_eq!(manifest["data"]["train_samples"], 160);
+    assert_eq!(manifest["data"]["heldout_samples"], 40);
+    assert_eq!(manifest["config"]["model"]["neurons"], 8);
+    assert_eq!(manifest["config"]["model"]["bins"], 16);
+    // The paper's optimiser settings survive into the resolved config.
+    assert_eq!(manifest["config"]["training"]["critic_steps"], 5);
+    assert_eq!(manifest["config"]["training"]["beta1"], 0.0);
+    let toml = std::fs::read_to_string(run_dir.join("config.toml")).unwrap();
+    assert!(toml.contains("gradient_penalty = 10.0"), "{toml}");
+    let metrics = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
+    let iterations: Vec<u64> = metrics
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["iteration"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(iterations, vec![5, 10, 15, 20]);
+    let kept: Vec<String> = std::fs::read_dir(run_dir.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+
+    let samples = tmp.path().join("samples.parquet");
+    let probabilities = tmp.path().join("p.parquet");
+    ok(&run(&[
+        "sample",
+        "--run-dir",
+        p(&run_dir),
+        "--count",
+        "30",
+        "--seed",
+        "2",
+        "--out",
+        p(&samples),
+        "--probabilities",
+        p(&probabilities),
+    ]));
+    let summary = inspect(&samples);
+    assert_eq!(summary["neurons"], 8);
+    assert_eq!(summary["bins"], 30 * 16);
+    assert_eq!(summary["binary"], true);
+    assert!(
+        summary["covariates"]
+            .as_array()
+            .unwrap()
+            .contains(&"sample".into())
+    );
+    let p_summary = inspect(&probabilities);
+    assert_eq!(p_summary["kind"], "traces");
+    // The samples are Bernoulli draws of the probabilities: their means agree within the
+    // binomial error of 3,840 draws.
+    let spike_mean = summary["mean_rate"].as_f64().unwrap();
+    let p_mean = p_summary["mean_value"].as_f64().unwrap();
+    assert!(
+        (spike_mean - p_mean).abs() < 0.05,
+        "{spike_mean} vs {p_mean}"
+    );
+    // The same seed gives the same samples.
+    let again = tmp.path().join("again.parquet");
+    ok(&run(&[
+        "sample",
+        "--run-dir",
+        p(&run_dir),
+        "--count",
+        "30",
+        "--seed",
+        "2",
+        "--out",
+        p(&again),
+    ]));
+    assert_eq!(inspect(&again)["total_spikes"], summary["total_spikes"]);
+
+    let maps = tmp.path().join("maps.parquet");
+    let json = tmp.path().join("maps.json");
+    let line = ok(&run(&[
+        "explain",
+        "importance",
+        "--run-dir",
+        p(&run_dir),
+        "--data",
+        p(&data),
+        "--out",
+        p(&maps),
+        "--samples",
+        "6",
+        "--json",
+        p(&json),
+    ]));
+    assert!(line.contains("most important neurons"), "{line}");
+    let maps_summary = inspect(&maps);
+    assert_eq!(maps_summary["neurons"], 8);
+    assert_eq!(maps_summary["frames"], 6 * 16);
+    let explained: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(explained["neuron_importance"].as_array().unwrap().len(), 8);
+    assert_eq!(explained["true_sequence"], serde_json::json!([0, 1, 2, 3]));
+}
+
+/// Read the final generator's probabilities of a run (seeded), as the summary numbers of the
+/// written recording and the raw file bytes of its values.
+fn final_probabilities(run_dir: &Path, out: &Path) -> serde_json::Value {
+    ok(&run(&[
+        "sample",
+        "--run-dir",
+        p(run_dir),
+        "--count",
+        "40",
+        "--seed",
+        "9",
+        "--out",
+        p(&out.with_extension("spikes.parquet")),
+        "--probabilities",
+        p(out),
+    ]));
+    ok(&run(&[
+        "export",
+        p(out),
+        "--out",
+        p(&out.with_extension("csv")),
+    ]));
+    serde_json::Value::String(std::fs::read_to_string(out.with_extension("csv")).unwrap())
+}
+
+#[test]
+fn a_run_killed_with_sigkill_and_resumed_ends_like_the_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, config) = setup(tmp.path());
+    let total = "300";
+
+    let whole = tmp.path().join("whole");
+    ok(&run(&[
+        "train",
+        "spikegan",
+        "--data",
+        p(&data),
+        "--run-dir",
+        p(&whole),
+        "--config",
+        p(&config),
+        "--iterations",
+        total,
+    ]));
+
+    let killed = tmp.path().join("killed");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("neuroforge"))
+        .args([
+            "train",
+            "spikegan",
+            "--data",
+            p(&data),
+            "--run-dir",
+            p(&killed),
+            "--config",
+            p(&config),
+            "--iterations",
+            total,
+        ])
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once it has written a checkpoint past iteration 0 (and well before the end).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let past_first = killed.join("checkpoints/iter-0000000020").exists();
+        if past_first || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run finished before it could be killed: raise its iterations"
+    );
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    let manifest = std::fs::read_to_string(killed.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"running\""), "{manifest}");
+
+    let out = ok(&run(&["resume", "--run-dir", p(&killed)]));
+    assert!(out.contains(&format!("{total} iterations")), "{out}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(killed.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["status"], "finished");
+    assert_eq!(manifest["sessions"].as_array().unwrap().len(), 2);
+    // Every iteration logged once, in order, across the kill.
+    let metrics = std::fs::read_to_string(killed.join("metrics.jsonl")).unwrap();
+    let logged: Vec<u64> = metrics
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["iteration"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    let expected: Vec<u64> = (1..=60).map(|k| 5 * k).collect();
+    assert_eq!(logged, expected);
+
+    let a = final_probabilities(&whole, &tmp.path().join("whole-p.parquet"));
+    let b = final_probabilities(&killed, &tmp.path().join("killed-p.parquet"));
+    assert!(
+        a == b,
+        "the resumed run's generator differs from the uninterrupted run's"
+    );
+}
+
+#[test]
+fn bad_runs_and_devices_are_one_line_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, config) = setup(tmp.path());
+    let run_dir = tmp.path().join("run");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "spikegan",
+            "--data",
+            p(&data),
+            "--run-dir",
+            p(&run_dir),
+            "--config",
+            p(&config),
+            "--iterations",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    assert!(bad(&train(&["--device", "gpu"])).contains("unknown device"));
+    if !cfg!(feature = "cuda") {
+        assert!(bad(&train(&["--device", "cuda:0"])).contains("--features cuda"));
+    }
+    // A config with a key the model does not have names the table and the key.
+    let typo = tmp.path().join("typo.toml");
+    std::fs::write(&typo, "[model]\nlatent_dims = 3\n").unwrap();
+    let err = bad(&run(&[
+        "train",
+        "spikegan",
+        "--data",
+        p(&data),
+        "--run-dir",
+        p(&run_dir),
+        "--config",
+        p(&typo),
+    ]));
+    assert!(
+        err.contains("typo.toml") && err.contains("latent_dims"),
+        "{err}"
+    );
+    // Bins come from the data.
+    std::fs::write(&typo, "[model]\nbins = 3\n").unwrap();
+    assert!(
+        bad(&run(&[
+            "train",
+            "spikegan",
+            "--data",
+            p(&data),
+            "--run-dir",
+            p(&run_dir),
+            "--config",
+            p(&typo),
+        ]))
+        .contains("comes from the data")
+    );
+    // Traces are not spikes.
+    let traces = tmp.path().join("traces.parquet");
+    ok(&run(&[
+        "simulate",
+        "calcium",
+        "--neurons",
+        "3",
+        "--frames",
+        "200",
+        "--seed",
+        "1",
+        "--out",
+        p(&traces),
+    ]));
+    let err = bad(&run(&[
+        "train",
+        "spikegan",
+        "--data",
+        p(&traces),
+        "--run-dir",
+        p(&tmp.path().join("r2")),
+    ]));
+    assert!(err.contains("binned"), "{err}");
+
+    // A run directory is never overwritten.
+    ok(&train(&[]));
+    assert!(bad(&train(&[])).contains("resume"));
+    // Sampling from something that is not a run, or zero samples, writes nothing.
+    let out = tmp.path().join("s.parquet");
+    assert!(
+        bad(&run(&[
+            "sample",
+            "--run-dir",
+            p(tmp.path()),
+            "--count",
+            "3",
+            "--out",
+            p(&out)
+        ]))
+        .contains("not a run directory")
+    );
+    bad(&run(&[
+        "sample",
+        "--run-dir",
+        p(&run_dir),
+        "--count",
+        "0",
+        "--out",
+        p(&out),
+    ]));
+    assert!(!out.exists());
+    // The info command lists the compiled backends.
+    let info = ok(&run(&["info"]));
+    assert!(info.contains("flex"), "{info}");
+}

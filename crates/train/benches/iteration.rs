@@ -1,0 +1,45 @@
+//! One Spike-GAN training iteration (5 critic steps with the exact gradient penalty + 1
+//! generator step, batch 64) at the paper's sizes, on the flex CPU backend: the figure
+//! `cargo xtask bench` puts beside PyTorch's (../shared/peers/spikegan_torch.py).
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use burn::tensor::Device;
+use criterion::{Criterion, criterion_group, criterion_main};
+use ndarray::Array2;
+use neuroforge_models::SpikeGanConfig;
+use neuroforge_train::{DataConfig, SampleWindows, SpikeGanRunConfig, SpikeGanTrainer, WganConfig};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn iteration(c: &mut Criterion) {
+    let mut group = c.benchmark_group("spikegan_iteration");
+    group.sample_size(10);
+    for (neurons, bins) in [(16, 128), (50, 32), (32, 64)] {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let count = 1024;
+        let data = Array2::from_shape_fn((neurons, count * bins), |_| {
+            u8::from(rng.random::<f64>() < 0.1)
+        });
+        let starts = (0..count).map(|k| k * bins).collect();
+        let train = SampleWindows::new(Arc::new(data), bins, starts).unwrap();
+        let config = SpikeGanRunConfig {
+            seed: 0,
+            data: DataConfig::default(),
+            model: SpikeGanConfig::paper(neurons, bins),
+            training: WganConfig::default(),
+        };
+        let mut trainer = SpikeGanTrainer::new(config, &Device::flex()).unwrap();
+        group.bench_function(format!("{neurons}x{bins}"), |b| {
+            b.iter(|| trainer.step(&train).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, iteration);
+criterion_main!(benches);

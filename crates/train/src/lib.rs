@@ -1,0 +1,31 @@
+//! # neuroforge-train
+//!
+//! Training loops for the models of `neuroforge-models`, with everything a run needs to be
+//! inspected, resumed and reproduced.
+//!
+//! - [`wgan`]: Spike-GAN by WGAN-GP with the exact gradient penalty (paper settings by
+//!   default), the held-out check for critic overfitting, divergence stop;
+//! - [`rundir`]: run directories (manifest, resolved config, metrics log, atomic checkpoints
+//!   with the last K kept);
+//! - [`data`]: binary sample windows cut from a recording and their training / held-out split;
+//! - [`sample`]: spike trains drawn from a trained generator.
+//!
+//! Determinism: the weights and every draw of iteration `i` derive from the run's seed alone
+//! (ChaCha8, stream `i`), so a resumed run repeats the uninterrupted one on the same backend.
+//! Like the models, this crate names no execution backend: the caller's [`burn::tensor::Device`]
+//! decides.
+
+pub mod data;
+mod error;
+pub mod rundir;
+pub mod sample;
+pub mod wgan;
+
+pub use data::{DataConfig, SampleWindows, SplitSamples, split_samples};
+pub use error::{Result, TrainError};
+pub use rundir::{DataDescription, Manifest, RunContext, RunDir, Session};
+pub use sample::sample_spikes;
+pub use wgan::{
+    IterationLosses, MetricsLine, Silent, SpikeGanRunConfig, SpikeGanTrainer, TrainObserver,
+    WganConfig, load_trained, resume_spikegan, start_spikegan, train_spikegan,
+};

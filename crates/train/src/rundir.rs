@@ -1,0 +1,397 @@
+//! Run directories: what a training run writes, so that it can be inspected, resumed and
+//! reproduced.
+//!
+//! ```text
+//! DIR/manifest.json     command, seed, git commit, features, device, sessions, status, results
+//! DIR/config.toml       the complete, resolved configuration (every default filled in)
+//! DIR/metrics.jsonl     one JSON object per logged iteration
+//! DIR/checkpoints/iter-0000001000/   model and optimiser state after that iteration
+//! ```
+//!
+//! Every file is written to a temporary name and renamed, and a checkpoint directory is
+//! assembled under a temporary name and renamed when complete, so a run killed at any moment
+//! leaves only whole files and whole checkpoints.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::error::{Result, TrainError};
+
+const MANIFEST: &str = "manifest.json";
+const CONFIG: &str = "config.toml";
+const METRICS: &str = "metrics.jsonl";
+const CHECKPOINTS: &str = "checkpoints";
+const CHECKPOINT_PREFIX: &str = "iter-";
+const PARTIAL_PREFIX: &str = ".partial-";
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Who started a run and where: recorded in the manifest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunContext {
+    /// The command line that started (or resumed) the run.
+    pub command: Vec<String>,
+    /// The git commit the program was built from, when known.
+    pub git_commit: Option<String>,
+    /// The program's version.
+    pub version: String,
+    /// The cargo features (backends) compiled into the program.
+    pub features: Vec<String>,
+    /// The device the run executes on (`flex`, `ndarray`, `tch`, `cuda:0`, ...).
+    pub device: String,
+}
+
+/// One stretch of training by one process (a run resumed twice has three sessions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// The command line of this session.
+    pub command: Vec<String>,
+    /// The device of this session.
+    pub device: String,
+    /// The generator iteration this session started after (0 for a new run).
+    pub start_iteration: u64,
+    /// The last generator iteration it completed.
+    pub end_iteration: u64,
+    /// Start time, seconds since the Unix epoch.
+    pub started_unix_s: f64,
+    /// End time, seconds since the Unix epoch (`None` while running or if killed).
+    pub ended_unix_s: Option<f64>,
+    /// Generator iterations per second of wall time in this session.
+    pub iterations_per_s: Option<f64>,
+}
+
+/// The data a run was trained on: enough to find it again and to label what it generates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataDescription {
+    /// The data file, as an absolute path when it could be resolved.
+    pub path: String,
+    /// Ids of the neurons, in the order of the model's channels.
+    pub neuron_ids: Vec<String>,
+    /// Width of one bin in seconds, when known.
+    pub bin_width_s: Option<f64>,
+    /// Samples in the training set.
+    pub train_samples: usize,
+    /// Samples in the held-out set.
+    pub heldout_samples: usize,
+}
+
+/// The manifest of a run: everything needed to say what ran and to run it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// What is trained (`spikegan`, ...).
+    pub model: String,
+    /// The seed every random draw derives from.
+    pub seed: u64,
+    /// Program version, commit, features and device of the session that created the run.
+    pub context: RunContext,
+    /// The data the run trains on.
+    pub data: Option<DataDescription>,
+    /// The resolved configuration (also in config.toml).
+    pub config: serde_json::Value,
+    /// Every session of the run, oldest first.
+    pub sessions: Vec<Session>,
+    /// `running`, `finished`, `diverged` or `interrupted`.
+    pub status: String,
+    /// Key results (final losses, throughput), filled in when a session ends.
+    #[serde(default)]
+    pub results: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A run directory on disk.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+fn write_text_atomically(path: &Path, text: &str) -> Result<()> {
+    neuroforge_io::write_atomically(path, |file| {
+        file.write_all(text.as_bytes())
+            .map_err(|source| neuroforge_io::IoError::Write {
+                path: path.to_path_buf(),
+                source,
+            })
+    })
+    .map_err(|e| TrainError::file(path, e))
+}
+
+impl RunDir {
+    /// Prepare a new run in `root`, creating it if needed. Refuses a directory that already
+    /// holds a run (resume it instead) or other files.
+    pub fn create(root: &Path) -> Result<Self> {
+        if root.join(MANIFEST).exists() {
+            return Err(TrainError::file(
+                root,
+                "already holds a run: continue it with `neuroforge resume --run-dir`, or choose \
+                 a new directory",
+            ));
+        }
+        if root.exists() {
+            let mut entries = fs::read_dir(root).map_err(|e| TrainError::file(root, e))?;
+            if entries.next().is_some() {
+                return Err(TrainError::file(
+                    root,
+                    "is not empty: a run directory must be new or empty",
+                ));
+            }
+        }
+        fs::create_dir_all(root.join(CHECKPOINTS)).map_err(|e| TrainError::file(root, e))?;
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// Open an existing run directory.
+    pub fn open(root: &Path) -> Result<Self> {
+        for name in [MANIFEST, CONFIG] {
+            if !root.join(name).is_file() {
+                return Err(TrainError::file(
+                    root,
+                    format!(
+                        "is not a run directory (no {name}); start one with `neuroforge train`"
+                    ),
+                ));
+            }
+        }
+        fs::create_dir_all(root.join(CHECKPOINTS)).map_err(|e| TrainError::file(root, e))?;
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// Write the resolved configuration as TOML.
+    pub fn write_config<T: Serialize>(&self, config: &T) -> Result<()> {
+        let path = self.root.join(CONFIG);
+        let text = toml::to_string_pretty(config).map_err(|e| TrainError::file(&path, e))?;
+        write_text_atomically(&path, &text)
+    }
+
+    /// Read the configuration.
+    pub fn read_config<T: DeserializeOwned>(&self) -> Result<T> {
+        let path = self.root.join(CONFIG);
+        let text = fs::read_to_string(&path).map_err(|e| TrainError::file(&path, e))?;
+        toml::from_str(&text).map_err(|e| TrainError::file(&path, one_line(&e.to_string())))
+    }
+
+    /// Write the manifest.
+    pub fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
+        let path = self.root.join(MANIFEST);
+        let text =
+            serde_json::to_string_pretty(manifest).map_err(|e| TrainError::file(&path, e))?;
+        write_text_atomically(&path, &(text + "\n"))
+    }
+
+    /// Read the manifest.
+    pub fn read_manifest(&self) -> Result<Manifest> {
+        let path = self.root.join(MANIFEST);
+        let text = fs::read_to_string(&path).map_err(|e| TrainError::file(&path, e))?;
+        serde_json::from_str(&text).map_err(|e| TrainError::file(&path, e))
+    }
+
+    /// Append one line to metrics.jsonl.
+    pub fn append_metrics<T: Serialize>(&self, line: &T) -> Result<()> {
+        let path = self.root.join(METRICS);
+        let mut text = serde_json::to_string(line).map_err(|e| TrainError::file(&path, e))?;
+        text.push('\n');
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| TrainError::file(&path, e))?;
+        file.write_all(text.as_bytes())
+            .map_err(|e| TrainError::file(&path, e))
+    }
+
+    /// The logged metrics, one JSON value per line (a torn last line of a killed run is
+    /// skipped).
+    pub fn read_metrics(&self) -> Result<Vec<serde_json::Value>> {
+        let path = self.root.join(METRICS);
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let text = fs::read_to_string(&path).map_err(|e| TrainError::file(&path, e))?;
+        Ok(text
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect())
+    }
+
+    /// Keep only the metric lines of iterations up to `iteration` (those a resumed run will not
+    /// log again), dropping a torn last line.
+    pub fn truncate_metrics_after(&self, iteration: u64) -> Result<()> {
+        let path = self.root.join(METRICS);
+        let kept: Vec<String> = self
+            .read_metrics()?
+            .into_iter()
+            .filter(|v| {
+                v.get("iteration")
+                    .and_then(serde_json::Value::as_u64)
+                    .is_some_and(|i| i <= iteration)
+            })
+            .map(|v| v.to_string() + "\n")
+            .collect();
+        write_text_atomically(&path, &kept.concat())
+    }
+
+    /// A fresh, empty directory to assemble the checkpoint of `iteration` in; publish it with
+    /// [`RunDir::commit_checkpoint`].
+    pub fn begin_checkpoint(&self, iteration: u64) -> Result<PathBuf> {
+        let path = self
+            .root
+            .join(CHECKPOINTS)
+            .join(format!("{PARTIAL_PREFIX}{iteration:010}"));
+        if path.exists() {
+            fs::remove_dir_all(&path).map_err(|e| TrainError::file(&path, e))?;
+        }
+        fs::create_dir_all(&path).map_err(|e| TrainError::file(&path, e))?;
+        Ok(path)
+    }
+
+    /// Make the checkpoint assembled in `partial` the checkpoint of `iteration` (its files are
+    /// synced first), then delete all but the newest `keep` checkpoints.
+    pub fn commit_checkpoint(
+        &self,
+        partial: &Path,
+        iteration: u64,
+        keep: usize,
+    ) -> Result<PathBuf> {
+        let entries = fs::read_dir(partial).map_err(|e| TrainError::file(partial, e))?;
+        for entry in entries {
+            let file = entry.map_err(|e| TrainError::file(partial, e))?.path();
+            fs::File::open(&file)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| TrainError::file(&file, e))?;
+        }
+        let target = self.checkpoint_path(iteration);
+        if target.exists() {
+            fs::remove_dir_all(&target).map_err(|e| TrainError::file(&target, e))?;
+        }
+        fs::rename(partial, &target).map_err(|e| TrainError::file(&target, e))?;
+        let all = self.checkpoints()?;
+        for (_, old) in all.iter().rev().skip(keep.max(1)) {
+            fs::remove_dir_all(old).map_err(|e| TrainError::file(old, e))?;
+        }
+        Ok(target)
+    }
+
+    /// The directory of the checkpoint of `iteration`.
+    pub fn checkpoint_path(&self, iteration: u64) -> PathBuf {
+        self.root
+            .join(CHECKPOINTS)
+            .join(format!("{CHECKPOINT_PREFIX}{iteration:010}"))
+    }
+
+    /// Every complete checkpoint, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<(u64, PathBuf)>> {
+        let dir = self.root.join(CHECKPOINTS);
+        let mut found = Vec::new();
+        let entries = fs::read_dir(&dir).map_err(|e| TrainError::file(&dir, e))?;
+        for entry in entries {
+            let path = entry.map_err(|e| TrainError::file(&dir, e))?.path();
+            let iteration = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix(CHECKPOINT_PREFIX))
+                .and_then(|n| n.parse::<u64>().ok());
+            if let Some(iteration) = iteration
+                && path.is_dir()
+            {
+                found.push((iteration, path));
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// The newest complete checkpoint.
+    pub fn latest_checkpoint(&self) -> Result<(u64, PathBuf)> {
+        self.checkpoints()?
+            .pop()
+            .ok_or_else(|| TrainError::Checkpoint {
+                path: self.root.clone(),
+                message: "holds no checkpoint (was the run started by `neuroforge train`?)".into(),
+            })
+    }
+
+    /// Write a text file of the run (a report, a summary) atomically.
+    pub fn write_text(&self, name: &str, text: &str) -> Result<PathBuf> {
+        let path = self.root.join(name);
+        write_text_atomically(&path, text)?;
+        Ok(path)
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoints_are_published_whole_and_pruned() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| TrainError::file("tmp", e))?;
+        let run = RunDir::create(&tmp.path().join("run"))?;
+        for iteration in [10, 20, 30] {
+            let partial = run.begin_checkpoint(iteration)?;
+            fs::write(partial.join("a.bin"), [1u8, 2]).map_err(|e| TrainError::file("a", e))?;
+            run.commit_checkpoint(&partial, iteration, 2)?;
+        }
+        // A half-written checkpoint of a killed run is ignored.
+        run.begin_checkpoint(40)?;
+        let found: Vec<u64> = run.checkpoints()?.into_iter().map(|(i, _)| i).collect();
+        assert_eq!(found, vec![20, 30]);
+        assert_eq!(run.latest_checkpoint()?.0, 30);
+        Ok(())
+    }
+
+    #[test]
+    fn metrics_after_the_checkpoint_are_dropped_with_a_torn_line() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| TrainError::file("tmp", e))?;
+        let run = RunDir::create(tmp.path())?;
+        for i in [10u64, 20, 30] {
+            run.append_metrics(&serde_json::json!({ "iteration": i }))?;
+        }
+        let path = tmp.path().join(METRICS);
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| TrainError::file(&path, e))?;
+        f.write_all(b"{\"iterat")
+            .map_err(|e| TrainError::file(&path, e))?;
+        run.truncate_metrics_after(20)?;
+        let left: Vec<u64> = run
+            .read_metrics()?
+            .iter()
+            .filter_map(|v| v["iteration"].as_u64())
+            .collect();
+        assert_eq!(left, vec![10, 20]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_directory_with_a_run_is_not_overwritten() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| TrainError::file("tmp", e))?;
+        let run = RunDir::create(tmp.path())?;
+        run.write_text(MANIFEST, "{}")?;
+        let again = RunDir::create(tmp.path());
+        assert!(
+            matches!(again, Err(TrainError::File { message, .. }) if message.contains("resume"))
+        );
+        Ok(())
+    }
+}

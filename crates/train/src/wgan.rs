@@ -1,0 +1,653 @@
+//! Spike-GAN training by WGAN-GP (Gulrajani et al. 2017) with the exact gradient penalty, as
+//! published by Molano-Mazon et al. (ICLR 2018; METHODS.md section 1).
+//!
+//! Per generator iteration: `critic_steps` critic updates on
+//! `D(G(z)) - D(x) + lambda (||grad D(x_hat)|| - 1)^2`, `x_hat = x + alpha (G(z) - x)`,
+//! `alpha ~ U(0, 1)` per sample, then one generator update on `-D(G(z))`. The penalty's input
+//! gradient comes from [`Critic::input_gradient`], written as tensor operations, so its weight
+//! gradient under burn's first-order autodiff is exact.
+//!
+//! Every random draw of iteration `i` (batch indices, `z`, `alpha`) comes from ChaCha8 seeded
+//! with the run's seed on stream `i`: an iteration's randomness does not depend on what ran
+//! before it, which is what makes a resumed run repeat the uninterrupted one exactly.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::store::ModuleRecord;
+use burn::tensor::{Device, Tensor, TensorData};
+use neuroforge_models::{Critic, Generator, SpikeGanConfig};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{DataConfig, SampleWindows, SplitSamples};
+use crate::error::{Result, TrainError};
+use crate::rundir::{DataDescription, Manifest, RunContext, RunDir, Session, unix_seconds};
+
+/// WGAN-GP settings. Defaults are the paper's (METHODS.md section 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WganConfig {
+    /// Generator iterations. Default 300,000 (the authors' schedule).
+    pub iterations: u64,
+    /// Critic updates per generator update. Default 5.
+    pub critic_steps: usize,
+    /// Weight lambda of the gradient penalty. Default 10.
+    pub gradient_penalty: f64,
+    /// Adam learning rate of both networks. Default 1e-4.
+    pub learning_rate: f64,
+    /// Adam beta1. Default 0.
+    pub beta1: f64,
+    /// Adam beta2. Default 0.9.
+    pub beta2: f64,
+    /// Adam epsilon. Default 1e-8 (TensorFlow's and PyTorch's; burn's own default is 1e-5).
+    pub epsilon: f64,
+    /// Samples per batch. Default 64.
+    pub batch_size: usize,
+    /// Log losses (averaged since the last log) and the held-out check every this many
+    /// iterations. Default 100.
+    pub log_every: u64,
+    /// Write a checkpoint every this many iterations (and after the last). Default 1000.
+    pub checkpoint_every: u64,
+    /// Checkpoints kept (older ones are deleted). Default 3.
+    pub keep_checkpoints: usize,
+    /// Held-out samples scored at each log to watch the critic overfit (at most). Default 1024.
+    pub heldout_samples: usize,
+    /// Stop when the absolute critic loss exceeds this (non-finite losses always stop).
+    /// Default 1e6.
+    pub divergence_limit: f64,
+}
+
+impl Default for WganConfig {
+    fn default() -> Self {
+        Self {
+            iterations: 300_000,
+            critic_steps: 5,
+            gradient_penalty: 10.0,
+            learning_rate: 1e-4,
+            beta1: 0.0,
+            beta2: 0.9,
+            epsilon: 1e-8,
+            batch_size: 64,
+            log_every: 100,
+            checkpoint_every: 1000,
+            keep_checkpoints: 3,
+            heldout_samples: 1024,
+            divergence_limit: 1e6,
+        }
+    }
+}
+
+impl WganConfig {
+    /// Refuse settings that cannot train.
+    pub fn check(&self) -> Result<()> {
+        let bad = |m: String| Err(TrainError::Config(m));
+        if self.critic_steps == 0 || self.batch_size == 0 {
+            return bad("critic_steps and batch_size must be at least 1".into());
+        }
+        if self.log_every == 0 || self.checkpoint_every == 0 || self.keep_checkpoints == 0 {
+            return bad(
+                "log_every, checkpoint_every and keep_checkpoints must be at least 1".into(),
+            );
+        }
+        for (name, value) in [
+            ("learning_rate", self.learning_rate),
+            ("epsilon", self.epsilon),
+            ("divergence_limit", self.divergence_limit),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return bad(format!("{name} must be positive (got {value})"));
+            }
+        }
+        if !(self.gradient_penalty.is_finite() && self.gradient_penalty >= 0.0) {
+            return bad(format!(
+                "gradient_penalty must be non-negative (got {})",
+                self.gradient_penalty
+            ));
+        }
+        for (name, value) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(value.is_finite() && (0.0..1.0).contains(&value)) {
+                return bad(format!("{name} must be in [0, 1) (got {value})"));
+            }
+        }
+        Ok(())
+    }
+
+    fn adam(&self) -> ModuleOptimizer {
+        AdamConfig::new()
+            .with_beta_1(self.beta1 as f32)
+            .with_beta_2(self.beta2 as f32)
+            .with_epsilon(self.epsilon as f32)
+            .init()
+    }
+}
+
+/// The whole configuration of a Spike-GAN run, as written to `config.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikeGanRunConfig {
+    /// The seed of the weights and of every draw during training.
+    pub seed: u64,
+    /// How samples are cut from the data.
+    #[serde(default)]
+    pub data: DataConfig,
+    /// The networks.
+    pub model: SpikeGanConfig,
+    /// The optimisation.
+    #[serde(default)]
+    pub training: WganConfig,
+}
+
+/// Seed of the generator's initial weights for a run seed (the critic's is the next one).
+fn weight_seeds(seed: u64) -> (u64, u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(u64::MAX);
+    (rng.random(), rng.random())
+}
+
+/// The random source of generator iteration `iteration` of a run with `seed` (stream
+/// `iteration`; stream `u64::MAX` is kept for the initial weights).
+pub fn iteration_rng(seed: u64, iteration: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(iteration);
+    rng
+}
+
+/// Losses of one generator iteration (critic figures averaged over its critic steps).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct IterationLosses {
+    /// Critic loss `D(fake) - D(real) + lambda * penalty`.
+    pub critic_loss: f64,
+    /// The critic's Wasserstein estimate `D(real) - D(fake)` on training batches.
+    pub wasserstein: f64,
+    /// The gradient penalty `(||grad D|| - 1)^2`, before the weight lambda.
+    pub gradient_penalty: f64,
+    /// Generator loss `-D(G(z))`.
+    pub generator_loss: f64,
+}
+
+impl IterationLosses {
+    fn add(&mut self, other: &Self, weight: f64) {
+        self.critic_loss += weight * other.critic_loss;
+        self.wasserstein += weight * other.wasserstein;
+        self.gradient_penalty += weight * other.gradient_penalty;
+        self.generator_loss += weight * other.generator_loss;
+    }
+}
+
+/// One line of `metrics.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsLine {
+    /// The generator iteration the line was logged after.
+    pub iteration: u64,
+    /// Losses averaged over the iterations since the previous line.
+    #[serde(flatten)]
+    pub losses: IterationLosses,
+    /// `mean D(train samples) - mean D(generated)`, on as many training samples as held-out.
+    pub wasserstein_train_subset: f64,
+    /// `mean D(held-out samples) - mean D(generated)`: well below the training figure means
+    /// the critic has started to memorise the training set.
+    pub wasserstein_heldout: Option<f64>,
+    /// Generator iterations per second since the previous line.
+    pub iterations_per_s: f64,
+}
+
+/// A Spike-GAN generator and critic with their optimisers, on an autodiff device.
+pub struct SpikeGanTrainer {
+    config: SpikeGanRunConfig,
+    device: Device,
+    generator: Generator,
+    critic: Critic,
+    generator_optim: ModuleOptimizer,
+    critic_optim: ModuleOptimizer,
+    iteration: u64,
+}
+
+const GENERATOR_FILE: &str = "generator.bpk";
+const CRITIC_FILE: &str = "critic.bpk";
+const GENERATOR_OPTIM_FILE: &str = "generator-adam.bpk";
+const CRITIC_OPTIM_FILE: &str = "critic-adam.bpk";
+
+fn to_f64(t: Tensor<1>) -> f64 {
+    f64::from(t.into_scalar::<f32>())
+}
+
+impl SpikeGanTrainer {
+    /// Fresh networks for `config` on `device` (autodiff is enabled on it here).
+    pub fn new(config: SpikeGanRunConfig, device: &Device) -> Result<Self> {
+        config.training.check()?;
+        let device = device.clone().autodiff();
+        let (generator_seed, critic_seed) = weight_seeds(config.seed);
+        let generator = Generator::new(&config.model, generator_seed, &device)?;
+        let critic = Critic::new(&config.model, critic_seed, &device)?;
+        Ok(Self {
+            generator_optim: config.training.adam(),
+            critic_optim: config.training.adam(),
+            config,
+            device,
+            generator,
+            critic,
+            iteration: 0,
+        })
+    }
+
+    /// The networks and optimiser states of a checkpoint directory, after `iteration`.
+    pub fn from_checkpoint(
+        config: SpikeGanRunConfig,
+        checkpoint: &Path,
+        iteration: u64,
+        device: &Device,
+    ) -> Result<Self> {
+        let mut trainer = Self::new(config, device)?;
+        let (generator, critic) = load_networks(
+            checkpoint,
+            trainer.generator.clone(),
+            trainer.critic.clone(),
+        )?;
+        trainer.generator = generator;
+        trainer.critic = critic;
+        let optim = |name: &str, fresh: ModuleOptimizer| {
+            let path = checkpoint.join(name);
+            fresh.load(&path).map_err(|e| TrainError::Checkpoint {
+                path: path.clone(),
+                message: e.to_string(),
+            })
+        };
+        trainer.generator_optim = optim(GENERATOR_OPTIM_FILE, trainer.config.training.adam())?;
+        trainer.critic_optim = optim(CRITIC_OPTIM_FILE, trainer.config.training.adam())?;
+        trainer.iteration = iteration;
+        Ok(trainer)
+    }
+
+    /// Generator iterations completed.
+    pub fn iteration(&self) -> u64 {
+        self.iteration
+    }
+
+    /// The run configuration.
+    pub fn config(&self) -> &SpikeGanRunConfig {
+        &self.config
+    }
+
+    /// The generator (on the autodiff device).
+    pub fn generator(&self) -> &Generator {
+        &self.generator
+    }
+
+    /// The critic (on the autodiff device).
+    pub fn critic(&self) -> &Critic {
+        &self.critic
+    }
+
+    fn samples_tensor(&self, samples: &SampleWindows, indices: &[usize]) -> Tensor<3> {
+        let mut values = Vec::new();
+        samples.gather_into(indices, &mut values);
+        Tensor::from_data(
+            TensorData::new(values, [indices.len(), samples.neurons(), samples.window()]),
+            &self.device,
+        )
+    }
+
+    fn noise(&self, rng: &mut ChaCha8Rng, batch: usize) -> Tensor<2> {
+        let z = self.config.model.latent_dim;
+        let values: Vec<f32> = (0..batch * z)
+            .map(|_| rng.sample::<f32, _>(StandardNormal))
+            .collect();
+        Tensor::from_data(TensorData::new(values, [batch, z]), &self.device)
+    }
+
+    /// One generator iteration: `critic_steps` critic updates, then one generator update.
+    pub fn step(&mut self, train: &SampleWindows) -> Result<IterationLosses> {
+        if train.neurons() != self.config.model.neurons || train.window() != self.config.model.bins
+        {
+            return Err(TrainError::Data(format!(
+                "samples are {} x {}, the model expects {} x {}",
+                train.neurons(),
+                train.window(),
+                self.config.model.neurons,
+                self.config.model.bins
+            )));
+        }
+        let next = self.iteration + 1;
+        let mut rng = iteration_rng(self.config.seed, next);
+        let batch = self.config.training.batch_size;
+        let lambda = self.config.training.gradient_penalty;
+        let lr = self.config.training.learning_rate;
+        let steps = self.config.training.critic_steps;
+        let mut losses = IterationLosses::default();
+        for _ in 0..steps {
+            let indices: Vec<usize> = (0..batch)
+                .map(|_| rng.random_range(0..train.len()))
+                .collect();
+            let real = self.samples_tensor(train, &indices);
+            let z = self.noise(&mut rng, batch);
+            let alpha: Vec<f32> = (0..batch).map(|_| rng.random::<f32>()).collect();
+            let alpha = Tensor::<1>::from_data(TensorData::new(alpha, [batch]), &self.device)
+                .reshape([batch, 1, 1]);
+            // The generator is a constant of the critic's loss.
+            let fake = self
+                .generator
+                .valid()
+                .forward(z.without_autodiff())
+                .autodiff();
+            let interpolated = real.clone() + (fake.clone() - real.clone()) * alpha;
+            // Real and generated samples through the critic in one batch.
+            let scores = self.critic.forward(Tensor::cat(vec![real, fake], 0));
+            let real_score = scores.clone().narrow(0, 0, batch).mean();
+            let fake_score = scores.narrow(0, batch, batch).mean();
+            let penalty = self.critic.gradient_penalty(interpolated);
+            let loss = fake_score.clone() - real_score.clone() + penalty.clone().mul_scalar(lambda);
+            let step = IterationLosses {
+                critic_loss: to_f64(loss.clone().detach()),
+                wasserstein: to_f64((real_score - fake_score).detach()),
+                gradient_penalty: to_f64(penalty.detach()),
+                generator_loss: 0.0,
+            };
+            losses.add(&step, 1.0 / steps as f64);
+            self.check_finite(next, "critic loss", step.critic_loss)?;
+            let grads = GradientsParams::from_grads(loss.backward(), &self.critic);
+            self.critic = self.critic_optim.step(lr, self.critic.clone(), grads);
+        }
+        let z = self.noise(&mut rng, batch);
+        let loss = self.critic.forward(self.generator.forward(z)).mean().neg();
+        losses.generator_loss = to_f64(loss.clone().detach());
+        self.check_finite(next, "generator loss", losses.generator_loss)?;
+        let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
+        self.generator = self.generator_optim.step(lr, self.generator.clone(), grads);
+        self.iteration = next;
+        Ok(losses)
+    }
+
+    fn check_finite(&self, iteration: u64, what: &str, value: f64) -> Result<()> {
+        if value.is_finite() && value.abs() <= self.config.training.divergence_limit {
+            Ok(())
+        } else {
+            Err(TrainError::Diverged {
+                iteration,
+                what: format!("{what} = {value}"),
+            })
+        }
+    }
+
+    /// Mean critic scores of samples, in batches, without recording a graph.
+    fn mean_score(&self, critic: &Critic, samples: &SampleWindows, indices: &[usize]) -> f64 {
+        let mut total = 0.0;
+        for chunk in indices.chunks(256) {
+            let x = self.samples_tensor(samples, chunk).without_autodiff();
+            total += to_f64(critic.forward(x).sum());
+        }
+        total / indices.len().max(1) as f64
+    }
+
+    /// The overfitting check: the critic's Wasserstein estimate on a subset of the training
+    /// samples and on the held-out samples, against the same generated samples.
+    pub fn heldout_check(&self, split: &SplitSamples) -> (f64, Option<f64>) {
+        let count = self
+            .config
+            .training
+            .heldout_samples
+            .min(split.heldout.len().max(self.config.training.batch_size))
+            .max(1);
+        let mut rng = iteration_rng(self.config.seed, self.iteration);
+        rng.set_word_pos(1 << 40);
+        let critic = self.critic.valid();
+        let generator = self.generator.valid();
+        let mut fake_total = 0.0;
+        let mut remaining = count;
+        while remaining > 0 {
+            let n = remaining.min(256);
+            let z = self.noise(&mut rng, n).without_autodiff();
+            fake_total += to_f64(critic.forward(generator.forward(z)).sum());
+            remaining -= n;
+        }
+        let fake = fake_total / count as f64;
+        let train_indices: Vec<usize> = (0..count)
+            .map(|_| rng.random_range(0..split.train.len()))
+            .collect();
+        let train = self.mean_score(&critic, &split.train, &train_indices) - fake;
+        let heldout = (!split.heldout.is_empty()).then(|| {
+            let indices: Vec<usize> = (0..count.min(split.heldout.len())).collect();
+            self.mean_score(&critic, &split.heldout, &indices) - fake
+        });
+        (train, heldout)
+    }
+
+    /// Write the networks and optimiser states into `dir`.
+    pub fn save_into(&self, dir: &Path) -> Result<()> {
+        let save = |record: ModuleRecord, name: &str| {
+            let path = dir.join(name);
+            record
+                .save(&path)
+                .map_err(|e| TrainError::file(&path, e.to_string()))
+        };
+        save(self.generator.clone().into_record(), GENERATOR_FILE)?;
+        save(self.critic.clone().into_record(), CRITIC_FILE)?;
+        for (optim, name) in [
+            (&self.generator_optim, GENERATOR_OPTIM_FILE),
+            (&self.critic_optim, CRITIC_OPTIM_FILE),
+        ] {
+            let path = dir.join(name);
+            optim
+                .save(&path)
+                .map_err(|e| TrainError::file(&path, e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Replace the weights of `generator` and `critic` (built from the run's configuration, on
+/// the device they should live on) with those of a checkpoint directory.
+fn load_networks(
+    checkpoint: &Path,
+    generator: Generator,
+    critic: Critic,
+) -> Result<(Generator, Critic)> {
+    let load = |name: &str| {
+        let path = checkpoint.join(name);
+        ModuleRecord::load(&path).map_err(|e| TrainError::Checkpoint {
+            path: path.clone(),
+            message: e.to_string(),
+        })
+    };
+    let mismatch = |name: &str, e: burn::store::RecordError| TrainError::Checkpoint {
+        path: checkpoint.join(name),
+        message: format!("does not fit the run's model configuration: {e}"),
+    };
+    let generator = generator
+        .try_load_record(load(GENERATOR_FILE)?)
+        .map_err(|e| mismatch(GENERATOR_FILE, e))?;
+    let critic = critic
+        .try_load_record(load(CRITIC_FILE)?)
+        .map_err(|e| mismatch(CRITIC_FILE, e))?;
+    Ok((generator, critic))
+}
+
+/// The trained networks of a run directory's newest checkpoint, on `device` (no autodiff).
+pub fn load_trained(
+    run: &RunDir,
+    device: &Device,
+) -> Result<(SpikeGanRunConfig, Generator, Critic)> {
+    let config: SpikeGanRunConfig = run.read_config()?;
+    let (_, checkpoint) = run.latest_checkpoint()?;
+    let generator = Generator::new(&config.model, 0, device)?;
+    let critic = Critic::new(&config.model, 0, device)?;
+    let (generator, critic) = load_networks(&checkpoint, generator, critic)?;
+    Ok((config, generator, critic))
+}
+
+/// What a training session reports as it goes.
+pub trait TrainObserver {
+    /// Training starts after `start` of `total` iterations.
+    fn on_start(&mut self, _start: u64, _total: u64) {}
+    /// Iteration `iteration` finished.
+    fn on_iteration(&mut self, _iteration: u64, _losses: &IterationLosses) {}
+    /// A metrics line was logged.
+    fn on_log(&mut self, _line: &MetricsLine) {}
+    /// A checkpoint was written.
+    fn on_checkpoint(&mut self, _iteration: u64, _path: &Path) {}
+}
+
+/// An observer that reports nothing.
+pub struct Silent;
+impl TrainObserver for Silent {}
+
+/// Train until `config.training.iterations`, logging and checkpointing into `run`; the
+/// manifest records the session. Returns the last logged metrics.
+pub fn train_spikegan(
+    run: &RunDir,
+    mut trainer: SpikeGanTrainer,
+    split: &SplitSamples,
+    context: &RunContext,
+    observer: &mut dyn TrainObserver,
+) -> Result<Option<MetricsLine>> {
+    let training = trainer.config.training.clone();
+    let mut manifest = run.read_manifest()?;
+    let session_index = manifest.sessions.len();
+    let start = trainer.iteration();
+    manifest.sessions.push(Session {
+        command: context.command.clone(),
+        device: context.device.clone(),
+        start_iteration: start,
+        end_iteration: start,
+        started_unix_s: unix_seconds(),
+        ended_unix_s: None,
+        iterations_per_s: None,
+    });
+    manifest.status = "running".into();
+    run.write_manifest(&manifest)?;
+    tracing::info!(
+        start,
+        total = training.iterations,
+        train = split.train.len(),
+        heldout = split.heldout.len(),
+        "training Spike-GAN"
+    );
+    observer.on_start(start, training.iterations);
+    let session_start = Instant::now();
+    let mut window_start = Instant::now();
+    let mut window = IterationLosses::default();
+    let mut window_len = 0u64;
+    let mut last_line = None;
+    let mut outcome = Ok(());
+    while trainer.iteration() < training.iterations {
+        let losses = match trainer.step(&split.train) {
+            Ok(losses) => losses,
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        };
+        let iteration = trainer.iteration();
+        window.add(&losses, 1.0);
+        window_len += 1;
+        observer.on_iteration(iteration, &losses);
+        let last = iteration == training.iterations;
+        if iteration.is_multiple_of(training.log_every) || last {
+            let mut averaged = IterationLosses::default();
+            averaged.add(&window, 1.0 / window_len as f64);
+            let (train_w, heldout_w) = trainer.heldout_check(split);
+            let line = MetricsLine {
+                iteration,
+                losses: averaged,
+                wasserstein_train_subset: train_w,
+                wasserstein_heldout: heldout_w,
+                iterations_per_s: window_len as f64 / window_start.elapsed().as_secs_f64(),
+            };
+            tracing::info!(
+                iteration,
+                critic_loss = averaged.critic_loss,
+                wasserstein = averaged.wasserstein,
+                penalty = averaged.gradient_penalty,
+                heldout = ?heldout_w,
+                "metrics"
+            );
+            run.append_metrics(&line)?;
+            observer.on_log(&line);
+            last_line = Some(line);
+            window = IterationLosses::default();
+            window_len = 0;
+            window_start = Instant::now();
+        }
+        if iteration.is_multiple_of(training.checkpoint_every) || last {
+            let partial = run.begin_checkpoint(iteration)?;
+            trainer.save_into(&partial)?;
+            let path = run.commit_checkpoint(&partial, iteration, training.keep_checkpoints)?;
+            observer.on_checkpoint(iteration, &path);
+        }
+    }
+    let seconds = session_start.elapsed().as_secs_f64();
+    let done = trainer.iteration() - start;
+    let session = &mut manifest.sessions[session_index];
+    session.end_iteration = trainer.iteration();
+    session.ended_unix_s = Some(unix_seconds());
+    session.iterations_per_s = (seconds > 0.0).then(|| done as f64 / seconds);
+    manifest.status = match &outcome {
+        Ok(()) => "finished".into(),
+        Err(TrainError::Diverged { .. }) => "diverged".into(),
+        Err(_) => "failed".into(),
+    };
+    if let Some(line) = &last_line {
+        manifest.results.insert(
+            "last_metrics".into(),
+            serde_json::to_value(line).unwrap_or_default(),
+        );
+    }
+    manifest.results.insert(
+        "iterations".into(),
+        serde_json::Value::from(trainer.iteration()),
+    );
+    run.write_manifest(&manifest)?;
+    outcome.map(|()| last_line)
+}
+
+/// Start a new Spike-GAN run in `run`: write config and manifest, then train.
+pub fn start_spikegan(
+    run: &RunDir,
+    config: SpikeGanRunConfig,
+    split: &SplitSamples,
+    data: Option<DataDescription>,
+    context: &RunContext,
+    device: &Device,
+    observer: &mut dyn TrainObserver,
+) -> Result<Option<MetricsLine>> {
+    let trainer = SpikeGanTrainer::new(config.clone(), device)?;
+    run.write_config(&config)?;
+    let manifest = Manifest {
+        model: "spikegan".into(),
+        seed: config.seed,
+        context: context.clone(),
+        data,
+        config: serde_json::to_value(&config).unwrap_or_default(),
+        sessions: Vec::new(),
+        status: "created".into(),
+        results: serde_json::Map::new(),
+    };
+    run.write_manifest(&manifest)?;
+    // The untrained networks are checkpoint 0: a baseline to sample from, and a run killed
+    // before its first checkpoint can still be resumed.
+    let partial = run.begin_checkpoint(0)?;
+    trainer.save_into(&partial)?;
+    run.commit_checkpoint(&partial, 0, config.training.keep_checkpoints)?;
+    train_spikegan(run, trainer, split, context, observer)
+}
+
+/// Continue the run in `run` from its newest checkpoint (metrics logged after it are dropped,
+/// they are logged again).
+pub fn resume_spikegan(
+    run: &RunDir,
+    split: &SplitSamples,
+    context: &RunContext,
+    device: &Device,
+    observer: &mut dyn TrainObserver,
+) -> Result<Option<MetricsLine>> {
+    let config: SpikeGanRunConfig = run.read_config()?;
+    let (iteration, checkpoint) = run.latest_checkpoint()?;
+    let trainer = SpikeGanTrainer::from_checkpoint(config, &checkpoint, iteration, device)?;
+    run.truncate_metrics_after(iteration)?;
+    tracing::info!(iteration, checkpoint = %checkpoint.display(), "resuming");
+    train_spikegan(run, trainer, split, context, observer)
+}

@@ -1,0 +1,735 @@
+//! `cargo xtask reproduce <experiment> [--quick|--full] [--device D] [--check]`: the published
+//! experiments, end to end, through the `neuroforge` binary (built in release mode first).
+//!
+//! Each experiment writes `runs/<experiment>/`: the data it made or copied, the run directory
+//! of each model trained (`run/`), `samples.parquet`, `report.md` with its plots,
+//! `results.json` with the key figures and `manifest.json` (commit, features, device, seeds,
+//! settings, durations). `--check` compares the key figures of a `--quick` run with the bounds
+//! committed in `xtask/expected/<experiment>.json` and fails on a regression.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use crate::{root, run_in_root};
+
+const EXPERIMENTS: [&str; 3] = ["spikegan-uniform", "spikegan-retina", "spikegan-packets"];
+
+const USAGE: &str = "usage: cargo xtask reproduce <spikegan-uniform | spikegan-retina | \
+                     spikegan-packets | all> [--quick | --full] [--device D] [--check] \
+                     [--features F]";
+
+/// How long to train: `--quick` fits the 2-core CPU budget, `--full` is the paper's schedule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Quick,
+    Full,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Quick => "quick",
+            Mode::Full => "full",
+        }
+    }
+}
+
+struct Options {
+    mode: Mode,
+    device: Option<String>,
+    check: bool,
+    features: Option<String>,
+}
+
+/// The settings of one Spike-GAN experiment.
+struct SpikeGanExperiment {
+    name: &'static str,
+    /// Generator iterations (quick, full).
+    iterations: (u64, u64),
+    /// Seed of the simulation, the weights and the sampling.
+    seed: u64,
+}
+
+fn experiment(name: &str) -> Result<SpikeGanExperiment> {
+    Ok(match name {
+        "spikegan-uniform" => SpikeGanExperiment {
+            name: "spikegan-uniform",
+            iterations: (700, 300_000),
+            seed: 1,
+        },
+        "spikegan-retina" => SpikeGanExperiment {
+            name: "spikegan-retina",
+            iterations: (2000, 300_000),
+            seed: 2,
+        },
+        "spikegan-packets" => SpikeGanExperiment {
+            name: "spikegan-packets",
+            iterations: (1200, 300_000),
+            seed: 3,
+        },
+        other => bail!("unknown experiment '{other}'\n{USAGE}"),
+    })
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let mut names = Vec::new();
+    let mut options = Options {
+        mode: Mode::Quick,
+        device: None,
+        check: false,
+        features: None,
+    };
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--quick" => options.mode = Mode::Quick,
+            "--full" => options.mode = Mode::Full,
+            "--check" => options.check = true,
+            "--device" => {
+                options.device = Some(iter.next().context("--device needs a value")?.clone())
+            }
+            "--features" => {
+                options.features = Some(iter.next().context("--features needs a value")?.clone())
+            }
+            "all" => names.extend(EXPERIMENTS.iter().map(|s| s.to_string())),
+            name if !name.starts_with('-') => names.push(name.to_string()),
+            other => bail!("unknown option '{other}'\n{USAGE}"),
+        }
+    }
+    if names.is_empty() {
+        bail!("{USAGE}");
+    }
+    if options.check && options.mode != Mode::Quick {
+        bail!("--check compares --quick runs with their committed expectations");
+    }
+    let experiments: Vec<SpikeGanExperiment> =
+        names.iter().map(|n| experiment(n)).collect::<Result<_>>()?;
+    let binary = build_cli(&options)?;
+    let mut failures = Vec::new();
+    for exp in &experiments {
+        let results = run_spikegan(exp, &binary, &options)?;
+        if options.check {
+            failures.extend(check(exp.name, &results)?);
+        }
+    }
+    if !failures.is_empty() {
+        bail!("regression check failed:\n  {}", failures.join("\n  "));
+    }
+    Ok(())
+}
+
+/// Build the release binary (with `--features`) and return its path.
+fn build_cli(options: &Options) -> Result<PathBuf> {
+    let mut args = vec!["build", "--release", "--locked", "-p", "neuroforge"];
+    if let Some(features) = &options.features {
+        args.extend(["--features", features]);
+    }
+    run_in_root("cargo", &args)?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let binary = target.join("release/neuroforge");
+    if !binary.exists() {
+        bail!("{} was not built", binary.display());
+    }
+    Ok(binary)
+}
+
+/// Run the binary with `args`, echoing the command; fails with its stderr.
+fn neuroforge(binary: &Path, args: &[String]) -> Result<String> {
+    eprintln!("$ neuroforge {}", args.join(" "));
+    let output = Command::new(binary)
+        .args(args)
+        .current_dir(root())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot start {}", binary.display()))?;
+    if !output.status.success() {
+        bail!("`neuroforge {}` failed ({})", args.join(" "), output.status);
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    print!("{stdout}");
+    Ok(stdout)
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The four headline errors (and the rest of the comparison) of `stats --json` output.
+fn headline(stats: &Value) -> Value {
+    let l1 = |name: &str| stats[name]["l1_error"].as_f64().unwrap_or(f64::NAN);
+    json!({
+        "firing_rate_l1": l1("firing_rate"),
+        "covariance_l1": l1("covariance"),
+        "population_count_l1": l1("population_count"),
+        "lag1_covariance_l1": l1("lag1_covariance"),
+        "autocorrelogram_l1": l1("autocorrelogram"),
+        "nearest_sample_mean_generated": stats["nearest_sample"]["extra"]["mean_generated"],
+        "nearest_sample_mean_real": stats["nearest_sample"]["extra"]["mean_real"],
+    })
+}
+
+/// Compare `real` with `generated` through `neuroforge stats` and return the JSON.
+fn compare(
+    binary: &Path,
+    dir: &Path,
+    real: &Path,
+    generated: &Path,
+    label: &str,
+    window: usize,
+    report: bool,
+) -> Result<Value> {
+    let json_path = dir.join(format!("stats-{label}.json"));
+    let mut args = vec![
+        "stats".to_string(),
+        s(real),
+        s(generated),
+        "--window".into(),
+        window.to_string(),
+        "--bootstrap".into(),
+        "0".into(),
+        "--json".into(),
+        s(&json_path),
+    ];
+    if report {
+        args.extend(["--report".into(), s(&dir.join(format!("stats-{label}.md")))]);
+    }
+    neuroforge(binary, &args)?;
+    read_json(&json_path)
+}
+
+fn git_commit() -> Option<String> {
+    Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(root())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+}
+
+/// The published errors of the authors' shipped model samples on the retina (METHODS.md).
+fn published_retina() -> Value {
+    json!({
+        "kpairwise": {"firing_rate_l1": 0.0121, "covariance_l1": 0.0745,
+                      "population_count_l1": 0.0046, "lag1_covariance_l1": 4.364},
+        "dg": {"firing_rate_l1": 0.0117, "covariance_l1": 0.0708,
+               "population_count_l1": 0.0078, "lag1_covariance_l1": 0.356},
+    })
+}
+
+fn run_spikegan(exp: &SpikeGanExperiment, binary: &Path, options: &Options) -> Result<Value> {
+    let started = Instant::now();
+    let dir = root().join("runs").join(exp.name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let iterations = match options.mode {
+        Mode::Quick => exp.iterations.0,
+        Mode::Full => exp.iterations.1,
+    };
+    let seed = exp.seed.to_string();
+    let mut durations = serde_json::Map::new();
+    let mut timed = |label: &str, t: Instant| {
+        durations.insert(label.to_string(), json!(t.elapsed().as_secs_f64()));
+    };
+
+    // 1. The data.
+    let t = Instant::now();
+    let retina = root().join("fixtures/retina-marre2014");
+    let (data, window, count) = match exp.name {
+        "spikegan-retina" => {
+            let data = dir.join("data.parquet");
+            neuroforge(
+                binary,
+                &[
+                    "import".into(),
+                    s(&retina.join("original_data_num_neurons_50_1.mat")),
+                    "--out".into(),
+                    s(&data),
+                    "--bin-ms".into(),
+                    "20".into(),
+                ],
+            )?;
+            // As many generated 32-bin samples as the recording has non-overlapping windows.
+            (data, 32usize, 283_041 / 32)
+        }
+        name => {
+            let data = dir.join("data.parquet");
+            let what = if name == "spikegan-uniform" {
+                "uniform"
+            } else {
+                "packets"
+            };
+            neuroforge(
+                binary,
+                &[
+                    "simulate".into(),
+                    what.into(),
+                    "--samples".into(),
+                    "10240".into(),
+                    "--seed".into(),
+                    seed.clone(),
+                    "--out".into(),
+                    s(&data),
+                ],
+            )?;
+            let bins = if name == "spikegan-uniform" { 128 } else { 64 };
+            (data, bins, 10240)
+        }
+    };
+    timed("data_s", t);
+
+    // 2. Train.
+    let t = Instant::now();
+    let run_dir = dir.join("run");
+    let mut train = vec![
+        "train".to_string(),
+        "spikegan".into(),
+        "--data".into(),
+        s(&data),
+        "--run-dir".into(),
+        s(&run_dir),
+        "--seed".into(),
+        seed.clone(),
+        "--iterations".into(),
+        iterations.to_string(),
+        "--log-every".into(),
+        (iterations / 30).max(1).to_string(),
+    ];
+    if exp.name == "spikegan-retina" {
+        train.extend([
+            "--window".into(),
+            "32".into(),
+            "--stride".into(),
+            "1".into(),
+        ]);
+    }
+    if let Some(device) = &options.device {
+        train.extend(["--device".into(), device.clone()]);
+    }
+    neuroforge(binary, &train)?;
+    timed("train_s", t);
+
+    // 3. Sample: from the trained generator and, as a baseline, from the untrained one
+    //    (checkpoint 0, kept in its own copy of the run).
+    let t = Instant::now();
+    let samples = dir.join("samples.parquet");
+    let sample = |run: &Path, out: &Path| -> Result<()> {
+        let mut args = vec![
+            "sample".to_string(),
+            "--run-dir".into(),
+            s(run),
+            "--count".into(),
+            count.to_string(),
+            "--seed".into(),
+            seed.clone(),
+            "--out".into(),
+            s(out),
+        ];
+        if let Some(device) = &options.device {
+            args.extend(["--device".into(), device.clone()]);
+        }
+        neuroforge(binary, &args).map(|_| ())
+    };
+    sample(&run_dir, &samples)?;
+    let untrained_run = dir.join("untrained-run");
+    copy_untrained(&run_dir, &untrained_run)?;
+    let untrained = dir.join("untrained-samples.parquet");
+    sample(&untrained_run, &untrained)?;
+    let independent = dir.join("independent-samples.parquet");
+    let mut fit = vec![
+        "fit-baseline".to_string(),
+        "independent".into(),
+        s(&data),
+        "--out".into(),
+        s(&independent),
+        "--seed".into(),
+        seed.clone(),
+    ];
+    if exp.name == "spikegan-retina" {
+        fit.extend(["--samples".into(), "283041".into()]);
+    } else {
+        fit.extend(["--samples".into(), (count * window).to_string()]);
+    }
+    neuroforge(binary, &fit)?;
+    timed("sample_s", t);
+
+    // 4. Evaluate against the data.
+    let t = Instant::now();
+    let gan = compare(binary, &dir, &data, &samples, "spikegan", window, true)?;
+    let mut baselines = serde_json::Map::new();
+    baselines.insert(
+        "untrained_generator".into(),
+        headline(&compare(
+            binary,
+            &dir,
+            &data,
+            &untrained,
+            "untrained",
+            window,
+            false,
+        )?),
+    );
+    baselines.insert(
+        "independent".into(),
+        headline(&compare(
+            binary,
+            &dir,
+            &data,
+            &independent,
+            "independent",
+            window,
+            false,
+        )?),
+    );
+    if exp.name == "spikegan-retina" {
+        for (label, file) in [
+            ("dg", "DG_num_neurons_50_1.mat"),
+            ("kpairwise", "k_pairwise_num_neurons_50_1.mat"),
+        ] {
+            let stats = compare(
+                binary,
+                &dir,
+                &data,
+                &retina.join(file),
+                label,
+                window,
+                false,
+            )?;
+            baselines.insert(label.into(), headline(&stats));
+        }
+    }
+    timed("evaluate_s", t);
+
+    // 5. Packets: the importance maps must recover the packet sequence.
+    let mut packets = Value::Null;
+    if exp.name == "spikegan-packets" {
+        let t = Instant::now();
+        let maps = dir.join("importance.parquet");
+        let maps_json = dir.join("importance.json");
+        let mut args = vec![
+            "explain".to_string(),
+            "importance".into(),
+            "--run-dir".into(),
+            s(&run_dir),
+            "--data".into(),
+            s(&data),
+            "--out".into(),
+            s(&maps),
+            "--json".into(),
+            s(&maps_json),
+            "--samples".into(),
+            "200".into(),
+        ];
+        if let Some(device) = &options.device {
+            args.extend(["--device".into(), device.clone()]);
+        }
+        neuroforge(binary, &args)?;
+        let explained = read_json(&maps_json)?;
+        packets = json!({
+            "true_order": explained["true_sequence"],
+            "recovered_order": explained["packet"]["order"],
+            "recovered_lags": explained["packet"]["lags"],
+            "order_recovered": explained["sequence_recovered"],
+            "neuron_importance": explained["neuron_importance"],
+        });
+        durations.insert("explain_s".into(), json!(t.elapsed().as_secs_f64()));
+    }
+
+    // 6. Results, report, manifest.
+    let mut results = match headline(&gan) {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    results.insert("experiment".into(), json!(exp.name));
+    results.insert("mode".into(), json!(options.mode.name()));
+    results.insert("iterations".into(), json!(iterations));
+    results.insert("baselines".into(), Value::Object(baselines));
+    if exp.name == "spikegan-retina" {
+        results.insert("published".into(), published_retina());
+    }
+    if !packets.is_null() {
+        results.insert(
+            "packet_order_recovered".into(),
+            packets["order_recovered"].clone(),
+        );
+        results.insert("packets".into(), packets);
+    }
+    let run_manifest = read_json(&run_dir.join("manifest.json"))?;
+    results.insert(
+        "train_iterations_per_s".into(),
+        run_manifest["sessions"][0]["iterations_per_s"].clone(),
+    );
+    write_file(
+        &dir.join("results.json"),
+        &(serde_json::to_string_pretty(&Value::Object(results.clone()))? + "\n"),
+    )?;
+    let metrics = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap_or_default();
+    write_training_plot(&dir.join("training.svg"), &metrics)?;
+    write_file(
+        &dir.join("report.md"),
+        &report(exp, options, &results, &gan),
+    )?;
+    durations.insert("total_s".into(), json!(started.elapsed().as_secs_f64()));
+    let manifest = json!({
+        "experiment": exp.name,
+        "mode": options.mode.name(),
+        "commit": git_commit(),
+        "features": options.features.clone().unwrap_or_else(|| "flex (default)".into()),
+        "device": options.device.clone().unwrap_or_else(|| "default (BURN_DEVICE, else flex)".into()),
+        "seeds": {"data": exp.seed, "weights_and_training": exp.seed, "sampling": exp.seed,
+                  "independent_baseline": exp.seed},
+        "settings": {"iterations": iterations, "window": window, "generated_samples": count},
+        "train_config": run_manifest["config"],
+        "durations": Value::Object(durations),
+        "results": Value::Object(results.clone()),
+    });
+    write_file(
+        &dir.join("manifest.json"),
+        &(serde_json::to_string_pretty(&manifest)? + "\n"),
+    )?;
+    println!(
+        "{}: results in {}",
+        exp.name,
+        dir.join("results.json").display()
+    );
+    Ok(Value::Object(results))
+}
+
+/// A copy of `run` whose only checkpoint is the untrained iteration 0.
+fn copy_untrained(run: &Path, copy: &Path) -> Result<()> {
+    std::fs::create_dir_all(copy.join("checkpoints/iter-0000000000"))?;
+    for name in ["manifest.json", "config.toml"] {
+        std::fs::copy(run.join(name), copy.join(name))?;
+    }
+    let from = run.join("checkpoints/iter-0000000000");
+    if !from.exists() {
+        bail!(
+            "{} has no untrained checkpoint: it is pruned when keep_checkpoints is small",
+            from.display()
+        );
+    }
+    for entry in std::fs::read_dir(&from)? {
+        let path = entry?.path();
+        if let Some(name) = path.file_name() {
+            std::fs::copy(&path, copy.join("checkpoints/iter-0000000000").join(name))?;
+        }
+    }
+    Ok(())
+}
+
+fn fmt(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) if x.abs() >= 1.0 => format!("{x:.3}"),
+        Some(x) => format!("{x:.4}"),
+        None => "-".into(),
+    }
+}
+
+fn report(
+    exp: &SpikeGanExperiment,
+    options: &Options,
+    results: &serde_json::Map<String, Value>,
+    gan: &Value,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {} ({})\n", exp.name, options.mode.name());
+    let _ = writeln!(
+        out,
+        "Spike-GAN trained for {} generator iterations (WGAN-GP, lambda 10, 5 critic steps, Adam \
+         1e-4 (0, 0.9), batch 64), then sampled; every statistic compared with the data by \
+         `neuroforge stats` (full comparison with plots: [stats-spikegan.md](stats-spikegan.md)).\n",
+        results["iterations"]
+    );
+    let _ = writeln!(out, "![training](training.svg)\n");
+    let keys = [
+        ("firing_rate_l1", "firing rates (sum of abs errors)"),
+        ("covariance_l1", "covariances, pairs i<j"),
+        ("population_count_l1", "P(k), L1"),
+        ("lag1_covariance_l1", "lag-1 covariances"),
+        ("autocorrelogram_l1", "autocorrelogram"),
+    ];
+    let mut columns: Vec<(&str, &Value)> = vec![("Spike-GAN", &Value::Null)];
+    let empty = serde_json::Map::new();
+    let baselines = results
+        .get("baselines")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    for (label, value) in baselines {
+        columns.push((label.as_str(), value));
+    }
+    let _ = write!(out, "| error vs data |");
+    for (label, _) in &columns {
+        let _ = write!(out, " {label} |");
+    }
+    let published = results.get("published");
+    if published.is_some() {
+        let _ = write!(out, " published k-pairwise | published DG |");
+    }
+    let _ = writeln!(out);
+    let _ = write!(out, "|---|");
+    for _ in 0..columns.len() + if published.is_some() { 2 } else { 0 } {
+        let _ = write!(out, "---|");
+    }
+    let _ = writeln!(out);
+    for (key, label) in keys {
+        let _ = write!(out, "| {label} |");
+        for (name, value) in &columns {
+            let v = if *name == "Spike-GAN" {
+                results.get(key).cloned().unwrap_or(Value::Null)
+            } else {
+                value[key].clone()
+            };
+            let _ = write!(out, " {} |", fmt(&v));
+        }
+        if let Some(p) = published {
+            let _ = write!(
+                out,
+                " {} | {} |",
+                fmt(&p["kpairwise"][key]),
+                fmt(&p["dg"][key])
+            );
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(
+        out,
+        "\nNearest-sample check (mean Hamming distance to the closest training sample): \
+         generated {}, held-out real {} (a generator that copied the training set would be \
+         far below the real figure).\n",
+        fmt(&gan["nearest_sample"]["extra"]["mean_generated"]),
+        fmt(&gan["nearest_sample"]["extra"]["mean_real"])
+    );
+    if let Some(p) = results.get("packets") {
+        let _ = writeln!(
+            out,
+            "Importance maps (200 held-out samples, windows of 8 bins, step 2, 5 shuffles): \
+             recovered firing order {} with lags {}; true order {} -> **{}**.\n",
+            p["recovered_order"],
+            p["recovered_lags"],
+            p["true_order"],
+            if p["order_recovered"] == json!(true) {
+                "recovered"
+            } else {
+                "not recovered"
+            }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Throughput: {} generator iterations per second. Settings, seeds and durations: \
+         manifest.json; the training run: run/.",
+        fmt(&results["train_iterations_per_s"])
+    );
+    out
+}
+
+/// An SVG plot of the critic's Wasserstein estimate (training and held-out) over iterations.
+fn write_training_plot(path: &Path, metrics: &str) -> Result<()> {
+    let lines: Vec<Value> = metrics
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let series = |key: &str| -> Vec<(f64, f64)> {
+        lines
+            .iter()
+            .filter_map(|m| Some((m["iteration"].as_f64()?, m[key].as_f64()?)))
+            .collect()
+    };
+    let train = series("wasserstein_train_subset");
+    let heldout = series("wasserstein_heldout");
+    let (w, h, pad) = (640.0, 320.0, 50.0);
+    let all: Vec<&(f64, f64)> = train.iter().chain(&heldout).collect();
+    let x_max = all.iter().map(|p| p.0).fold(1.0, f64::max);
+    let y_min = all.iter().map(|p| p.1).fold(0.0, f64::min);
+    let y_max = all.iter().map(|p| p.1).fold(1e-9, f64::max);
+    let px = |x: f64| pad + (x / x_max) * (w - 2.0 * pad);
+    let py = |y: f64| h - pad - (y - y_min) / (y_max - y_min) * (h - 2.0 * pad);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
+         font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" \
+         fill=\"white\"/>\n<text x=\"{pad}\" y=\"20\">critic Wasserstein estimate vs generator \
+         iteration (blue: training samples, orange: held-out)</text>\n"
+    );
+    let _ = writeln!(
+        svg,
+        "<line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>",
+        h - pad,
+        w - pad,
+        h - pad
+    );
+    let _ = writeln!(
+        svg,
+        "<line x1=\"{pad}\" y1=\"{pad}\" x2=\"{pad}\" y2=\"{}\" stroke=\"black\"/>",
+        h - pad
+    );
+    let _ = writeln!(
+        svg,
+        "<text x=\"{}\" y=\"{}\">{x_max:.0}</text><text x=\"5\" y=\"{}\">{y_max:.3}</text>\
+         <text x=\"5\" y=\"{}\">{y_min:.3}</text>",
+        w - pad - 30.0,
+        h - pad + 18.0,
+        pad + 4.0,
+        h - pad
+    );
+    for (points, colour) in [(&train, "#1f77b4"), (&heldout, "#ff7f0e")] {
+        let coords: Vec<String> = points
+            .iter()
+            .map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
+            .collect();
+        let _ = writeln!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{}\"/>",
+            coords.join(" ")
+        );
+    }
+    svg.push_str("</svg>\n");
+    write_file(path, &svg)
+}
+
+/// Compare key results with the committed expectations; returns the failures.
+fn check(name: &str, results: &Value) -> Result<Vec<String>> {
+    let path = root().join("xtask/expected").join(format!("{name}.json"));
+    let expected = read_json(&path)?;
+    let mut failures = Vec::new();
+    let Some(bounds) = expected["max"].as_object() else {
+        bail!("{}: needs a \"max\" object of upper bounds", path.display());
+    };
+    for (key, bound) in bounds {
+        let value = results[key].as_f64();
+        let bound = bound.as_f64().unwrap_or(f64::NAN);
+        match value {
+            Some(v) if v <= bound => println!("{name}: {key} = {v:.5} <= {bound} ok"),
+            Some(v) => failures.push(format!("{name}: {key} = {v:.5} above the bound {bound}")),
+            None => failures.push(format!("{name}: {key} missing from results.json")),
+        }
+    }
+    if let Some(flags) = expected["true"].as_array() {
+        for key in flags.iter().filter_map(Value::as_str) {
+            if results[key] != json!(true) {
+                failures.push(format!("{name}: {key} is not true"));
+            }
+        }
+    }
+    Ok(failures)
+}
