@@ -9,6 +9,12 @@
 //!   elephant is available, `xtask/peers/stats_numpy.py` computing the same set on the same
 //!   files.
 //!
+//! - One Spike-GAN training iteration (5 critic steps with the exact gradient penalty + 1
+//!   generator step, batch 64) at 16x128, 50x32 and 32x64 on flex:
+//!   `cargo bench -p neuroforge-train --bench iteration`, then, when a Python with torch is
+//!   available, `../shared/peers/spikegan_torch.py N T` (PyTorch eager, same model, same
+//!   threads) at the same sizes, and the ratio.
+//!
 //! The Python is `$NEUROFORGE_VENV/bin/python` (default `~/.cache/neuroforge/venv`); install
 //! with `python3 -m venv <dir> && <dir>/bin/pip install oasis-deconv elephant scipy`. Results go
 //! to the terminal; the figures in docs/BENCHMARKS.md come from this command.
@@ -73,5 +79,63 @@ pub fn run() -> Result<()> {
             venv().display()
         );
     }
+    spikegan(&python)
+}
+
+/// The Spike-GAN iteration beside PyTorch, with the ratio of the medians.
+fn spikegan(python: &Path) -> Result<()> {
+    run_in_root(
+        "cargo",
+        &["bench", "-p", "neuroforge-train", "--bench", "iteration"],
+    )?;
+    let peer = root().join("../shared/peers/spikegan_torch.py");
+    if !(peer.exists() && has_modules(python, "torch")) {
+        eprintln!(
+            "Spike-GAN peer skipped: needs {} and torch in {}",
+            peer.display(),
+            venv().display()
+        );
+        return Ok(());
+    }
+    for (neurons, bins) in [(16, 128), (50, 32), (32, 64)] {
+        let output = Command::new(python)
+            .args([
+                &*peer.to_string_lossy(),
+                &neurons.to_string(),
+                &bins.to_string(),
+                "20",
+            ])
+            .current_dir(root())
+            .output()?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        print!("{text}");
+        let torch_ms = text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .find(|w| w[1] == "ms/iteration,")
+            .and_then(|w| w[0].parse::<f64>().ok());
+        let ours_ms = criterion_median_ms(&format!("spikegan_iteration/{neurons}x{bins}"));
+        if let (Some(t), Some(o)) = (torch_ms, ours_ms) {
+            println!(
+                "{neurons}x{bins}: neuroforge (flex) {o:.1} ms, PyTorch {t:.1} ms per iteration: \
+                 {:.2}x PyTorch's time",
+                o / t
+            );
+        }
+    }
     Ok(())
+}
+
+/// The median of a criterion benchmark's last run, in milliseconds.
+fn criterion_median_ms(id: &str) -> Option<f64> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let path = target.join("criterion").join(id).join("new/estimates.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value["median"]["point_estimate"]
+        .as_f64()
+        .map(|ns| ns / 1e6)
 }
