@@ -13,7 +13,9 @@
 //!   generator step, batch 64) at 16x128, 50x32 and 32x64 on flex:
 //!   `cargo bench -p neuroforge-train --bench iteration`, then, when a Python with torch is
 //!   available, `../shared/peers/spikegan_torch.py N T` (PyTorch eager, same model, same
-//!   threads) at the same sizes, and the ratio.
+//!   threads) at the same sizes, and the ratio. When the virtual environment holds the PyTorch
+//!   torch-sys expects, the benchmark also runs on burn's libtorch backend (`--features
+//!   bench-tch`, group `spikegan_iteration_tch`).
 //!
 //! The Python is `$NEUROFORGE_VENV/bin/python` (default `~/.cache/neuroforge/venv`); install
 //! with `python3 -m venv <dir> && <dir>/bin/pip install oasis-deconv elephant scipy`. Results go
@@ -24,7 +26,7 @@ use std::process::Command;
 
 use anyhow::Result;
 
-use crate::{root, run_in_root, venv};
+use crate::{check_backends, root, run_in_root, venv};
 
 /// Whether `python` can import every module of `modules`.
 fn has_modules(python: &Path, modules: &str) -> bool {
@@ -84,10 +86,22 @@ pub fn run() -> Result<()> {
 
 /// The Spike-GAN iteration beside PyTorch, with the ratio of the medians.
 fn spikegan(python: &Path) -> Result<()> {
-    run_in_root(
-        "cargo",
-        &["bench", "-p", "neuroforge-train", "--bench", "iteration"],
-    )?;
+    let libtorch = check_backends::expected_torch(&venv());
+    let mut bench = Command::new("cargo");
+    bench.args(["bench", "-p", "neuroforge-train", "--bench", "iteration"]);
+    match &libtorch {
+        Some(lib) => {
+            bench.args(["--features", "bench-tch"]);
+            check_backends::libtorch_env(&mut bench, &venv(), lib);
+        }
+        None => eprintln!(
+            "libtorch iteration skipped: needs torch {} in {} (cargo xtask check-backends \
+             installs it)",
+            check_backends::TORCH_VERSION,
+            venv().display()
+        ),
+    }
+    check_backends::run(&mut bench)?;
     let peer = root().join("../shared/peers/spikegan_torch.py");
     if !(peer.exists() && has_modules(python, "torch")) {
         eprintln!(
@@ -115,13 +129,21 @@ fn spikegan(python: &Path) -> Result<()> {
             .windows(2)
             .find(|w| w[1] == "ms/iteration,")
             .and_then(|w| w[0].parse::<f64>().ok());
-        let ours_ms = criterion_median_ms(&format!("spikegan_iteration/{neurons}x{bins}"));
-        if let (Some(t), Some(o)) = (torch_ms, ours_ms) {
-            println!(
-                "{neurons}x{bins}: neuroforge (flex) {o:.1} ms, PyTorch {t:.1} ms per iteration: \
-                 {:.2}x PyTorch's time",
-                o / t
-            );
+        for (backend, group) in [
+            ("flex", "spikegan_iteration"),
+            ("tch", "spikegan_iteration_tch"),
+        ] {
+            let ours_ms = criterion_median_ms(&format!("{group}/{neurons}x{bins}"));
+            if backend == "tch" && libtorch.is_none() {
+                continue;
+            }
+            if let (Some(t), Some(o)) = (torch_ms, ours_ms) {
+                println!(
+                    "{neurons}x{bins}: neuroforge ({backend}) {o:.1} ms, PyTorch {t:.1} ms per \
+                     iteration: {:.2}x PyTorch's time",
+                    o / t
+                );
+            }
         }
     }
     Ok(())

@@ -7,6 +7,9 @@
 //! - `bench`: the criterion benchmarks beside their Python peers (docs/BENCHMARKS.md).
 //! - `reproduce <experiment> [--quick|--full] [--device D] [--check]`: the published
 //!   experiments end to end through the release binary, into `runs/<experiment>/`.
+//! - `check-backends [--skip-install]`: the cross-backend tests on ndarray and libtorch (PyTorch
+//!   installed into a virtual environment outside the repository) against flex, and the CUDA
+//!   type-check (docs/BACKENDS.md).
 //! - `interop`: check in a Python virtual environment outside the repository that pyarrow and
 //!   pandas read the recording files neuroforge writes.
 
@@ -16,11 +19,12 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 mod bench;
+mod check_backends;
 mod fuzz;
 mod interop;
 mod reproduce;
 
-const USAGE: &str = "usage: cargo xtask <ci | bench | fuzz [--seconds N] [TARGET...] | interop | \
+const USAGE: &str = "usage: cargo xtask <ci | bench | check-backends [--skip-install] | fuzz [--seconds N] [TARGET...] | interop | \
                      reproduce <EXPERIMENT|all> [--quick|--full] [--device D] [--check]>";
 
 fn main() -> Result<()> {
@@ -33,6 +37,7 @@ fn main() -> Result<()> {
         "fuzz" => fuzz::run(rest),
         "interop" => interop::run(),
         "bench" => bench::run(),
+        "check-backends" => check_backends::run_checks(rest),
         "reproduce" => reproduce::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");

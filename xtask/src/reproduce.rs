@@ -212,6 +212,12 @@ impl Runner {
         let line = format!("$ neuroforge {}", args.join(" "));
         let mut command = Command::new(&self.binary);
         command.args(args).current_dir(root());
+        // flex gains nothing from a second thread on these models, and a second rayon worker
+        // whose core is busy (another experiment, a build) makes it several times slower: one
+        // compute thread per experiment unless the user chose otherwise.
+        if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+            command.env("RAYON_NUM_THREADS", "1");
+        }
         match &self.log {
             Some(log) => {
                 let mut file = std::fs::OpenOptions::new()
@@ -220,9 +226,7 @@ impl Runner {
                     .open(log)
                     .with_context(|| format!("opening {}", log.display()))?;
                 std::io::Write::write_all(&mut file, format!("{line}\n").as_bytes())?;
-                // burn's flex backend gains nothing from a second thread on this model, so
-                // parallel experiments take one core each.
-                command.env("RAYON_NUM_THREADS", "1").stderr(file);
+                command.stderr(file);
             }
             None => {
                 eprintln!("{line}");
@@ -833,6 +837,29 @@ fn check(name: &str, results: &Value) -> Result<Vec<String>> {
             Some(v) if v <= bound => println!("{name}: {key} = {v:.5} <= {bound} ok"),
             Some(v) => failures.push(format!("{name}: {key} = {v:.5} above the bound {bound}")),
             None => failures.push(format!("{name}: {key} missing from results.json")),
+        }
+    }
+    // Relative bounds: a statistic must stay below the same statistic of named baselines.
+    if let Some(below) = expected["below"].as_object() {
+        for (key, baselines) in below {
+            let Some(value) = results[key].as_f64() else {
+                failures.push(format!("{name}: {key} missing from results.json"));
+                continue;
+            };
+            for baseline in baselines.as_array().into_iter().flatten() {
+                let baseline = baseline.as_str().unwrap_or_default();
+                match results["baselines"][baseline][key].as_f64() {
+                    Some(b) if value < b => {
+                        println!("{name}: {key} = {value:.5} < {baseline} {b:.5} ok")
+                    }
+                    Some(b) => failures.push(format!(
+                        "{name}: {key} = {value:.5} not below the {baseline} baseline's {b:.5}"
+                    )),
+                    None => failures.push(format!(
+                        "{name}: baseline {baseline} has no {key} in results.json"
+                    )),
+                }
+            }
         }
     }
     if let Some(flags) = expected["true"].as_array() {

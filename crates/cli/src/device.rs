@@ -19,6 +19,39 @@ pub fn compiled_backends() -> Vec<&'static str> {
     .collect()
 }
 
+/// The devices each compiled backend sees on this machine, one line per backend, e.g.
+/// `flex: Flex` or `tch: Cpu, Cuda(0)`. A backend whose enumeration fails (a CUDA build on a
+/// machine without a driver) reports that instead of aborting.
+#[allow(deprecated)] // burn marks ndarray and tch deprecated
+pub fn visible_devices() -> Vec<String> {
+    #[allow(unused_mut)]
+    let mut lines: Vec<String> = Vec::new();
+    #[allow(unused_variables)]
+    let list = |name: &str, kind: burn::tensor::DeviceType| -> String {
+        let found = std::panic::catch_unwind(|| {
+            burn::tensor::Device::enumerate(kind)
+                .into_vec()
+                .iter()
+                .map(|d| format!("{:?}", d.as_dispatch()))
+                .collect::<Vec<_>>()
+        });
+        match found {
+            Ok(devices) if devices.is_empty() => format!("{name}: no devices"),
+            Ok(devices) => format!("{name}: {}", devices.join(", ")),
+            Err(_) => format!("{name}: cannot enumerate devices (driver missing?)"),
+        }
+    };
+    #[cfg(feature = "flex")]
+    lines.push(list("flex", burn::tensor::DeviceType::Flex));
+    #[cfg(feature = "ndarray")]
+    lines.push(list("ndarray", burn::tensor::DeviceType::NdArray));
+    #[cfg(feature = "tch")]
+    lines.push(list("tch", burn::tensor::DeviceType::LibTorch));
+    #[cfg(feature = "cuda")]
+    lines.push(list("cuda", burn::tensor::DeviceType::Cuda));
+    lines
+}
+
 fn not_compiled(spec: &str, feature: &str) -> CliError {
     CliError::Usage(format!(
         "device '{spec}' needs the '{feature}' backend, which this binary was built without: \

@@ -14,6 +14,7 @@ use neuroforge_io::{ActivityKind, ImportOptions, Layout, Recording, SourceFormat
 
 mod device;
 mod error;
+mod float_mode;
 mod inspect;
 mod preprocess;
 mod simulate;
@@ -152,7 +153,8 @@ enum Command {
         #[command(subcommand)]
         what: Explanation,
     },
-    /// Print the version, the compiled backends and the device that would be used.
+    /// Print the version, the compiled backends, the devices they see and the device that would
+    /// be used.
     Info,
     /// Export a recording's activity to NPY (a 2-D array) or CSV (one row per time point).
     Export {
@@ -475,6 +477,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 println!("commit     {commit}");
             }
             println!("backends   {}", device::compiled_backends().join(", "));
+            for line in device::visible_devices() {
+                println!("devices    {line}");
+            }
             match device::select_device(None) {
                 Ok((_, name)) => println!("device     {name} (--device or BURN_DEVICE to change)"),
                 Err(e) => println!("device     none: {e}"),
@@ -528,6 +533,7 @@ fn main() -> ExitCode {
         }
     };
     init_tracing();
+    float_mode::flush_subnormals_everywhere();
     // Panics are reported once, in one line, by the handler below: the hook only keeps the
     // message. (Decoders that panic on corrupt files are contained inside neuroforge-io and
     // reported there as bad input.)

@@ -188,23 +188,13 @@ fn sim_error(out: &Path, e: neuroforge_sim::SimError) -> CliError {
 /// Samples x neurons x bins as one binned recording (1 ms bins), samples one after another.
 fn samples_recording(x: &Array3<u8>, prov: Provenance) -> Result<Recording, CliError> {
     let (samples, neurons, bins) = x.dim();
-    let mut counts = Array2::<u32>::zeros((neurons, samples * bins));
-    for (k, sample) in x.outer_iter().enumerate() {
-        for ((n, t), &v) in sample.indexed_iter() {
-            counts[(n, k * bins + t)] = u32::from(v);
-        }
-    }
-    let sample_index = Covariate {
-        name: "sample".into(),
-        values: CovariateValues::Int((0..samples * bins).map(|i| (i / bins) as i64).collect()),
-    };
     Ok(Recording::new(
         default_neuron_ids(neurons),
         Activity::Binned(BinnedActivity {
-            counts,
+            counts: crate::spikegan::concatenate(x).mapv(u32::from),
             bin_width_s: Some(0.001),
         }),
-        vec![sample_index],
+        vec![crate::spikegan::samples_covariate(samples, bins)],
         prov,
     )?)
 }

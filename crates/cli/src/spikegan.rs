@@ -21,6 +21,7 @@ use neuroforge_train::{
 
 use crate::device::{compiled_backends, select_device};
 use crate::error::CliError;
+use crate::one_line;
 
 /// Options of `neuroforge train spikegan` that override the configuration file.
 #[derive(Debug, Args)]
@@ -244,10 +245,6 @@ fn resolve_config(
     })
 }
 
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// Progress bar over the iterations, with the latest losses; hidden when stderr is not a
 /// terminal.
 struct ProgressObserver {
@@ -394,7 +391,9 @@ pub struct SampleFlags {
     pub probabilities: Option<PathBuf>,
 }
 
-fn samples_covariate(count: usize, bins: usize) -> Covariate {
+/// The `sample` covariate of `count` samples of `bins` bins written one after another: the
+/// sample index of every bin.
+pub fn samples_covariate(count: usize, bins: usize) -> Covariate {
     Covariate {
         name: "sample".into(),
         values: CovariateValues::Int((0..count * bins).map(|i| (i / bins) as i64).collect()),
@@ -402,7 +401,7 @@ fn samples_covariate(count: usize, bins: usize) -> Covariate {
 }
 
 /// Samples x neurons x bins to neurons x (samples * bins), samples one after the other.
-fn concatenate<T: Copy + Default>(x: &Array3<T>) -> Array2<T> {
+pub fn concatenate<T: Copy + Default>(x: &Array3<T>) -> Array2<T> {
     let (count, neurons, bins) = x.dim();
     let mut out = Array2::<T>::default((neurons, count * bins));
     for (k, sample) in x.outer_iter().enumerate() {

@@ -1,7 +1,9 @@
 //! One Spike-GAN training iteration (5 critic steps with the exact gradient penalty + 1
-//! generator step, batch 64) at the paper's sizes, on the flex CPU backend: the figure
-//! `cargo xtask bench` puts beside PyTorch's (../shared/peers/spikegan_torch.py).
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+//! generator step, batch 64) at the paper's sizes, on the flex CPU backend (group
+//! `spikegan_iteration`) and, with `--features bench-tch`, on libtorch's CPU backend (group
+//! `spikegan_iteration_tch`): the figures `cargo xtask bench` puts beside PyTorch's
+//! (../shared/peers/spikegan_torch.py).
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, deprecated)]
 
 use std::sync::Arc;
 
@@ -16,8 +18,22 @@ use rand_chacha::ChaCha8Rng;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+fn devices() -> Vec<(&'static str, Device)> {
+    #[allow(unused_mut)] // mutated only with bench-tch
+    let mut devices = vec![("spikegan_iteration", Device::flex())];
+    #[cfg(feature = "bench-tch")]
+    devices.push(("spikegan_iteration_tch", Device::libtorch()));
+    devices
+}
+
 fn iteration(c: &mut Criterion) {
-    let mut group = c.benchmark_group("spikegan_iteration");
+    for (group_name, device) in devices() {
+        iteration_on(c, group_name, &device);
+    }
+}
+
+fn iteration_on(c: &mut Criterion, group_name: &str, device: &Device) {
+    let mut group = c.benchmark_group(group_name);
     group.sample_size(10);
     for (neurons, bins) in [(16, 128), (50, 32), (32, 64)] {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
@@ -33,7 +49,7 @@ fn iteration(c: &mut Criterion) {
             model: SpikeGanConfig::paper(neurons, bins),
             training: WganConfig::default(),
         };
-        let mut trainer = SpikeGanTrainer::new(config, &Device::flex()).unwrap();
+        let mut trainer = SpikeGanTrainer::new(config, device).unwrap();
         group.bench_function(format!("{neurons}x{bins}"), |b| {
             b.iter(|| trainer.step(&train).unwrap())
         });

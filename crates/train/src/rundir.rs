@@ -261,7 +261,8 @@ impl RunDir {
     }
 
     /// Make the checkpoint assembled in `partial` the checkpoint of `iteration` (its files are
-    /// synced first), then delete all but the newest `keep` checkpoints.
+    /// synced first), then delete all but the newest `keep` checkpoints and the untrained one
+    /// (iteration 0, the baseline every evaluation compares with).
     pub fn commit_checkpoint(
         &self,
         partial: &Path,
@@ -281,7 +282,12 @@ impl RunDir {
         }
         fs::rename(partial, &target).map_err(|e| TrainError::file(&target, e))?;
         let all = self.checkpoints()?;
-        for (_, old) in all.iter().rev().skip(keep.max(1)) {
+        for (_, old) in all
+            .iter()
+            .rev()
+            .skip(keep.max(1))
+            .filter(|(iteration, _)| *iteration != 0)
+        {
             fs::remove_dir_all(old).map_err(|e| TrainError::file(old, e))?;
         }
         Ok(target)
@@ -346,7 +352,7 @@ mod tests {
     fn checkpoints_are_published_whole_and_pruned() -> Result<()> {
         let tmp = tempfile::tempdir().map_err(|e| TrainError::file("tmp", e))?;
         let run = RunDir::create(&tmp.path().join("run"))?;
-        for iteration in [10, 20, 30] {
+        for iteration in [0, 10, 20, 30] {
             let partial = run.begin_checkpoint(iteration)?;
             fs::write(partial.join("a.bin"), [1u8, 2]).map_err(|e| TrainError::file("a", e))?;
             run.commit_checkpoint(&partial, iteration, 2)?;
@@ -354,7 +360,7 @@ mod tests {
         // A half-written checkpoint of a killed run is ignored.
         run.begin_checkpoint(40)?;
         let found: Vec<u64> = run.checkpoints()?.into_iter().map(|(i, _)| i).collect();
-        assert_eq!(found, vec![20, 30]);
+        assert_eq!(found, vec![0, 20, 30], "the untrained checkpoint is kept");
         assert_eq!(run.latest_checkpoint()?.0, 30);
         Ok(())
     }
