@@ -142,32 +142,25 @@ pub fn run_checks(args: &[String]) -> Result<()> {
                 .with_context(|| format!("torch {TORCH_VERSION} did not install into {python:?}"))?
         }
     };
-    let tch_env = |command: &mut Command| libtorch_env(command, &venv, &install.1);
-    let mut cross = Command::new("cargo");
-    cross.args([
-        "test",
-        "-p",
-        "neuroforge",
-        "--features",
-        "tch,ndarray",
-        "--test",
-        "backends",
-    ]);
-    tch_env(&mut cross);
-    run(&mut cross)?;
-    let mut cli = Command::new("cargo");
-    cli.args([
-        "test",
-        "-p",
-        "neuroforge",
-        "--features",
-        "tch,ndarray",
-        "--test",
-        "spikegan",
-    ])
-    .env("BURN_DEVICE", "tch");
-    tch_env(&mut cli);
-    run(&mut cli)?;
+    // The cross-backend tests, then the command-line tests on libtorch: one feature set, so
+    // the second build is shared with the first.
+    for (test, device) in [("backends", None), ("spikegan", Some("tch"))] {
+        let mut command = Command::new("cargo");
+        command.args([
+            "test",
+            "-p",
+            "neuroforge",
+            "--features",
+            "tch,ndarray",
+            "--test",
+            test,
+        ]);
+        if let Some(device) = device {
+            command.env("BURN_DEVICE", device);
+        }
+        libtorch_env(&mut command, &venv, &install.1);
+        run(&mut command)?;
+    }
     eprintln!("check-backends: flex, ndarray and tch agree; cuda type-checks");
     Ok(())
 }
