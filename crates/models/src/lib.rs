@@ -31,11 +31,13 @@ mod config;
 mod critic;
 mod generator;
 mod layers;
+pub mod marble;
 
 pub use config::{Architecture, DenseWidth, SpikeGanConfig};
 pub use critic::Critic;
 pub use generator::Generator;
 pub use layers::{ConvLayer, DenseLayer};
+pub use marble::{Marble, MarbleConfig, MarbleInput};
 
 /// Errors building a model from its configuration.
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,9 @@ pub enum TrainError {
     /// The model configuration is invalid.
     #[error(transparent)]
     Model(#[from] neuroforge_models::ModelError),
+    /// The geometry of the data could not be built (MARBLE).
+    #[error(transparent)]
+    Geometry(#[from] neuroforge_manifold::ManifoldError),
     /// A training setting is invalid (named in the message).
     #[error("invalid training configuration: {0}")]
     Config(String),

@@ -5,6 +5,8 @@
 //!
 //! - [`wgan`]: Spike-GAN by WGAN-GP with the exact gradient penalty (paper settings by
 //!   default), the held-out check for critic overfitting, divergence stop;
+//! - [`contrastive`]: MARBLE's contrastive training (neighbour positives, random negatives),
+//!   best model by validation loss;
 //! - [`rundir`]: run directories (manifest, resolved config, metrics log, atomic checkpoints
 //!   with the last K kept);
 //! - [`data`]: binary sample windows cut from a recording and their training / held-out split;
@@ -15,12 +17,17 @@
 //! Like the models, this crate names no execution backend: the caller's [`burn::tensor::Device`]
 //! decides.
 
+pub mod contrastive;
 pub mod data;
 mod error;
 pub mod rundir;
 pub mod sample;
 pub mod wgan;
 
+pub use contrastive::{
+    ConditionData, ContrastiveConfig, EpochLine, MarbleData, MarbleOptimizer, MarbleOutcome,
+    MarbleRunConfig, embed, load_marble, save_marble_run, train_contrastive,
+};
 pub use data::{DataConfig, SampleWindows, SplitSamples, split_samples};
 pub use error::{Result, TrainError};
 pub use rundir::{DataDescription, Manifest, RunContext, RunDir, Session};

@@ -1,0 +1,322 @@
+//! The MARBLE network (Gosztolai et al., Nature Methods 2025; METHODS.md section 3): learnable
+//! heat-kernel diffusion, gradient filters of orders 0..=p, an MLP with batch norm, and an
+//! optional L2-normalised output.
+//!
+//! The geometry (graph, gradient operators, Chebyshev terms of the heat kernel) is computed
+//! once by `neuroforge-manifold`, which hands the network, per node, a `terms x channels`
+//! block `G_k` with `features(t) = sum_k c_k(t) G_k`. The coefficients are
+//! `c_k(t) = sum_j w_kj exp(-t lambda_j)` for a fixed Chebyshev-Gauss quadrature, evaluated
+//! here with tensor operations, so the diffusion time `t` is an ordinary parameter under
+//! first-order autodiff. `t` is kept in `[1e-8, t_max]` (the range the precomputed terms are
+//! accurate on).
+
+use burn::module::{Module, Param};
+use burn::nn::{BatchNorm, BatchNormConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::ModelError;
+use crate::layers::DenseLayer;
+
+/// The network's settings. Defaults are MARBLE's (`default_params.yaml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MarbleConfig {
+    /// Widths of the hidden layers (default `[32]`).
+    pub hidden: Vec<usize>,
+    /// Embedding dimension (default 3).
+    pub out_channels: usize,
+    /// Batch norm after each hidden layer (default true).
+    pub batch_norm: bool,
+    /// Divide each embedding by its L2 norm (default false, MARBLE's `emb_norm`).
+    pub normalize_output: bool,
+    /// Initial diffusion time (default 0.1).
+    pub t_init: f64,
+}
+
+impl Default for MarbleConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![32],
+            out_channels: 3,
+            batch_norm: true,
+            normalize_output: false,
+            t_init: 0.1,
+        }
+    }
+}
+
+/// What the network is fed: the shape of the precomputed features and the quadrature of the
+/// Chebyshev coefficients (see `neuroforge_manifold::features`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MarbleInput {
+    /// Feature channels per node (`s (1 + m + ... + m^p)`).
+    pub channels: usize,
+    /// Chebyshev terms per node (1 without diffusion).
+    pub terms: usize,
+    /// Quadrature nodes `lambda_j` (empty without diffusion).
+    pub lambdas: Vec<f64>,
+    /// `terms x lambdas` quadrature weights, row-major (empty without diffusion).
+    pub weights: Vec<f64>,
+    /// Largest diffusion time the terms represent.
+    pub t_max: f64,
+}
+
+/// The MARBLE network.
+#[derive(Module, Debug)]
+pub struct Marble {
+    /// The diffusion time (one value; clamped to `[1e-8, t_max]` in use).
+    pub t: Param<Tensor<1>>,
+    /// Hidden layers.
+    pub hidden: Vec<DenseLayer>,
+    /// Batch norms of the hidden layers (empty when disabled).
+    pub norms: Vec<BatchNorm>,
+    /// The output layer.
+    pub output: DenseLayer,
+    /// Quadrature nodes.
+    pub lambdas: Vec<f64>,
+    /// Quadrature weights, `terms x lambdas`.
+    pub weights: Vec<f64>,
+    /// Chebyshev terms.
+    pub terms: usize,
+    /// Feature channels.
+    pub channels: usize,
+    /// Upper bound of `t`.
+    pub t_max: f64,
+    /// L2-normalise the output.
+    pub normalize_output: bool,
+}
+
+impl Marble {
+    /// A network for `input`, with weights drawn from `seed`.
+    pub fn new(
+        config: &MarbleConfig,
+        input: &MarbleInput,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        if input.channels == 0 || input.terms == 0 {
+            return Err(ModelError::InvalidConfig(
+                "the MARBLE input needs at least one channel and one term".into(),
+            ));
+        }
+        if input.terms > 1 && input.weights.len() != input.terms * input.lambdas.len() {
+            return Err(ModelError::InvalidConfig(format!(
+                "quadrature weights ({}) are not terms ({}) x nodes ({})",
+                input.weights.len(),
+                input.terms,
+                input.lambdas.len()
+            )));
+        }
+        if config.out_channels == 0 || config.hidden.contains(&0) {
+            return Err(ModelError::InvalidConfig(
+                "marble.hidden and marble.out_channels must be positive widths".into(),
+            ));
+        }
+        if !(config.t_init.is_finite() && config.t_init >= 0.0) {
+            return Err(ModelError::InvalidConfig(format!(
+                "marble.t_init must be >= 0, got {}",
+                config.t_init
+            )));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut hidden = Vec::new();
+        let mut norms = Vec::new();
+        let mut width = input.channels;
+        for &next in &config.hidden {
+            hidden.push(DenseLayer::new(width, next, &mut rng, device));
+            if config.batch_norm {
+                norms.push(BatchNormConfig::new(next).init(device));
+            }
+            width = next;
+        }
+        let output = DenseLayer::new(width, config.out_channels, &mut rng, device);
+        let t = Param::from_data(
+            TensorData::new(vec![config.t_init.min(input.t_max) as f32], [1]),
+            device,
+        );
+        Ok(Self {
+            t,
+            hidden,
+            norms,
+            output,
+            lambdas: input.lambdas.clone(),
+            weights: input.weights.clone(),
+            terms: input.terms,
+            channels: input.channels,
+            t_max: input.t_max,
+            normalize_output: config.normalize_output,
+        })
+    }
+
+    /// The diffusion time in use.
+    pub fn diffusion_time(&self) -> f64 {
+        let t: f32 = self.t.val().clamp(1e-8, self.t_max).into_scalar();
+        f64::from(t)
+    }
+
+    /// The Chebyshev coefficients `c_k(t)` as a `[terms]` tensor.
+    pub fn coefficients(&self) -> Tensor<1> {
+        let device = self.t.device();
+        if self.terms == 1 {
+            return Tensor::ones([1], &device);
+        }
+        let nodes = self.lambdas.len();
+        let lambdas = Tensor::<1>::from_data(
+            TensorData::new(self.lambdas.iter().map(|&v| v as f32).collect(), [nodes]),
+            &device,
+        );
+        let weights = Tensor::<2>::from_data(
+            TensorData::new(
+                self.weights.iter().map(|&v| v as f32).collect(),
+                [self.terms, nodes],
+            ),
+            &device,
+        );
+        let t = self.t.val().clamp(1e-8, self.t_max);
+        let decay = (lambdas * t.neg()).exp().reshape([nodes, 1]);
+        weights.matmul(decay).reshape([self.terms])
+    }
+
+    /// The diffused, filtered features of a batch: `[B, terms, channels] -> [B, channels]`.
+    pub fn features(&self, x: Tensor<3>) -> Tensor<2> {
+        let [batch, terms, channels] = x.dims();
+        if terms == 1 {
+            return x.reshape([batch, channels]);
+        }
+        let c = self.coefficients().reshape([1, terms, 1]);
+        (x * c).sum_dim(1).reshape([batch, channels])
+    }
+
+    /// Embeddings of a batch of nodes: `[B, terms, channels] -> [B, out_channels]`.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
+        let mut h = self.features(x);
+        for (i, layer) in self.hidden.iter().enumerate() {
+            h = layer.forward(h);
+            if let Some(norm) = self.norms.get(i) {
+                h = norm.forward(h);
+            }
+            h = relu(h);
+        }
+        let out = self.output.forward(h);
+        if self.normalize_output {
+            let norm = out
+                .clone()
+                .powf_scalar(2.0)
+                .sum_dim(1)
+                .sqrt()
+                .clamp_min(1e-12);
+            out / norm
+        } else {
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quadrature(terms: usize, lambda_max: f64) -> (Vec<f64>, Vec<f64>) {
+        // The Chebyshev-Gauss quadrature of neuroforge-manifold, written out independently.
+        let nodes = (2 * terms).max(16);
+        let theta = |j: usize| std::f64::consts::PI * (j as f64 + 0.5) / nodes as f64;
+        let lambdas = (0..nodes)
+            .map(|j| lambda_max * (theta(j).cos() + 1.0) / 2.0)
+            .collect();
+        let mut weights = Vec::new();
+        for k in 0..terms {
+            let scale = if k == 0 { 1.0 } else { 2.0 };
+            weights.extend((0..nodes).map(|j| scale * (k as f64 * theta(j)).cos() / nodes as f64));
+        }
+        (lambdas, weights)
+    }
+
+    #[test]
+    fn coefficients_sum_to_the_heat_kernel_on_chebyshev_polynomials() -> Result<(), ModelError> {
+        // sum_k c_k(t) T_k(y) = exp(-t lambda(y)) with lambda(y) = lambda_max (y + 1) / 2.
+        let device = Device::flex();
+        let (lambdas, weights) = quadrature(30, 2.0);
+        let input = MarbleInput {
+            channels: 4,
+            terms: 30,
+            lambdas,
+            weights,
+            t_max: 10.0,
+        };
+        let config = MarbleConfig {
+            t_init: 1.3,
+            ..MarbleConfig::default()
+        };
+        let net = Marble::new(&config, &input, 1, &device)?;
+        let c: Vec<f32> = net
+            .coefficients()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        for y in [-1.0f64, -0.3, 0.4, 1.0] {
+            let (mut t0, mut t1) = (1.0, y);
+            let mut sum = f64::from(c[0]) + f64::from(c[1]) * y;
+            for &ck in &c[2..] {
+                let t2 = 2.0 * y * t1 - t0;
+                sum += f64::from(ck) * t2;
+                (t0, t1) = (t1, t2);
+            }
+            let want = (-1.3 * (y + 1.0)).exp();
+            assert!((sum - want).abs() < 1e-5, "y {y}: {sum} vs {want}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_diffusion_time_gets_a_gradient_matching_finite_differences() -> Result<(), ModelError> {
+        let device = Device::flex().autodiff();
+        let (lambdas, weights) = quadrature(20, 2.0);
+        let input = MarbleInput {
+            channels: 3,
+            terms: 20,
+            lambdas,
+            weights,
+            t_max: 10.0,
+        };
+        let config = MarbleConfig {
+            t_init: 0.8,
+            batch_norm: false,
+            ..MarbleConfig::default()
+        };
+        let net = Marble::new(&config, &input, 2, &device)?;
+        let values: Vec<f32> = (0..5 * 20 * 3)
+            .map(|i| ((i * 37 % 17) as f32 - 8.0) / 9.0)
+            .collect();
+        let x = Tensor::<3>::from_data(TensorData::new(values.clone(), [5, 20, 3]), &device);
+        let loss = net.forward(x).sum();
+        let grads = loss.backward();
+        let analytic: f32 = net
+            .t
+            .grad(&grads)
+            .map(|g| g.into_scalar())
+            .unwrap_or(f32::NAN);
+        let eval = |t: f64| -> f64 {
+            let plain = Device::flex();
+            let cfg = MarbleConfig {
+                t_init: t,
+                ..config.clone()
+            };
+            let n = Marble::new(&cfg, &input, 2, &plain).map_err(|e| e.to_string());
+            let x = Tensor::<3>::from_data(TensorData::new(values.clone(), [5, 20, 3]), &plain);
+            n.map(|n| f64::from(n.forward(x).sum().into_scalar::<f32>()))
+                .unwrap_or(f64::NAN)
+        };
+        let h = 1e-2;
+        let numeric = (eval(0.8 + h) - eval(0.8 - h)) / (2.0 * h);
+        let err = (f64::from(analytic) - numeric).abs();
+        assert!(
+            err < 2e-3 * (1.0 + numeric.abs()),
+            "{analytic} vs {numeric}"
+        );
+        Ok(())
+    }
+}
