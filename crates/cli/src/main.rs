@@ -16,6 +16,7 @@ mod device;
 mod error;
 mod float_mode;
 mod inspect;
+mod marble;
 mod preprocess;
 mod simulate;
 mod spikegan;
@@ -23,6 +24,7 @@ mod stats;
 mod svg;
 
 use error::CliError;
+use neuroforge_stats::transport::TransportMethod;
 
 /// mimalloc keeps freed pages for reuse; with glibc's allocator the tensors burn allocates and
 /// frees at every operation cost a page fault per page (docs/BENCHMARKS.md).
@@ -153,6 +155,64 @@ enum Command {
         #[command(subcommand)]
         what: Explanation,
     },
+    /// Embed a point table with a trained MARBLE run: writes the table's usable rows with the
+    /// embedding as columns z0.., the states used as x0.. and the table's other blocks.
+    Embed {
+        /// The MARBLE run directory.
+        #[arg(long = "run-dir")]
+        run_dir: PathBuf,
+        /// The point table to embed (same columns as for training).
+        #[arg(long)]
+        data: PathBuf,
+        /// The embedded point table to write (Parquet).
+        #[arg(long)]
+        out: PathBuf,
+        /// Also draw z0 against z1, coloured by condition, into this SVG file.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        /// Device [default: BURN_DEVICE, else flex].
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// Compare the conditions of an embedded point table by optimal transport, then MDS
+    /// (JSON: conditions, distances, mds).
+    Compare {
+        /// The embedded point table (from `embed`).
+        embedding: PathBuf,
+        /// The JSON file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// exact (EMD between the point clouds), sinkhorn, or clustered (k-means, then EMD
+        /// between cluster histograms; MARBLE's way).
+        #[arg(long, default_value = "clustered")]
+        method: String,
+        /// Clusters of the clustered method.
+        #[arg(long, default_value_t = 50)]
+        clusters: usize,
+        /// Regularisation of the sinkhorn method, relative to the median cost.
+        #[arg(long, default_value_t = 0.01)]
+        epsilon: f64,
+        /// Seed of the k-means initialisation.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The block compared [default: z].
+        #[arg(long, default_value = "z")]
+        block: String,
+        /// Also draw the MDS layout of the conditions into this SVG file.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+    },
+    /// Decode a target block from a feature block of a point table with cross-validation over
+    /// contiguous blocks of rows (JSON: r2, median_absolute_error).
+    Decode {
+        /// The point table (e.g. from `embed`).
+        data: PathBuf,
+        /// The JSON file to write.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        options: marble::DecodeFlags,
+    },
     /// Print the version, the compiled backends, the devices they see and the device that would
     /// be used.
     Info,
@@ -189,6 +249,21 @@ enum TrainModel {
         options: spikegan::SpikeGanFlags,
         #[command(flatten)]
         flags: ImportFlags,
+    },
+    /// MARBLE (manifold embeddings of dynamics) on a point table: columns condition,
+    /// optional trajectory, states x0.. and optional vectors v0.. (else differences of x).
+    Marble {
+        /// The point table (Parquet).
+        #[arg(long)]
+        data: PathBuf,
+        /// The run directory to create.
+        #[arg(long = "run-dir")]
+        run_dir: PathBuf,
+        /// Device: flex, ndarray, tch, tch-cuda:N or cuda:N [default: BURN_DEVICE, else flex].
+        #[arg(long)]
+        device: Option<String>,
+        #[command(flatten)]
+        options: marble::MarbleFlags,
     },
 }
 
@@ -417,6 +492,64 @@ fn run(cli: Cli) -> Result<(), CliError> {
         } => {
             let recording = open(&data, &flags)?;
             let line = spikegan::train(&data, recording, &run_dir, device.as_deref(), &options)?;
+            println!("{line}");
+        }
+        Command::Train {
+            model:
+                TrainModel::Marble {
+                    data,
+                    run_dir,
+                    device,
+                    options,
+                },
+        } => {
+            let line = marble::train(&data, &run_dir, device.as_deref(), &options)?;
+            println!("{line}");
+        }
+        Command::Embed {
+            run_dir,
+            data,
+            out,
+            plot,
+            device,
+        } => {
+            let line = with_spinner(format!("embedding {}", data.display()), || {
+                marble::embed_points(&run_dir, &data, &out, device.as_deref(), plot.as_deref())
+            })?;
+            println!("{line}");
+        }
+        Command::Compare {
+            embedding,
+            out,
+            method,
+            clusters,
+            epsilon,
+            seed,
+            block,
+            plot,
+        } => {
+            let method = match method.as_str() {
+                "exact" => TransportMethod::Exact,
+                "sinkhorn" => TransportMethod::Sinkhorn {
+                    epsilon,
+                    iterations: 1000,
+                },
+                "clustered" => TransportMethod::Clustered { clusters, seed },
+                other => {
+                    return Err(CliError::Usage(format!(
+                        "unknown method '{other}': use exact, sinkhorn or clustered"
+                    )));
+                }
+            };
+            let line = with_spinner("optimal transport between conditions".to_string(), || {
+                marble::compare(&embedding, &out, method, &block, plot.as_deref())
+            })?;
+            println!("{line}");
+        }
+        Command::Decode { data, out, options } => {
+            let line = with_spinner(format!("decoding {}", options.targets), || {
+                marble::decode(&data, &out, &options)
+            })?;
             println!("{line}");
         }
         Command::Resume {

@@ -131,9 +131,13 @@ pub enum Simulation {
         /// Values of mu, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "-1,-0.5,0,0.5,1")]
         mu: Vec<f64>,
-        /// Initial conditions per mu (on a grid in [-3, 3]^2).
+        /// Initial conditions per mu (on a grid in [-extent, extent]^2).
         #[arg(long = "initial-conditions", default_value_t = 10)]
         initial_conditions: usize,
+        /// Half-width of the grid of initial conditions (keep it near 1 for negative mu,
+        /// whose unstable limit cycle makes outer trajectories diverge).
+        #[arg(long, default_value_t = 3.0)]
+        extent: f64,
         /// Time step.
         #[arg(long, default_value_t = 0.05)]
         dt: f64,
@@ -143,7 +147,11 @@ pub enum Simulation {
         /// Curvature of the embedding surface z = a (x^2 + y^2); 0 keeps the plane.
         #[arg(long, default_value_t = 0.0)]
         curvature: f64,
-        /// The recording to write.
+        /// Write a point table (MARBLE's input: condition `mu=<value>`, trajectory, states
+        /// x0.., exact velocities v0..) instead of a recording.
+        #[arg(long)]
+        points: bool,
+        /// The recording (or, with --points, the Parquet point table) to write.
         #[arg(long)]
         out: PathBuf,
     },
@@ -393,20 +401,27 @@ pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, CliError> {
         Simulation::Vanderpol {
             mu,
             initial_conditions,
+            extent,
             dt,
             steps,
             curvature,
+            points,
             out,
         } => {
             neuroforge_io::Container::from_path(&out)?;
             let config = VanDerPolConfig {
                 mu,
                 initial_conditions,
+                extent,
                 dt,
                 steps,
                 curvature,
             };
             let all = neuroforge_sim::van_der_pol(&config).map_err(|e| sim_error(&out, e))?;
+            if points {
+                write_point_table(&all, &config.mu, &out)?;
+                return Ok(vec![out]);
+            }
             let names: &[&str] = if curvature != 0.0 {
                 &["x", "y", "z"]
             } else {
@@ -429,6 +444,38 @@ pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, CliError> {
             Ok(vec![out])
         }
     }
+}
+
+/// Trajectories as a point table: one row per state, condition `mu=<value>`, trajectory
+/// `condition * initial conditions + index`.
+fn write_point_table(
+    all: &[(usize, usize, neuroforge_sim::Trajectory)],
+    mu: &[f64],
+    out: &std::path::Path,
+) -> Result<(), CliError> {
+    let rows: usize = all.iter().map(|(_, _, t)| t.states.nrows()).sum();
+    let dims = all.first().map_or(2, |(_, _, t)| t.states.ncols());
+    let mut condition = Vec::with_capacity(rows);
+    let mut trajectory = Vec::with_capacity(rows);
+    let mut states = ndarray::Array2::zeros((rows, dims));
+    let mut velocities = ndarray::Array2::zeros((rows, dims));
+    let mut r = 0;
+    for (index, (c, _, tr)) in all.iter().enumerate() {
+        for t in 0..tr.states.nrows() {
+            condition.push(format!("mu={}", mu[*c]));
+            trajectory.push(index as i64);
+            states.row_mut(r).assign(&tr.states.row(t));
+            velocities.row_mut(r).assign(&tr.velocities.row(t));
+            r += 1;
+        }
+    }
+    let table = neuroforge_io::PointTable {
+        condition,
+        trajectory: Some(trajectory),
+        blocks: vec![("x".into(), states), ("v".into(), velocities)],
+    };
+    neuroforge_io::write_points(out, &table)?;
+    Ok(())
 }
 
 /// Trajectories (condition index, trajectory index, states and velocities) as one trace

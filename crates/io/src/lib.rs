@@ -10,6 +10,8 @@
 //! - [`import()`]: MATLAB v5 MAT-files, NumPy NPY/NPZ, suite2p folders and (feature `tables`,
 //!   on by default) CSV spike times; [`export()`]: NPY and CSV.
 //!
+//! - [`points`]: point tables (states, vectors, embeddings by condition) for MARBLE.
+//!
 //! Every error names the file and the problem in one line; outputs are written to a temporary
 //! file and renamed, so a failure never leaves a partial file.
 //!
@@ -35,6 +37,7 @@ mod guard;
 pub mod import;
 pub mod mat;
 pub mod npy;
+pub mod points;
 mod recording;
 #[cfg(feature = "tables")]
 pub mod tables;
@@ -45,6 +48,7 @@ pub use columnar::{Container, read_recording, write_recording};
 pub use error::{IoError, Result};
 pub use export::export;
 pub use import::{ImportOptions, SourceFormat, TimeUnit, import};
+pub use points::{PointTable, read_points, write_points};
 pub use recording::{
     Activity, ActivityKind, BinnedActivity, Covariate, CovariateValues, Provenance, Recording,
     RecordingSummary, SpikeTrains, TraceActivity, default_neuron_ids,

@@ -13,6 +13,7 @@
 //!   Chebyshev expansion;
 //! - [`features`]: the network inputs (diffused signal and its gradient filters) as a sum
 //!   over Chebyshev terms, so the diffusion time stays learnable;
+//! - [`sampling`]: furthest point sampling to an even spacing;
 //! - [`geometry`]: all of the above for one point cloud in one call.
 //!
 //! Plain `ndarray` in and out: usable without the rest of neuroforge.
@@ -26,6 +27,7 @@ pub mod gradient;
 pub mod graph;
 pub mod kdtree;
 pub mod laplacian;
+pub mod sampling;
 pub mod sparse;
 
 pub use error::{ManifoldError, Result};

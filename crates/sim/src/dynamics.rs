@@ -70,8 +70,12 @@ pub fn van_der_pol_field(mu: f64) -> impl Fn(&[f64]) -> Vec<f64> {
 pub struct VanDerPolConfig {
     /// Damping parameter of each condition. Default [-1, -0.5, 0, 0.5, 1].
     pub mu: Vec<f64>,
-    /// Initial conditions per condition, drawn on a grid in [-3, 3]^2. Default 10.
+    /// Initial conditions per condition, on a grid in [-extent, extent]^2. Default 10.
     pub initial_conditions: usize,
+    /// Half-width of the grid of initial conditions. Default 3. For mu < 0 the limit cycle
+    /// is unstable and trajectories starting outside it (radius about 2) diverge: keep the
+    /// extent near 1 when negative mu are simulated.
+    pub extent: f64,
     /// Time step. Default 0.05.
     pub dt: f64,
     /// Steps per trajectory. Default 200.
@@ -86,6 +90,7 @@ impl Default for VanDerPolConfig {
         Self {
             mu: vec![-1.0, -0.5, 0.0, 0.5, 1.0],
             initial_conditions: 10,
+            extent: 3.0,
             dt: 0.05,
             steps: 200,
             curvature: 0.0,
@@ -97,6 +102,12 @@ impl Default for VanDerPolConfig {
 /// On a curved surface, states are `(x, y, a (x^2 + y^2))` and velocities follow by the chain
 /// rule, `z' = 2 a (x x' + y y')`.
 pub fn van_der_pol(config: &VanDerPolConfig) -> Result<Vec<(usize, usize, Trajectory)>> {
+    if !(config.extent.is_finite() && config.extent > 0.0) {
+        return Err(invalid(format!(
+            "extent must be a positive number, got {}",
+            config.extent
+        )));
+    }
     if config.initial_conditions == 0 || config.mu.is_empty() {
         return Err(invalid(
             "at least one mu and one initial condition are needed",
@@ -107,7 +118,7 @@ pub fn van_der_pol(config: &VanDerPolConfig) -> Result<Vec<(usize, usize, Trajec
         let (i, j) = (k % side, k / side);
         let at = |v: usize| {
             if side > 1 {
-                -3.0 + 6.0 * v as f64 / (side - 1) as f64
+                config.extent * (-1.0 + 2.0 * v as f64 / (side - 1) as f64)
             } else {
                 0.5
             }

@@ -13,18 +13,23 @@
 //! - [`compare`]: everything side by side with L1 errors and bootstrap intervals;
 //! - [`baselines`]: independent, dichotomized Gaussian (spatial and lag-1 temporal
 //!   correlations) and k-pairwise maximum-entropy models;
+//! - [`transport`]: optimal-transport distances (exact EMD, Sinkhorn, after k-means), MDS and
+//!   Spearman correlation, for comparing conditions (MARBLE);
+//! - [`decode`]: kNN and linear decoders with contiguous k-fold cross-validation;
 //! - [`normal`]: the normal and bivariate normal distribution functions the DG needs.
 //!
 //! Each statistic's definition is in its module documentation and in docs/STATISTICS.md.
 
 pub mod baselines;
 pub mod compare;
+pub mod decode;
 mod error;
 pub mod histogram;
 pub mod moments;
 pub mod normal;
 pub mod patterns;
 pub mod trains;
+pub mod transport;
 
 pub use compare::{CompareConfig, Comparison, StatisticComparison, compare};
 pub use error::{Result, StatsError};

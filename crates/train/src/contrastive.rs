@@ -23,6 +23,7 @@ use burn::tensor::activation::log_sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array2, ArrayView2};
 use neuroforge_manifold::features::{DiffusionFeatures, FeatureConfig, diffusion_features};
+use neuroforge_manifold::sampling::furthest_point_sampling;
 use neuroforge_manifold::{CsrMatrix, Geometry, GeometryConfig};
 use neuroforge_models::{Marble, MarbleConfig, MarbleInput};
 use rand::seq::SliceRandom;
@@ -151,6 +152,9 @@ pub struct MarbleRunConfig {
     pub model: MarbleConfig,
     /// The training.
     pub training: ContrastiveConfig,
+    /// Thin each condition by furthest point sampling to this spacing, as a fraction of its
+    /// extent (default 0: keep every point; MARBLE's examples use about 0.01-0.05).
+    pub subsample_spacing: f64,
 }
 
 /// One condition's data: states (n x d) and the vectors at them (n x d, e.g. the time
@@ -176,6 +180,9 @@ pub struct MarbleData {
     pub condition: Vec<u32>,
     /// First node of each condition, plus the total at the end.
     pub offsets: Vec<usize>,
+    /// Per condition, the rows of its input that became nodes (all of them unless
+    /// subsampled), in node order.
+    pub kept: Vec<Vec<usize>>,
 }
 
 impl MarbleData {
@@ -189,6 +196,7 @@ impl MarbleData {
         let mut condition = Vec::new();
         let mut offsets = vec![0];
         let mut first: Option<DiffusionFeatures> = None;
+        let mut kept_rows = Vec::new();
         for (c, data) in conditions.iter().enumerate() {
             if data.states.dim() != data.vectors.dim() {
                 return Err(TrainError::Data(format!(
@@ -197,10 +205,16 @@ impl MarbleData {
                     data.vectors.dim()
                 )));
             }
-            let geometry = Geometry::build(data.states, config.geometry)
+            let mut kept = furthest_point_sampling(data.states, config.subsample_spacing, 0)
                 .map_err(|e| TrainError::Data(format!("condition {c}: {e}")))?;
-            let f = diffusion_features(&geometry, data.vectors, config.features)
+            kept.sort_unstable();
+            let states = data.states.select(ndarray::Axis(0), &kept);
+            let vectors = data.vectors.select(ndarray::Axis(0), &kept);
+            let geometry = Geometry::build(states.view(), config.geometry)
                 .map_err(|e| TrainError::Data(format!("condition {c}: {e}")))?;
+            let f = diffusion_features(&geometry, vectors.view(), config.features)
+                .map_err(|e| TrainError::Data(format!("condition {c}: {e}")))?;
+            kept_rows.push(kept);
             if let Some(reference) = &first
                 && (reference.channels != f.channels
                     || reference.terms != f.terms
@@ -251,6 +265,7 @@ impl MarbleData {
             adjacency: CsrMatrix::from_rows(total, rows),
             condition,
             offsets,
+            kept: kept_rows,
         })
     }
 

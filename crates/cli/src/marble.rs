@@ -1,0 +1,685 @@
+//! `neuroforge train marble`, `embed`, `compare` and `decode`: MARBLE on point tables
+//! (docs/MARBLE.md). Inputs and outputs are Parquet point tables ([`neuroforge_io::points`]).
+
+use std::path::Path;
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::{Array2, Axis};
+use neuroforge_io::{PointTable, read_points, write_points};
+use neuroforge_signal::Pca;
+use neuroforge_stats::decode::{Decoder, Metric, cross_validate};
+use neuroforge_stats::transport::{TransportMethod, classical_mds, condition_distances};
+use neuroforge_train::{
+    ConditionData, MarbleData, MarbleRunConfig, RunDir, embed, load_marble, save_marble_run,
+    train_contrastive,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::device::select_device;
+use crate::error::CliError;
+use crate::spikegan::run_context;
+
+const PREPROCESSING_FILE: &str = "preprocessing.json";
+
+/// Options of `neuroforge train marble`.
+#[derive(Debug, Clone, Args)]
+pub struct MarbleFlags {
+    /// A TOML file with the run configuration (geometry, features, model, training); flags
+    /// override it.
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+    /// Seed of the weights, the validation split and every draw [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Training epochs [default: 100].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Neighbours k of the proximity graph [default: 20].
+    #[arg(long)]
+    pub k: Option<usize>,
+    /// Scale delta of the continuous-kNN rule [default: 1.0].
+    #[arg(long)]
+    pub delta: Option<f64>,
+    /// Thin each condition by furthest point sampling to this spacing (fraction of its
+    /// extent) [default: 0, keep all].
+    #[arg(long)]
+    pub spacing: Option<f64>,
+    /// Project the states (block `x`) on their first K principal components before anything
+    /// else (fitted on all conditions; kept in the run for `embed`).
+    #[arg(long)]
+    pub pca: Option<usize>,
+}
+
+/// How a run turns a point table into states and vectors; saved in the run directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preprocessing {
+    /// The PCA applied to the states, when `--pca` was given.
+    pub pca: Option<Pca>,
+    /// Whether vectors came from the table (`v` block) or from differences of the states.
+    pub vectors_from_differences: bool,
+    /// Condition names in the order of the model's training data.
+    pub conditions: Vec<String>,
+}
+
+fn unsuitable(path: &Path, message: impl Into<String>) -> CliError {
+    CliError::Unsuitable {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// States, vectors and the kept table rows of each condition.
+struct Prepared {
+    names: Vec<String>,
+    states: Vec<Array2<f64>>,
+    vectors: Vec<Array2<f64>>,
+    rows: Vec<Vec<usize>>,
+}
+
+fn prepare(path: &Path, table: &PointTable, pca: Option<&Pca>) -> Result<Prepared, CliError> {
+    let Some(x) = table.block("x") else {
+        return Err(unsuitable(
+            path,
+            "no state columns x0, x1, ... in the table",
+        ));
+    };
+    let x = match pca {
+        Some(pca) => pca
+            .transform(x.view())
+            .map_err(|e| unsuitable(path, format!("PCA of the states: {e}")))?,
+        None => x.clone(),
+    };
+    let given = table.block("v");
+    if let Some(v) = given
+        && v.ncols() != table.block("x").map_or(0, |b| b.ncols())
+    {
+        return Err(unsuitable(path, "blocks x and v differ in width"));
+    }
+    if given.is_some() && pca.is_some() {
+        return Err(unsuitable(
+            path,
+            "--pca projects the states, so vectors must come from their differences: drop \
+             the v columns or the --pca option",
+        ));
+    }
+    let mut prepared = Prepared {
+        names: Vec::new(),
+        states: Vec::new(),
+        vectors: Vec::new(),
+        rows: Vec::new(),
+    };
+    for (name, rows) in table.conditions() {
+        let (kept, vectors): (Vec<usize>, Array2<f64>) = match given {
+            Some(v) => (rows.clone(), v.select(Axis(0), &rows)),
+            None => {
+                // v_t = x_{t+1} - x_t within each trajectory; the last point has none.
+                let mut kept = Vec::new();
+                let mut diffs = Vec::new();
+                for pair in rows.windows(2) {
+                    let same = table
+                        .trajectory
+                        .as_ref()
+                        .is_none_or(|t| t[pair[0]] == t[pair[1]]);
+                    if same {
+                        kept.push(pair[0]);
+                        diffs.push(&x.row(pair[1]) - &x.row(pair[0]));
+                    }
+                }
+                let mut v = Array2::zeros((kept.len(), x.ncols()));
+                for (r, d) in diffs.iter().enumerate() {
+                    v.row_mut(r).assign(d);
+                }
+                (kept, v)
+            }
+        };
+        if kept.len() < 3 {
+            return Err(unsuitable(
+                path,
+                format!("condition {name} has fewer than 3 usable points"),
+            ));
+        }
+        prepared.states.push(x.select(Axis(0), &kept));
+        prepared.vectors.push(vectors);
+        prepared.names.push(name);
+        prepared.rows.push(kept);
+    }
+    Ok(prepared)
+}
+
+fn resolve_config(flags: &MarbleFlags) -> Result<MarbleRunConfig, CliError> {
+    let mut config = match &flags.config {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| unsuitable(path, e.to_string()))?;
+            toml::from_str(&text)
+                .map_err(|e| unsuitable(path, format!("not a MARBLE run configuration: {e}")))?
+        }
+        None => MarbleRunConfig::default(),
+    };
+    if let Some(seed) = flags.seed {
+        config.seed = seed;
+    }
+    if let Some(epochs) = flags.epochs {
+        config.training.epochs = epochs;
+    }
+    if let Some(k) = flags.k {
+        config.geometry.graph.k = k;
+    }
+    if let Some(delta) = flags.delta {
+        config.geometry.graph.delta = delta;
+    }
+    if let Some(spacing) = flags.spacing {
+        config.subsample_spacing = spacing;
+    }
+    Ok(config)
+}
+
+fn conditions<'a>(prepared: &'a Prepared) -> Vec<ConditionData<'a>> {
+    prepared
+        .states
+        .iter()
+        .zip(&prepared.vectors)
+        .map(|(s, v)| ConditionData {
+            states: s.view(),
+            vectors: v.view(),
+        })
+        .collect()
+}
+
+/// `neuroforge train marble`.
+pub fn train(
+    data: &Path,
+    run_dir: &Path,
+    device: Option<&str>,
+    flags: &MarbleFlags,
+) -> Result<String, CliError> {
+    let (device, device_name) = select_device(device)?;
+    let config = resolve_config(flags)?;
+    let table = read_points(data)?;
+    let pca = match flags.pca {
+        Some(k) => {
+            let Some(x) = table.block("x") else {
+                return Err(unsuitable(
+                    data,
+                    "no state columns x0, x1, ... in the table",
+                ));
+            };
+            Some(Pca::fit(x.view(), k).map_err(|e| unsuitable(data, format!("--pca {k}: {e}")))?)
+        }
+        None => None,
+    };
+    let prepared = prepare(data, &table, pca.as_ref())?;
+    let started = neuroforge_train::rundir::unix_seconds();
+    tracing::info!(
+        conditions = prepared.names.len(),
+        "building the geometry of each condition"
+    );
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message("proximity graphs, gradient operators and diffusion terms");
+    spinner.enable_steady_tick(Duration::from_millis(200));
+    let marble_data = MarbleData::prepare(&conditions(&prepared), &config)?;
+    spinner.finish_and_clear();
+    // Only now that the data is known to be usable.
+    let run = RunDir::create(run_dir)?;
+    let bar = ProgressBar::new(config.training.epochs as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:30} {pos}/{len} epochs [{elapsed} < {eta}] {msg}")
+    {
+        bar.set_style(style);
+    }
+    let outcome = train_contrastive(&config, &marble_data, &device, |line| {
+        bar.set_position(line.epoch as u64);
+        bar.set_message(format!(
+            "loss {:.4} validation {:.4} t {:.3}",
+            line.train_loss, line.validation_loss, line.diffusion_time
+        ));
+        tracing::debug!(
+            epoch = line.epoch,
+            train = line.train_loss,
+            validation = line.validation_loss,
+            "epoch"
+        );
+    })?;
+    bar.finish_and_clear();
+    save_marble_run(
+        &run,
+        &config,
+        &marble_data,
+        &outcome,
+        run_context(&device_name),
+        started,
+    )?;
+    let preprocessing = Preprocessing {
+        pca,
+        vectors_from_differences: table.block("v").is_none(),
+        conditions: prepared.names.clone(),
+    };
+    let text = serde_json::to_string_pretty(&preprocessing)
+        .map_err(|e| unsuitable(run_dir, e.to_string()))?;
+    run.write_text(PREPROCESSING_FILE, &text)?;
+    Ok(format!(
+        "{}: {} nodes in {} conditions, best validation loss {:.4} at epoch {} of {}, diffusion time {:.3}",
+        run_dir.display(),
+        marble_data.nodes(),
+        prepared.names.len(),
+        outcome.best_validation_loss,
+        outcome.best_epoch,
+        outcome.history.len(),
+        outcome.model.diffusion_time()
+    ))
+}
+
+/// `neuroforge embed`: the embedding of every usable point of `data` (rows whose vector could
+/// be formed), with the table's other blocks carried along.
+pub fn embed_points(
+    run_dir: &Path,
+    data: &Path,
+    out: &Path,
+    device: Option<&str>,
+    plot: Option<&Path>,
+) -> Result<String, CliError> {
+    let (device, _) = select_device(device)?;
+    let (config, model) = load_marble(run_dir, &device)?;
+    let text = std::fs::read_to_string(run_dir.join(PREPROCESSING_FILE))
+        .map_err(|e| unsuitable(&run_dir.join(PREPROCESSING_FILE), e.to_string()))?;
+    let preprocessing: Preprocessing = serde_json::from_str(&text)
+        .map_err(|e| unsuitable(&run_dir.join(PREPROCESSING_FILE), e.to_string()))?;
+    let table = read_points(data)?;
+    let prepared = prepare(data, &table, preprocessing.pca.as_ref())?;
+    let marble_data = MarbleData::prepare(&conditions(&prepared), &config)?;
+    if marble_data.input != model_input(&model) {
+        return Err(unsuitable(
+            data,
+            "its features do not match the trained model's input (different dimension or diffusion settings)",
+        ));
+    }
+    let z = embed(&model, &marble_data);
+    // The table rows that became nodes (after subsampling), in node order.
+    let rows: Vec<usize> = prepared
+        .rows
+        .iter()
+        .zip(&marble_data.kept)
+        .flat_map(|(rows, kept)| kept.iter().map(|&k| rows[k]))
+        .collect();
+    let mut blocks = vec![("z".to_string(), z.clone())];
+    let kept_states: Vec<Array2<f64>> = prepared
+        .states
+        .iter()
+        .zip(&marble_data.kept)
+        .map(|(s, kept)| s.select(Axis(0), kept))
+        .collect();
+    let views: Vec<_> = kept_states.iter().map(|s| s.view()).collect();
+    let states =
+        ndarray::concatenate(Axis(0), &views).map_err(|e| unsuitable(data, e.to_string()))?;
+    blocks.push(("x".to_string(), states));
+    for (prefix, block) in &table.blocks {
+        if prefix != "x" && prefix != "z" {
+            blocks.push((prefix.clone(), block.select(Axis(0), &rows)));
+        }
+    }
+    let embedded = PointTable {
+        condition: rows.iter().map(|&r| table.condition[r].clone()).collect(),
+        trajectory: table
+            .trajectory
+            .as_ref()
+            .map(|t| rows.iter().map(|&r| t[r]).collect()),
+        blocks,
+    };
+    write_points(out, &embedded)?;
+    if let Some(plot) = plot {
+        let names: Vec<String> = embedded.conditions().into_iter().map(|(n, _)| n).collect();
+        let positions = condition_positions(&names);
+        let points: Vec<(f64, f64, f64, Option<String>)> = embedded
+            .condition
+            .iter()
+            .enumerate()
+            .map(|(r, c)| {
+                let k = names.iter().position(|n| n == c).unwrap_or(0);
+                (z[[r, 0]], z[[r, 1.min(z.ncols() - 1)]], positions[k], None)
+            })
+            .collect();
+        write_text(
+            plot,
+            &scatter_svg(
+                "MARBLE embedding (blue: first condition, red: last)",
+                "z0",
+                "z1",
+                &points,
+            ),
+        )?;
+    }
+    Ok(format!(
+        "{}: {} points embedded in {} dimensions",
+        out.display(),
+        z.nrows(),
+        z.ncols()
+    ))
+}
+
+fn model_input(model: &neuroforge_models::Marble) -> neuroforge_models::MarbleInput {
+    neuroforge_models::MarbleInput {
+        channels: model.channels,
+        terms: model.terms,
+        lambdas: model.lambdas.clone(),
+        weights: model.weights.clone(),
+        t_max: model.t_max,
+    }
+}
+
+/// The result of `neuroforge compare`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConditionComparison {
+    /// Condition names, in order of first appearance.
+    pub conditions: Vec<String>,
+    /// The method used.
+    pub method: TransportMethod,
+    /// Transport distances, condition x condition.
+    pub distances: Vec<Vec<f64>>,
+    /// Classical MDS coordinates of the conditions (2 per condition).
+    pub mds: Vec<Vec<f64>>,
+}
+
+/// `neuroforge compare`: optimal-transport distances between the conditions of an embedding.
+pub fn compare(
+    embedding: &Path,
+    out: &Path,
+    method: TransportMethod,
+    block: &str,
+    plot: Option<&Path>,
+) -> Result<String, CliError> {
+    let table = read_points(embedding)?;
+    let Some(z) = table.block(block) else {
+        return Err(unsuitable(
+            embedding,
+            format!("no columns {block}0, {block}1, ..."),
+        ));
+    };
+    let groups = table.conditions();
+    if groups.len() < 2 {
+        return Err(unsuitable(embedding, "needs at least two conditions"));
+    }
+    let order: Vec<usize> = groups
+        .iter()
+        .flat_map(|(_, rows)| rows.iter().copied())
+        .collect();
+    let points = z.select(Axis(0), &order);
+    let mut offsets = vec![0];
+    for (_, rows) in &groups {
+        offsets.push(offsets.last().copied().unwrap_or(0) + rows.len());
+    }
+    let distances = condition_distances(points.view(), &offsets, method)
+        .map_err(|e| unsuitable(embedding, e.to_string()))?;
+    let mds =
+        classical_mds(distances.view(), 2).map_err(|e| unsuitable(embedding, e.to_string()))?;
+    let result = ConditionComparison {
+        conditions: groups.iter().map(|(n, _)| n.clone()).collect(),
+        method,
+        distances: distances.rows().into_iter().map(|r| r.to_vec()).collect(),
+        mds: mds.rows().into_iter().map(|r| r.to_vec()).collect(),
+    };
+    write_json(out, &result)?;
+    if let Some(plot) = plot {
+        let positions = condition_positions(&result.conditions);
+        let points: Vec<(f64, f64, f64, Option<String>)> = result
+            .mds
+            .iter()
+            .zip(&result.conditions)
+            .zip(&positions)
+            .map(|((xy, name), &p)| {
+                (
+                    xy[0],
+                    xy.get(1).copied().unwrap_or(0.0),
+                    p,
+                    Some(name.clone()),
+                )
+            })
+            .collect();
+        write_text(
+            plot,
+            &scatter_svg(
+                "conditions by optimal transport, classical MDS",
+                "MDS 1",
+                "MDS 2",
+                &points,
+            ),
+        )?;
+    }
+    Ok(format!(
+        "{}: distances between {} conditions",
+        out.display(),
+        result.conditions.len()
+    ))
+}
+
+fn write_json(out: &Path, value: &impl Serialize) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| unsuitable(out, e.to_string()))?;
+    neuroforge_io::write_atomically(out, |file| {
+        use std::io::Write;
+        file.write_all(text.as_bytes())
+            .map_err(|source| neuroforge_io::IoError::Write {
+                path: out.to_path_buf(),
+                source,
+            })
+    })?;
+    Ok(())
+}
+
+/// The result of `neuroforge decode`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DecodingReport {
+    /// Feature block decoded from.
+    pub features: String,
+    /// Target block decoded.
+    pub targets: String,
+    /// The decoder.
+    pub decoder: Decoder,
+    /// Folds (contiguous blocks of rows).
+    pub folds: usize,
+    /// Cross-validated R².
+    pub r2: f64,
+    /// Median absolute error, in the targets' units.
+    pub median_absolute_error: f64,
+}
+
+/// Options of `neuroforge decode`.
+#[derive(Debug, Clone, Args)]
+pub struct DecodeFlags {
+    /// Feature block (columns `<block>0, ...`) [default: z].
+    #[arg(long, default_value = "z")]
+    pub features: String,
+    /// Target block to decode (e.g. `pos` for pos0, pos1).
+    #[arg(long)]
+    pub targets: String,
+    /// Only these target columns (indices within the block, comma-separated) [default: all].
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Vec<usize>,
+    /// Decoder: knn or linear.
+    #[arg(long, default_value = "knn")]
+    pub decoder: String,
+    /// Neighbours of the kNN decoder.
+    #[arg(long, default_value_t = 36)]
+    pub neighbours: usize,
+    /// Distance of the kNN decoder: cosine or euclidean.
+    #[arg(long, default_value = "cosine")]
+    pub metric: String,
+    /// Ridge penalty of the linear decoder.
+    #[arg(long, default_value_t = 1e-6)]
+    pub ridge: f64,
+    /// Cross-validation folds over contiguous blocks of rows.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+}
+
+/// `neuroforge decode`.
+pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, CliError> {
+    let table = read_points(data)?;
+    let Some(features) = table.block(&flags.features) else {
+        return Err(unsuitable(
+            data,
+            format!("no feature columns {}0, ...", flags.features),
+        ));
+    };
+    let Some(targets) = table.block(&flags.targets) else {
+        return Err(unsuitable(
+            data,
+            format!("no target columns {}0, ...", flags.targets),
+        ));
+    };
+    let targets = if flags.columns.is_empty() {
+        targets.clone()
+    } else {
+        if let Some(&c) = flags.columns.iter().find(|&&c| c >= targets.ncols()) {
+            return Err(CliError::Usage(format!(
+                "--columns {c}: block {} has {} columns",
+                flags.targets,
+                targets.ncols()
+            )));
+        }
+        targets.select(Axis(1), &flags.columns)
+    };
+    let decoder = match flags.decoder.as_str() {
+        "knn" => Decoder::Knn {
+            neighbours: flags.neighbours,
+            metric: match flags.metric.as_str() {
+                "cosine" => Metric::Cosine,
+                "euclidean" => Metric::Euclidean,
+                other => {
+                    return Err(CliError::Usage(format!(
+                        "unknown metric '{other}': use cosine or euclidean"
+                    )));
+                }
+            },
+        },
+        "linear" => Decoder::Linear { ridge: flags.ridge },
+        other => {
+            return Err(CliError::Usage(format!(
+                "unknown decoder '{other}': use knn or linear"
+            )));
+        }
+    };
+    let scores = cross_validate(features.view(), targets.view(), decoder, flags.folds)
+        .map_err(|e| unsuitable(data, e.to_string()))?;
+    let report = DecodingReport {
+        features: flags.features.clone(),
+        targets: flags.targets.clone(),
+        decoder,
+        folds: flags.folds,
+        r2: scores.r2,
+        median_absolute_error: scores.median_absolute_error,
+    };
+    write_json(out, &report)?;
+    Ok(format!(
+        "{}: R2 {:.3}, median absolute error {:.3} ({}-fold, contiguous blocks)",
+        out.display(),
+        report.r2,
+        report.median_absolute_error,
+        flags.folds
+    ))
+}
+
+/// Blue (0) to red (1).
+fn colour(value: f64) -> String {
+    let v = value.clamp(0.0, 1.0);
+    let r = (40.0 + 200.0 * v) as u8;
+    let b = (240.0 - 200.0 * v) as u8;
+    format!("rgb({r},60,{b})")
+}
+
+/// A scatter plot of `(x, y, colour in [0, 1], label)` points as SVG; labels are drawn when
+/// given.
+pub fn scatter_svg(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    points: &[(f64, f64, f64, Option<String>)],
+) -> String {
+    let (w, h, m) = (520.0, 420.0, 50.0);
+    let finite = points.iter().filter(|p| p.0.is_finite() && p.1.is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for p in finite {
+        x0 = x0.min(p.0);
+        x1 = x1.max(p.0);
+        y0 = y0.min(p.1);
+        y1 = y1.max(p.1);
+    }
+    if x1.partial_cmp(&x0) != Some(std::cmp::Ordering::Greater) {
+        (x0, x1) = (x0 - 1.0, x0 + 1.0);
+    }
+    if y1.partial_cmp(&y0) != Some(std::cmp::Ordering::Greater) {
+        (y0, y1) = (y0 - 1.0, y0 + 1.0);
+    }
+    let sx = |x: f64| m + (x - x0) / (x1 - x0) * (w - 2.0 * m);
+    let sy = |y: f64| h - m - (y - y0) / (y1 - y0) * (h - 2.0 * m);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"11\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-size=\"13\">{title}</text>\n\
+         <rect x=\"{m}\" y=\"{m}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#888\"/>\n\
+         <text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{x_label}</text>\n\
+         <text x=\"14\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate(-90 14 {})\">{y_label}</text>\n",
+        w / 2.0,
+        w - 2.0 * m,
+        h - 2.0 * m,
+        w / 2.0,
+        h - 15.0,
+        h / 2.0,
+        h / 2.0
+    );
+    let radius = if points.len() > 500 { 1.5 } else { 4.0 };
+    for (x, y, c, label) in points {
+        if !(x.is_finite() && y.is_finite()) {
+            continue;
+        }
+        svg.push_str(&format!(
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"{radius}\" fill=\"{}\" fill-opacity=\"0.8\"/>\n",
+            sx(*x),
+            sy(*y),
+            colour(*c)
+        ));
+        if let Some(label) = label {
+            svg.push_str(&format!(
+                "<text x=\"{:.1}\" y=\"{:.1}\">{label}</text>\n",
+                sx(*x) + 5.0,
+                sy(*y) - 5.0
+            ));
+        }
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// Writes `text` to `path` atomically.
+pub fn write_text(path: &Path, text: &str) -> Result<(), CliError> {
+    neuroforge_io::write_atomically(path, |file| {
+        use std::io::Write;
+        file.write_all(text.as_bytes())
+            .map_err(|source| neuroforge_io::IoError::Write {
+                path: path.to_path_buf(),
+                source,
+            })
+    })?;
+    Ok(())
+}
+
+/// The colour position of each condition: its numeric value when every name ends in a number
+/// (`mu=0.5`), else its order.
+pub fn condition_positions(names: &[String]) -> Vec<f64> {
+    let numbers: Option<Vec<f64>> = names
+        .iter()
+        .map(|n| n.rsplit('=').next().and_then(|v| v.parse::<f64>().ok()))
+        .collect();
+    let values = numbers.unwrap_or_else(|| (0..names.len()).map(|i| i as f64).collect());
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    values
+        .iter()
+        .map(|v| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 })
+        .collect()
+}

@@ -1,0 +1,313 @@
+//! Point tables: one row per point (a state of a dynamical system, an embedded node), grouped
+//! by condition and optionally by trajectory, with blocks of numeric columns named by a prefix
+//! and an index (`x0, x1, ...` for states, `v0, ...` for vectors, `z0, ...` for embeddings).
+//! This is what MARBLE reads (`neuroforge train marble --data`) and writes (`neuroforge
+//! embed`), as Parquet:
+//!
+//! | column | type | meaning |
+//! | --- | --- | --- |
+//! | `condition` | string (or integer) | the condition the point belongs to |
+//! | `trajectory` | int64, optional | the trajectory within the condition (for differencing) |
+//! | `<prefix><i>` | float64 | component i of the block `<prefix>` |
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{
+    Array, ArrayRef, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+use arrow_schema::{DataType, Field, Schema};
+use ndarray::Array2;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::atomic::write_atomically;
+use crate::error::{IoError, Result};
+use crate::guard::guarded;
+
+/// A table of points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointTable {
+    /// Condition of each row.
+    pub condition: Vec<String>,
+    /// Trajectory of each row, when given.
+    pub trajectory: Option<Vec<i64>>,
+    /// Numeric blocks by prefix, each with one row per point, in column order.
+    pub blocks: Vec<(String, Array2<f64>)>,
+}
+
+impl PointTable {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.condition.len()
+    }
+
+    /// The block named `prefix`.
+    pub fn block(&self, prefix: &str) -> Option<&Array2<f64>> {
+        self.blocks
+            .iter()
+            .find(|(p, _)| p == prefix)
+            .map(|(_, b)| b)
+    }
+
+    /// The conditions in order of first appearance, with the rows of each.
+    pub fn conditions(&self) -> Vec<(String, Vec<usize>)> {
+        let mut out: Vec<(String, Vec<usize>)> = Vec::new();
+        for (row, c) in self.condition.iter().enumerate() {
+            match out.iter_mut().find(|(name, _)| name == c) {
+                Some((_, rows)) => rows.push(row),
+                None => out.push((c.clone(), vec![row])),
+            }
+        }
+        out
+    }
+
+    fn check(&self) -> Result<()> {
+        let n = self.rows();
+        if let Some(t) = &self.trajectory
+            && t.len() != n
+        {
+            return Err(IoError::Usage(format!(
+                "{} trajectory ids for {n} rows",
+                t.len()
+            )));
+        }
+        for (prefix, block) in &self.blocks {
+            if block.nrows() != n {
+                return Err(IoError::Usage(format!(
+                    "block {prefix} has {} rows, the table {n}",
+                    block.nrows()
+                )));
+            }
+            if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_alphabetic() || c == '_') {
+                return Err(IoError::Usage(format!(
+                    "block prefix {prefix:?} must be letters or underscores"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes `table` to `path` as Parquet, atomically.
+pub fn write_points(path: &Path, table: &PointTable) -> Result<()> {
+    table.check()?;
+    let mut fields = vec![Field::new("condition", DataType::Utf8, false)];
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(table.condition.clone()))];
+    if let Some(t) = &table.trajectory {
+        fields.push(Field::new("trajectory", DataType::Int64, false));
+        columns.push(Arc::new(Int64Array::from(t.clone())));
+    }
+    for (prefix, block) in &table.blocks {
+        for (c, column) in block.columns().into_iter().enumerate() {
+            fields.push(Field::new(format!("{prefix}{c}"), DataType::Float64, false));
+            columns.push(Arc::new(Float64Array::from(column.to_vec())));
+        }
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| IoError::Write {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let write_err = |e: String| IoError::Write {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    };
+    write_atomically(path, |file| {
+        let mut out = BufWriter::new(file);
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .build();
+        let mut writer = ArrowWriter::try_new(&mut out, schema.clone(), Some(props))
+            .map_err(|e| write_err(e.to_string()))?;
+        writer.write(&batch).map_err(|e| write_err(e.to_string()))?;
+        writer.close().map_err(|e| write_err(e.to_string()))?;
+        out.flush().map_err(|e| IoError::Write {
+            path: path.to_path_buf(),
+            source: e,
+        })
+    })
+}
+
+/// Splits a column name into its block prefix and index (`x12` -> (`x`, 12)).
+fn split_name(name: &str) -> Option<(&str, usize)> {
+    let digits = name.len() - name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    if digits == 0 || digits == name.len() {
+        return None;
+    }
+    let (prefix, index) = name.split_at(name.len() - digits);
+    Some((prefix, index.parse().ok()?))
+}
+
+/// Reads a point table from a Parquet file.
+pub fn read_points(path: &Path) -> Result<PointTable> {
+    let file = File::open(path).map_err(|source| IoError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let parsed = guarded("Parquet file", || {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| format!("not a readable Parquet file (truncated or corrupt?): {e}"))?;
+        let schema = builder.schema().clone();
+        let reader = builder
+            .build()
+            .map_err(|e| format!("cannot read the Parquet data: {e}"))?;
+        let mut batches = Vec::new();
+        for b in reader {
+            batches.push(b.map_err(|e| format!("corrupt Parquet data: {e}"))?);
+        }
+        from_batches(&schema, &batches)
+    });
+    parsed.map_err(|problem| IoError::invalid(path, problem))
+}
+
+fn from_batches(schema: &Schema, batches: &[RecordBatch]) -> Result<PointTable, String> {
+    let mut condition = Vec::new();
+    let mut trajectory: Option<Vec<i64>> = None;
+    // (prefix, index, values)
+    let mut numeric: Vec<(String, usize, Vec<f64>)> = Vec::new();
+    for (f, field) in schema.fields().iter().enumerate() {
+        let name = field.name().as_str();
+        for batch in batches {
+            let column = batch.column(f);
+            if column.null_count() > 0 {
+                return Err(format!("column {name} has missing values"));
+            }
+            match name {
+                "condition" => {
+                    if let Some(s) = column.as_any().downcast_ref::<StringArray>() {
+                        condition.extend(s.iter().map(|v| v.unwrap_or_default().to_string()));
+                    } else if let Some(i) = column.as_any().downcast_ref::<Int64Array>() {
+                        condition.extend(i.values().iter().map(|v| v.to_string()));
+                    } else {
+                        return Err(format!(
+                            "column condition must be strings or int64, found {}",
+                            field.data_type()
+                        ));
+                    }
+                }
+                "trajectory" => {
+                    let Some(i) = column.as_any().downcast_ref::<Int64Array>() else {
+                        return Err(format!(
+                            "column trajectory must be int64, found {}",
+                            field.data_type()
+                        ));
+                    };
+                    trajectory
+                        .get_or_insert_with(Vec::new)
+                        .extend(i.values().iter());
+                }
+                _ => {
+                    let Some((prefix, index)) = split_name(name) else {
+                        return Err(format!(
+                            "column {name} is neither condition, trajectory nor a numbered \
+                             component like x0 or v3"
+                        ));
+                    };
+                    let values: Vec<f64> =
+                        if let Some(a) = column.as_any().downcast_ref::<Float64Array>() {
+                            a.values().to_vec()
+                        } else if let Some(a) = column.as_any().downcast_ref::<Float32Array>() {
+                            a.values().iter().map(|&v| f64::from(v)).collect()
+                        } else {
+                            return Err(format!(
+                                "column {name} must be float64 or float32, found {}",
+                                field.data_type()
+                            ));
+                        };
+                    match numeric
+                        .iter_mut()
+                        .find(|(p, i, _)| p == prefix && *i == index)
+                    {
+                        Some((_, _, existing)) => existing.extend(values),
+                        None => numeric.push((prefix.to_string(), index, values)),
+                    }
+                }
+            }
+        }
+    }
+    let rows = condition.len();
+    if rows == 0 {
+        return Err("no condition column, or no rows".into());
+    }
+    let mut prefixes: Vec<String> = Vec::new();
+    for (p, _, _) in &numeric {
+        if !prefixes.contains(p) {
+            prefixes.push(p.clone());
+        }
+    }
+    let mut blocks = Vec::new();
+    for prefix in prefixes {
+        let mut columns: Vec<&(String, usize, Vec<f64>)> =
+            numeric.iter().filter(|(p, _, _)| *p == prefix).collect();
+        columns.sort_by_key(|(_, i, _)| *i);
+        for (expected, (_, i, _)) in columns.iter().enumerate() {
+            if *i != expected {
+                return Err(format!("block {prefix} lacks column {prefix}{expected}"));
+            }
+        }
+        let mut block = Array2::zeros((rows, columns.len()));
+        for (c, (_, _, values)) in columns.iter().enumerate() {
+            if values.len() != rows {
+                return Err(format!(
+                    "column {prefix}{c} has {} rows, not {rows}",
+                    values.len()
+                ));
+            }
+            if let Some(r) = values.iter().position(|v| !v.is_finite()) {
+                return Err(format!("column {prefix}{c}, row {r} is not finite"));
+            }
+            for (r, v) in values.iter().enumerate() {
+                block[[r, c]] = *v;
+            }
+        }
+        blocks.push((prefix, block));
+    }
+    Ok(PointTable {
+        condition,
+        trajectory,
+        blocks,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_round_trip_and_bad_files_name_the_problem() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| IoError::Usage(e.to_string()))?;
+        let path = dir.path().join("points.parquet");
+        let table = PointTable {
+            condition: vec!["a".into(), "a".into(), "b".into()],
+            trajectory: Some(vec![0, 0, 1]),
+            blocks: vec![
+                (
+                    "x".into(),
+                    ndarray::array![[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]],
+                ),
+                (
+                    "v".into(),
+                    ndarray::array![[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]],
+                ),
+            ],
+        };
+        write_points(&path, &table)?;
+        assert_eq!(read_points(&path)?, table);
+        assert_eq!(
+            table.conditions(),
+            vec![("a".to_string(), vec![0, 1]), ("b".to_string(), vec![2])]
+        );
+        std::fs::write(&path, b"not parquet").map_err(|e| IoError::Usage(e.to_string()))?;
+        let err = read_points(&path).map(|_| ()).unwrap_err().to_string();
+        assert!(
+            err.contains("points.parquet") && err.contains("Parquet"),
+            "{err}"
+        );
+        Ok(())
+    }
+}
