@@ -17,6 +17,12 @@
 //!   torch-sys expects, the benchmark also runs on burn's libtorch backend (`--features
 //!   bench-tch`, group `spikegan_iteration_tch`).
 //!
+//! - MARBLE at scale: `cargo bench -p neuroforge-manifold --bench geometry` (40,000 points in 8
+//!   dimensions: CkNN graph, whole geometry with local frames), the same job's peak memory
+//!   (`--example scale`), and the embedding of 100,000 points with a trained network
+//!   (`neuroforge-train --example marble_embed_scale`). The reference implementation is not run
+//!   (it needs PyTorch Geometric and a Cython extension; docs/BENCHMARKS.md).
+//!
 //! The Python is `$NEUROFORGE_VENV/bin/python` (default `~/.cache/neuroforge/venv`); install
 //! with `python3 -m venv <dir> && <dir>/bin/pip install oasis-deconv elephant scipy`. Results go
 //! to the terminal; the figures in docs/BENCHMARKS.md come from this command.
@@ -145,6 +151,30 @@ fn spikegan(python: &Path) -> Result<()> {
                 );
             }
         }
+    }
+    run_in_root(
+        "cargo",
+        &["bench", "-p", "neuroforge-manifold", "--bench", "geometry"],
+    )?;
+    for (package, example, args) in [
+        ("neuroforge-manifold", "scale", ["40000", "8"].as_slice()),
+        (
+            "neuroforge-train",
+            "marble_embed_scale",
+            ["100000"].as_slice(),
+        ),
+    ] {
+        let mut command = vec![
+            "run",
+            "--release",
+            "-p",
+            package,
+            "--example",
+            example,
+            "--",
+        ];
+        command.extend(args);
+        run_in_root("cargo", &command)?;
     }
     Ok(())
 }

@@ -98,3 +98,18 @@ fn embeddings_tell_rotation_from_expansion_and_repeat_with_the_seed() {
     let again = train_contrastive(&config, &data, &device, |_| {}).expect("train again");
     assert_eq!(embed(&again.model, &data), z);
 }
+
+#[test]
+fn the_configuration_documented_in_docs_marble_md_parses_to_the_defaults() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/MARBLE.md"))
+        .expect("docs/MARBLE.md");
+    let start = doc.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let end = start + doc[start..].find("```").expect("its end");
+    let parsed: MarbleRunConfig =
+        toml::from_str(&doc[start..end]).expect("the documented TOML parses");
+    assert_eq!(
+        parsed,
+        MarbleRunConfig::default(),
+        "the documented values are the defaults"
+    );
+}
