@@ -17,15 +17,16 @@ use serde_json::{Value, json};
 
 use crate::{root, run_in_root};
 
-const EXPERIMENTS: [&str; 4] = [
+const EXPERIMENTS: [&str; 5] = [
     "spikegan-uniform",
     "spikegan-retina",
     "spikegan-packets",
     "marble-vanderpol",
+    "marble-hippocampus",
 ];
 
 const USAGE: &str = "usage: cargo xtask reproduce <spikegan-uniform | spikegan-retina | \
-                     spikegan-packets | marble-vanderpol | all> [--quick | --full] [--device D] [--check] \
+                     spikegan-packets | marble-vanderpol | marble-hippocampus | all> [--quick | --full] [--device D] [--check] \
                      [--features F]";
 
 /// Adam's learning rate in `--quick` runs (the paper's, used by `--full`, is 1e-4).
@@ -146,15 +147,19 @@ pub fn run(args: &[String]) -> Result<()> {
         .map(|n| experiment(n))
         .collect::<Result<_>>()?;
     for name in &marble {
-        if name != "marble-vanderpol" {
+        if name != "marble-vanderpol" && name != "marble-hippocampus" {
             bail!("unknown experiment '{name}'\n{USAGE}");
         }
     }
     let binary = build_cli(&options)?;
     let mut failures = Vec::new();
     for name in &marble {
-        let results = crate::reproduce_marble::run_vanderpol(&binary, &options)
-            .with_context(|| format!("{name} failed"))?;
+        let results = if name == "marble-vanderpol" {
+            crate::reproduce_marble::run_vanderpol(&binary, &options)
+        } else {
+            crate::reproduce_marble::run_hippocampus(&binary, &options)
+        }
+        .with_context(|| format!("{name} failed"))?;
         if options.check {
             failures.extend(check(name, &results)?);
         }

@@ -17,6 +17,7 @@ mod error;
 mod float_mode;
 mod inspect;
 mod marble;
+mod points;
 mod preprocess;
 mod simulate;
 mod spikegan;
@@ -154,6 +155,15 @@ enum Command {
     Explain {
         #[command(subcommand)]
         what: Explanation,
+    },
+    /// Build a point table (MARBLE's input) from spike times and a behaviour on the same clock:
+    /// binned, smoothed rates as x0.., the behaviour per bin, moving bins only.
+    Points {
+        #[command(flatten)]
+        options: points::PointsFlags,
+        /// The point table to write (Parquet).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Embed a point table with a trained MARBLE run: writes the table's usable rows with the
     /// embedding as columns z0.., the states used as x0.. and the table's other blocks.
@@ -504,6 +514,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 },
         } => {
             let line = marble::train(&data, &run_dir, device.as_deref(), &options)?;
+            println!("{line}");
+        }
+        Command::Points { options, out } => {
+            let line = with_spinner("binning spikes and behaviour".to_string(), || {
+                points::run(&options, &out)
+            })?;
             println!("{line}");
         }
         Command::Embed {

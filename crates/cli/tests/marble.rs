@@ -189,3 +189,85 @@ fn bad_marble_inputs_give_one_line_naming_the_file() {
     assert!(e.contains("split.parquet") && e.contains("z0"), "{e}");
     assert!(!dir.path().join("c.json").exists());
 }
+
+#[test]
+fn points_keep_the_moving_bins_with_their_rates_and_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    // Units 0 and 1 fire at 40 Hz (one spike per 25 ms bin), unit 1 only in the first 10 s. The animal moves at
+    // 30 px/s for 10 s, then sits still for 10 s; the tracker loses it (y = 479) at 4-5 s.
+    // Unit 2's single spike at t = 0 fixes the bins' origin; the others fire mid-bin.
+    let mut spikes = String::from("unit,time_s\n2,0.0\n");
+    for k in 0..800 {
+        spikes.push_str(&format!("0,{:.4}\n", 0.0125 + k as f64 * 0.025));
+    }
+    for k in 0..400 {
+        spikes.push_str(&format!("1,{:.4}\n", 0.0125 + k as f64 * 0.025));
+    }
+    std::fs::write(p("spikes.csv"), spikes).unwrap();
+    let mut behaviour = String::from("time_s,x_px,y_px\n");
+    for k in 0..1200 {
+        let t = k as f64 / 60.0;
+        let x = 30.0 * t.min(10.0);
+        let y = if (4.0..5.0).contains(&t) {
+            479.0
+        } else {
+            100.0
+        };
+        behaviour.push_str(&format!("{t:.5},{x:.3},{y}\n"));
+    }
+    std::fs::write(p("behaviour.csv"), behaviour).unwrap();
+    let line = ok(&[
+        "points",
+        "--spikes",
+        &p("spikes.csv"),
+        "--behaviour",
+        &p("behaviour.csv"),
+        "--bin-ms",
+        "25",
+        "--smooth-ms",
+        "0",
+        "--min-speed",
+        "20",
+        "--invalid",
+        "y_px=479",
+        "--out",
+        &p("points.parquet"),
+    ]);
+    assert!(line.contains("3 units"), "{line}");
+    let table = read_points(dir.path().join("points.parquet").as_path()).unwrap();
+    let t = table.block("t").unwrap();
+    let pos = table.block("pos").unwrap();
+    let x = table.block("x").unwrap();
+    // Only moving, validly tracked bins: inside (0, 10) s and outside the dropout (with the
+    // +-100 ms speed window).
+    for r in 0..table.rows() {
+        let time = t[[r, 0]];
+        assert!(time > 0.0 && time < 10.2, "bin at {time} s kept");
+        assert!(!(4.0..5.0).contains(&time), "dropout bin at {time} s kept");
+        // Position is the bin's mean of 30 t.
+        assert!(
+            (pos[[r, 0]] - 30.0 * time).abs() < 0.6,
+            "{} at {time}",
+            pos[[r, 0]]
+        );
+        // One spike of each unit per 25 ms bin: 40 spikes/s.
+        assert!((x[[r, 0]] - 40.0).abs() < 1e-9 && (x[[r, 1]] - 40.0).abs() < 1e-9);
+    }
+    assert!(table.rows() > 300, "{} bins", table.rows());
+    // The dropout splits the run into two stretches.
+    let trajectories = table.trajectory.as_ref().unwrap();
+    assert_eq!(trajectories.iter().max(), Some(&1));
+    let e = fails(&[
+        "points",
+        "--spikes",
+        &p("spikes.csv"),
+        "--behaviour",
+        &p("behaviour.csv"),
+        "--invalid",
+        "z_px=1",
+        "--out",
+        &p("bad.parquet"),
+    ]);
+    assert!(e.contains("behaviour.csv") && e.contains("z_px"), "{e}");
+}
