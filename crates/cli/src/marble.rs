@@ -365,6 +365,7 @@ fn model_input(model: &neuroforge_models::Marble) -> neuroforge_models::MarbleIn
         lambdas: model.lambdas.clone(),
         weights: model.weights.clone(),
         t_max: model.t_max,
+        signal_channels: model.signal_channels,
     }
 }
 

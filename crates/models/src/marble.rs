@@ -35,6 +35,12 @@ pub struct MarbleConfig {
     pub normalize_output: bool,
     /// Initial diffusion time (default 0.1).
     pub t_init: f64,
+    /// Feed the MLP rotation-aware scalars instead of the raw features (default false, as
+    /// MARBLE's `inner_product_features`): the features are read as vectors of the signal's
+    /// dimension (the field, then its directional derivatives of each order) and vector i
+    /// becomes `tanh(<x_i, sum_j O_j x_j>)` with learnable matrices `O_j`, initialised to
+    /// the identity. A one-dimensional signal gives the magnitudes instead.
+    pub inner_product_features: bool,
 }
 
 impl Default for MarbleConfig {
@@ -45,6 +51,7 @@ impl Default for MarbleConfig {
             batch_norm: true,
             normalize_output: false,
             t_init: 0.1,
+            inner_product_features: false,
         }
     }
 }
@@ -63,6 +70,10 @@ pub struct MarbleInput {
     pub weights: Vec<f64>,
     /// Largest diffusion time the terms represent.
     pub t_max: f64,
+    /// Components of the signal (the vector field's dimension s); the channels are
+    /// `s (1 + m + ... + m^p)`.
+    #[serde(default)]
+    pub signal_channels: usize,
 }
 
 /// The MARBLE network.
@@ -70,6 +81,13 @@ pub struct MarbleInput {
 pub struct Marble {
     /// The diffusion time (one value; clamped to `[1e-8, t_max]` in use).
     pub t: Param<Tensor<1>>,
+    /// The inner-product matrices `O_j`, `[vectors, s, s]` (absent without inner-product
+    /// features).
+    pub inner: Option<Param<Tensor<3>>>,
+    /// Components per vector of the inner-product features (0: no inner products).
+    pub vector_dim: usize,
+    /// Components of the signal the features were computed from.
+    pub signal_channels: usize,
     /// Hidden layers.
     pub hidden: Vec<DenseLayer>,
     /// Batch norms of the hidden layers (empty when disabled).
@@ -126,6 +144,31 @@ impl Marble {
         let mut hidden = Vec::new();
         let mut norms = Vec::new();
         let mut width = input.channels;
+        let mut inner = None;
+        let vector_dim = input.signal_channels;
+        if config.inner_product_features {
+            if vector_dim == 0 || input.channels % vector_dim != 0 {
+                return Err(ModelError::InvalidConfig(format!(
+                    "inner-product features need the signal's dimension to divide the {} \
+                     channels (got {vector_dim})",
+                    input.channels
+                )));
+            }
+            let vectors = input.channels / vector_dim;
+            if vector_dim > 1 {
+                let mut identity = vec![0.0f32; vectors * vector_dim * vector_dim];
+                for v in 0..vectors {
+                    for d in 0..vector_dim {
+                        identity[(v * vector_dim + d) * vector_dim + d] = 1.0;
+                    }
+                }
+                inner = Some(Param::from_data(
+                    TensorData::new(identity, [vectors, vector_dim, vector_dim]),
+                    device,
+                ));
+            }
+            width = vectors;
+        }
         for &next in &config.hidden {
             hidden.push(DenseLayer::new(width, next, &mut rng, device));
             if config.batch_norm {
@@ -140,6 +183,13 @@ impl Marble {
         );
         Ok(Self {
             t,
+            inner,
+            vector_dim: if config.inner_product_features {
+                vector_dim
+            } else {
+                0
+            },
+            signal_channels: input.signal_channels,
             hidden,
             norms,
             output,
@@ -191,9 +241,39 @@ impl Marble {
         (x * c).sum_dim(1).reshape([batch, channels])
     }
 
+    /// MARBLE's inner-product features of `[B, channels]` features: `[B, vectors]` with
+    /// entry i = `tanh(sum_j <x_i, O_j x_j>) = tanh(<x_i, sum_j O_j x_j>)`, or the vectors'
+    /// magnitudes for a one-dimensional signal. The input itself without inner products.
+    pub fn inner_products(&self, h: Tensor<2>) -> Tensor<2> {
+        if self.vector_dim == 0 {
+            return h;
+        }
+        let [batch, channels] = h.dims();
+        let d = self.vector_dim;
+        let vectors = channels / d;
+        let x = h.reshape([batch, vectors, d]);
+        match &self.inner {
+            None => x
+                .powf_scalar(2.0)
+                .sum_dim(2)
+                .sqrt()
+                .reshape([batch, vectors]),
+            Some(o) => {
+                // (O_j x_j)[k] = sum_l O_j[k, l] x_j[l]: [B, C, 1, D] x [1, C, D, D]^T.
+                let ox = x
+                    .clone()
+                    .reshape([batch, vectors, 1, d])
+                    .matmul(o.val().swap_dims(1, 2).unsqueeze_dim::<4>(0))
+                    .reshape([batch, vectors, d]);
+                let total = ox.sum_dim(1); // [B, 1, D]
+                (x * total).sum_dim(2).reshape([batch, vectors]).tanh()
+            }
+        }
+    }
+
     /// Embeddings of a batch of nodes: `[B, terms, channels] -> [B, out_channels]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
-        let mut h = self.features(x);
+        let mut h = self.inner_products(self.features(x));
         for (i, layer) in self.hidden.iter().enumerate() {
             h = layer.forward(h);
             if let Some(norm) = self.norms.get(i) {
@@ -246,6 +326,7 @@ mod tests {
             lambdas,
             weights,
             t_max: 10.0,
+            signal_channels: 2,
         };
         let config = MarbleConfig {
             t_init: 1.3,
@@ -272,6 +353,51 @@ mod tests {
     }
 
     #[test]
+    fn inner_products_at_initialisation_are_tanh_of_dot_products_with_the_sum()
+    -> Result<(), ModelError> {
+        let device = Device::flex();
+        // One term (no diffusion), signal dimension 2, three vectors.
+        let input = MarbleInput {
+            channels: 6,
+            terms: 1,
+            lambdas: vec![],
+            weights: vec![],
+            t_max: 1.0,
+            signal_channels: 2,
+        };
+        let config = MarbleConfig {
+            inner_product_features: true,
+            ..MarbleConfig::default()
+        };
+        let net = Marble::new(&config, &input, 3, &device)?;
+        let values = vec![
+            1.0f32, 2.0, -0.5, 0.25, 0.0, -1.0, 0.3, 0.3, 0.2, -0.1, 1.5, 0.5,
+        ];
+        let h = Tensor::<2>::from_data(TensorData::new(values.clone(), [2, 6]), &device);
+        let got: Vec<f32> = net
+            .inner_products(h)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        for b in 0..2 {
+            let v = |i: usize| [values[b * 6 + 2 * i], values[b * 6 + 2 * i + 1]];
+            let sum = [v(0)[0] + v(1)[0] + v(2)[0], v(0)[1] + v(1)[1] + v(2)[1]];
+            for i in 0..3 {
+                let want = (v(i)[0] * sum[0] + v(i)[1] * sum[1]).tanh();
+                assert!(
+                    (got[b * 3 + i] - want).abs() < 1e-6,
+                    "{b} {i}: {} vs {want}",
+                    got[b * 3 + i]
+                );
+            }
+        }
+        // The MLP takes one input per vector.
+        let x = Tensor::<3>::from_data(TensorData::new(values, [2, 1, 6]), &device);
+        assert_eq!(net.forward(x).dims(), [2, 3]);
+        Ok(())
+    }
+
+    #[test]
     fn the_diffusion_time_gets_a_gradient_matching_finite_differences() -> Result<(), ModelError> {
         let device = Device::flex().autodiff();
         let (lambdas, weights) = quadrature(20, 2.0);
@@ -281,6 +407,7 @@ mod tests {
             lambdas,
             weights,
             t_max: 10.0,
+            signal_channels: 3,
         };
         let config = MarbleConfig {
             t_init: 0.8,

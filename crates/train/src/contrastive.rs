@@ -261,6 +261,7 @@ impl MarbleData {
                 lambdas,
                 weights,
                 t_max: config.features.t_max,
+                signal_channels: conditions[0].vectors.ncols(),
             },
             adjacency: CsrMatrix::from_rows(total, rows),
             condition,

@@ -113,3 +113,49 @@ fn the_configuration_documented_in_docs_marble_md_parses_to_the_defaults() {
         "the documented values are the defaults"
     );
 }
+
+#[test]
+fn inner_product_features_train_and_tell_a_fast_rotation_from_a_slow_one() {
+    // Inner products ignore a rotation of the vectors (a rotation field and an expansion give
+    // the same scalars), so the contrast here is speed: the same rotation at twice the speed.
+    let (a, b, c) = (disc(250, 1), disc(250, 2), disc(250, 3));
+    let rotation = |p: &Array2<f64>, speed: f64| {
+        Array2::from_shape_fn((250, 2), |(i, k)| speed * [-p[[i, 1]], p[[i, 0]]][k])
+    };
+    let (field_a, field_b, field_c) = (rotation(&a, 1.0), rotation(&b, 1.0), rotation(&c, 2.0));
+    let mut config = MarbleRunConfig {
+        seed: 6,
+        ..MarbleRunConfig::default()
+    };
+    config.geometry.graph = GraphConfig { k: 10, delta: 1.5 };
+    config.model.inner_product_features = true;
+    config.training = ContrastiveConfig {
+        epochs: 30,
+        ..ContrastiveConfig::default()
+    };
+    let conditions = [
+        ConditionData {
+            states: a.view(),
+            vectors: field_a.view(),
+        },
+        ConditionData {
+            states: b.view(),
+            vectors: field_b.view(),
+        },
+        ConditionData {
+            states: c.view(),
+            vectors: field_c.view(),
+        },
+    ];
+    let data = MarbleData::prepare(&conditions, &config).expect("prepare");
+    assert_eq!(data.input.signal_channels, 2);
+    let outcome = train_contrastive(&config, &data, &Device::flex(), |_| {}).expect("train");
+    assert!(outcome.model.inner.is_some());
+    let z = embed(&outcome.model, &data);
+    let same = energy_distance(&rows(&z, 0..250), &rows(&z, 250..500));
+    let faster = energy_distance(&rows(&z, 0..250), &rows(&z, 500..750));
+    assert!(
+        faster > 3.0 * same,
+        "rotation vs rotation {same}, vs twice as fast {faster}"
+    );
+}
