@@ -147,7 +147,7 @@ impl Marble {
         let mut inner = None;
         let vector_dim = input.signal_channels;
         if config.inner_product_features {
-            if vector_dim == 0 || input.channels % vector_dim != 0 {
+            if vector_dim == 0 || !input.channels.is_multiple_of(vector_dim) {
                 return Err(ModelError::InvalidConfig(format!(
                     "inner-product features need the signal's dimension to divide the {} \
                      channels (got {vector_dim})",
