@@ -79,6 +79,59 @@ pub struct HeatCoefficients {
     pub derivative: Vec<f64>,
 }
 
+/// The quadrature that turns `t` into the Chebyshev coefficients:
+/// `c_k(t) = sum_j weights[k][j] exp(-t lambdas[j])`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChebyshevQuadrature {
+    /// Eigenvalue nodes `lambda_j` on `[0, lambda_max]`.
+    pub lambdas: Vec<f64>,
+    /// `terms x nodes` weights, row-major.
+    pub weights: Vec<f64>,
+    /// Number of terms (rows of `weights`).
+    pub terms: usize,
+}
+
+impl ChebyshevQuadrature {
+    /// The quadrature for `terms` coefficients over `[0, lambda_max]` on `2 terms` nodes.
+    pub fn new(terms: usize, lambda_max: f64) -> Self {
+        let nodes = (2 * terms).max(16);
+        let theta = |j: usize| std::f64::consts::PI * (j as f64 + 0.5) / nodes as f64;
+        let lambdas = (0..nodes)
+            .map(|j| lambda_max * (theta(j).cos() + 1.0) / 2.0)
+            .collect();
+        let mut weights = Vec::with_capacity(terms * nodes);
+        for k in 0..terms {
+            let scale = if k == 0 { 1.0 } else { 2.0 };
+            weights.extend((0..nodes).map(|j| scale * (k as f64 * theta(j)).cos() / nodes as f64));
+        }
+        Self {
+            lambdas,
+            weights,
+            terms,
+        }
+    }
+
+    /// The coefficients for diffusion time `t`.
+    pub fn coefficients(&self, t: f64) -> Vec<f64> {
+        self.coefficients_of(|lambda| (-t * lambda).exp())
+    }
+
+    /// The Chebyshev coefficients of any function `f` of the eigenvalue.
+    pub fn coefficients_of(&self, f: impl Fn(f64) -> f64) -> Vec<f64> {
+        let nodes = self.lambdas.len();
+        let values: Vec<f64> = self.lambdas.iter().map(|&l| f(l)).collect();
+        (0..self.terms)
+            .map(|k| {
+                self.weights[k * nodes..(k + 1) * nodes]
+                    .iter()
+                    .zip(&values)
+                    .map(|(w, v)| w * v)
+                    .sum()
+            })
+            .collect()
+    }
+}
+
 /// Computes the truncated expansions for diffusion time `t >= 0`.
 pub fn heat_coefficients(
     t: f64,
@@ -103,34 +156,16 @@ pub fn heat_coefficients(
             "needs a positive tolerance and at least 2 terms",
         ));
     }
-    // Quadrature on more nodes than terms makes the aliasing error negligible.
-    let nodes = 2 * config.max_terms;
-    let lambdas: Vec<f64> = (0..nodes)
-        .map(|j| {
-            let y = (std::f64::consts::PI * (j as f64 + 0.5) / nodes as f64).cos();
-            lambda_max * (y + 1.0) / 2.0
-        })
-        .collect();
-    let coefficient = |k: usize, f: &dyn Fn(f64) -> f64| -> f64 {
-        let sum: f64 = lambdas
-            .iter()
-            .enumerate()
-            .map(|(j, &lambda)| {
-                f(lambda)
-                    * (std::f64::consts::PI * k as f64 * (j as f64 + 0.5) / nodes as f64).cos()
-            })
-            .sum();
-        let scale = if k == 0 { 1.0 } else { 2.0 };
-        scale * sum / nodes as f64
-    };
-    let value_fn = |lambda: f64| (-t * lambda).exp();
-    let derivative_fn = |lambda: f64| -lambda * (-t * lambda).exp();
+    // Quadrature on twice as many nodes as terms makes the aliasing error negligible.
+    let quadrature = ChebyshevQuadrature::new(config.max_terms, lambda_max);
+    let all_values = quadrature.coefficients(t);
+    let all_derivatives = quadrature.coefficients_of(|lambda| -lambda * (-t * lambda).exp());
     let mut value = Vec::new();
     let mut derivative = Vec::new();
     let derivative_scale = lambda_max.max(1.0);
     for k in 0..config.max_terms {
-        value.push(coefficient(k, &value_fn));
-        derivative.push(coefficient(k, &derivative_fn));
+        value.push(all_values[k]);
+        derivative.push(all_derivatives[k]);
         // The coefficients decay super-exponentially once k exceeds about a = t lambda_max / 2;
         // stop after two consecutive negligible ones.
         if k >= 2
@@ -143,6 +178,35 @@ pub fn heat_coefficients(
         }
     }
     Ok(HeatCoefficients { value, derivative })
+}
+
+/// Hands `visit` the Chebyshev terms `T_k(y) x` for `k = 0..terms`, `y = 2 L / lambda_max - I`,
+/// by the recurrence `T_{k+1} = 2 y T_k - T_{k-1}`: one operator application per term.
+pub fn chebyshev_terms(
+    operator: &dyn SignalOperator,
+    lambda_max: f64,
+    x: ArrayView2<'_, f64>,
+    terms: usize,
+    mut visit: impl FnMut(usize, &Array2<f64>) -> Result<()>,
+) -> Result<()> {
+    let shifted = |v: &Array2<f64>| -> Result<Array2<f64>> {
+        let mut out = operator.apply(v.view())?;
+        out.zip_mut_with(v, |o, &vi| *o = 2.0 / lambda_max * *o - vi);
+        Ok(out)
+    };
+    let mut previous: Option<Array2<f64>> = None;
+    let mut current = x.to_owned();
+    for k in 0..terms {
+        if k > 0 {
+            let mut next = shifted(&current)?;
+            if let Some(p) = &previous {
+                next.zip_mut_with(p, |n, &pv| *n = 2.0 * *n - pv);
+            }
+            previous = Some(std::mem::replace(&mut current, next));
+        }
+        visit(k, &current)?;
+    }
+    Ok(())
 }
 
 /// `exp(-t L) x` and `d/dt exp(-t L) x` for an operator whose spectrum lies in
@@ -162,29 +226,19 @@ pub fn heat_diffusion(
             operator.size()
         )));
     }
-    let shifted = |v: ArrayView2<'_, f64>| -> Result<Array2<f64>> {
-        // y v = (2 / lambda_max) L v - v
-        let mut out = operator.apply(v)?;
-        out.zip_mut_with(&v, |o, &vi| *o = 2.0 / lambda_max * *o - vi);
-        Ok(out)
-    };
-    let mut previous = x.to_owned();
-    let mut value = previous.mapv(|v| v * coefficients.value[0]);
-    let mut derivative = previous.mapv(|v| v * coefficients.derivative[0]);
-    let terms = coefficients.value.len();
-    if terms > 1 {
-        let mut current = shifted(x)?;
-        value.scaled_add(coefficients.value[1], &current);
-        derivative.scaled_add(coefficients.derivative[1], &current);
-        for k in 2..terms {
-            let mut next = shifted(current.view())?;
-            next.zip_mut_with(&previous, |n, &p| *n = 2.0 * *n - p);
-            value.scaled_add(coefficients.value[k], &next);
-            derivative.scaled_add(coefficients.derivative[k], &next);
-            previous = current;
-            current = next;
-        }
-    }
+    let mut value = Array2::zeros(x.dim());
+    let mut derivative = Array2::zeros(x.dim());
+    chebyshev_terms(
+        operator,
+        lambda_max,
+        x,
+        coefficients.value.len(),
+        |k, term| {
+            value.scaled_add(coefficients.value[k], term);
+            derivative.scaled_add(coefficients.derivative[k], term);
+            Ok(())
+        },
+    )?;
     Ok((value, derivative))
 }
 

@@ -17,7 +17,8 @@
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::diffusion::{HeatKernelConfig, SignalOperator, heat_coefficients};
+pub use crate::diffusion::ChebyshevQuadrature;
+use crate::diffusion::{HeatKernelConfig, chebyshev_terms, heat_coefficients};
 use crate::error::{ManifoldError, Result, invalid_config};
 use crate::geometry::Geometry;
 
@@ -48,54 +49,6 @@ impl Default for FeatureConfig {
             tolerance: 1e-6,
             memory_budget_bytes: 4 << 30,
         }
-    }
-}
-
-/// The quadrature that turns `t` into the Chebyshev coefficients:
-/// `c_k(t) = sum_j weights[k][j] exp(-t lambdas[j])`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChebyshevQuadrature {
-    /// Eigenvalue nodes `lambda_j` on `[0, lambda_max]`.
-    pub lambdas: Vec<f64>,
-    /// `terms x nodes` weights, row-major.
-    pub weights: Vec<f64>,
-    /// Number of terms (rows of `weights`).
-    pub terms: usize,
-}
-
-impl ChebyshevQuadrature {
-    /// The quadrature for `terms` coefficients over `[0, lambda_max]` on `2 terms` nodes.
-    pub fn new(terms: usize, lambda_max: f64) -> Self {
-        let nodes = (2 * terms).max(16);
-        let theta = |j: usize| std::f64::consts::PI * (j as f64 + 0.5) / nodes as f64;
-        let lambdas = (0..nodes)
-            .map(|j| lambda_max * (theta(j).cos() + 1.0) / 2.0)
-            .collect();
-        let mut weights = Vec::with_capacity(terms * nodes);
-        for k in 0..terms {
-            let scale = if k == 0 { 1.0 } else { 2.0 };
-            weights.extend((0..nodes).map(|j| scale * (k as f64 * theta(j)).cos() / nodes as f64));
-        }
-        Self {
-            lambdas,
-            weights,
-            terms,
-        }
-    }
-
-    /// The coefficients for diffusion time `t`.
-    pub fn coefficients(&self, t: f64) -> Vec<f64> {
-        let nodes = self.lambdas.len();
-        let decay: Vec<f64> = self.lambdas.iter().map(|l| (-t * l).exp()).collect();
-        (0..self.terms)
-            .map(|k| {
-                self.weights[k * nodes..(k + 1) * nodes]
-                    .iter()
-                    .zip(&decay)
-                    .map(|(w, d)| w * d)
-                    .sum()
-            })
-            .collect()
     }
 }
 
@@ -193,49 +146,37 @@ pub fn diffusion_features(
         )));
     }
     let mut values = vec![0.0f32; n * terms * channels];
-    let lambda_max = geometry.spectral_bound;
-    let laplacian = &geometry.laplacian;
-    let shifted = |v: &Array2<f64>| -> Result<Array2<f64>> {
-        let mut out = laplacian.apply(v.view())?;
-        out.zip_mut_with(v, |o, &vi| *o = 2.0 / lambda_max * *o - vi);
-        Ok(out)
-    };
-    let mut previous: Option<Array2<f64>> = None;
-    let mut current = signal.to_owned();
-    for k in 0..terms {
-        if k == 1 {
-            let next = shifted(&current)?;
-            previous = Some(std::mem::replace(&mut current, next));
-        } else if k >= 2 {
-            let mut next = shifted(&current)?;
-            if let Some(p) = &previous {
-                next.zip_mut_with(p, |nv, &pv| *nv = 2.0 * *nv - pv);
+    let s = signal.ncols();
+    chebyshev_terms(
+        &geometry.laplacian,
+        geometry.spectral_bound,
+        signal,
+        terms,
+        |k, term| {
+            // Orders 0..=p of gradient filters on T_k x.
+            let mut blocks = vec![term.clone()];
+            let mut frontier = vec![term.clone()];
+            for _ in 0..config.order {
+                let mut next_frontier = Vec::with_capacity(frontier.len() * directions);
+                for block in &frontier {
+                    for operator in &geometry.gradients {
+                        next_frontier.push(operator.mul_dense(block.view())?);
+                    }
+                }
+                blocks.extend(next_frontier.iter().cloned());
+                frontier = next_frontier;
             }
-            previous = Some(std::mem::replace(&mut current, next));
-        }
-        // Orders 0..=p of gradient filters on T_k x.
-        let mut blocks = vec![current.clone()];
-        let mut frontier = vec![current.clone()];
-        for _ in 0..config.order {
-            let mut next_frontier = Vec::with_capacity(frontier.len() * directions);
-            for block in &frontier {
-                for operator in &geometry.gradients {
-                    next_frontier.push(operator.mul_dense(block.view())?);
+            for (b, block) in blocks.iter().enumerate() {
+                for i in 0..n {
+                    let base = (i * terms + k) * channels + b * s;
+                    for c in 0..s {
+                        values[base + c] = block[[i, c]] as f32;
+                    }
                 }
             }
-            blocks.extend(next_frontier.iter().cloned());
-            frontier = next_frontier;
-        }
-        let s = signal.ncols();
-        for (b, block) in blocks.iter().enumerate() {
-            for i in 0..n {
-                let base = (i * terms + k) * channels + b * s;
-                for c in 0..s {
-                    values[base + c] = block[[i, c]] as f32;
-                }
-            }
-        }
-    }
+            Ok(())
+        },
+    )?;
     Ok(DiffusionFeatures {
         nodes: n,
         terms,

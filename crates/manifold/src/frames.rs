@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ManifoldError, Result, invalid_config};
 use crate::graph::ProximityGraph;
+use crate::kdtree::row_distance;
 
 /// Settings of the local frames.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -299,7 +300,6 @@ fn geodesic_neighbours(
     let mut done = std::collections::HashSet::new();
     heap.push(Reverse((OrderedDistance(0.0), source)));
     best.insert(source, 0.0);
-    let row = |i: usize| points.row(i);
     while let Some(Reverse((OrderedDistance(d), i))) = heap.pop() {
         if !done.insert(i) {
             continue;
@@ -315,13 +315,7 @@ fn geodesic_neighbours(
             if done.contains(&j) {
                 continue;
             }
-            let step = row(i)
-                .iter()
-                .zip(row(j).iter())
-                .map(|(a, b)| (a - b) * (a - b))
-                .sum::<f64>()
-                .sqrt();
-            let candidate = d + step;
+            let candidate = d + row_distance(points, i, j);
             if best.get(&j).is_none_or(|&old| candidate < old) {
                 best.insert(j, candidate);
                 heap.push(Reverse((OrderedDistance(candidate), j)));

@@ -165,13 +165,8 @@ impl KdTree {
                     }
                 }
             }
-            Some((dim, value, left, right)) => {
-                let offset = query[dim] - value;
-                let (near, far) = if offset <= 0.0 {
-                    (left, right)
-                } else {
-                    (right, left)
-                };
+            Some(split) => {
+                let (offset, near, far) = near_side(query, split);
                 self.nearest_in(near, query, k, exclude, heap);
                 let radius = match heap.peek() {
                     Some(worst) if heap.len() == k => worst.distance_squared,
@@ -209,19 +204,28 @@ impl KdTree {
                     }
                 }
             }
-            Some((dim, value, left, right)) => {
-                let offset = query[dim] - value;
-                let (near, far) = if offset <= 0.0 {
-                    (left, right)
-                } else {
-                    (right, left)
-                };
+            Some(split) => {
+                let (offset, near, far) = near_side(query, split);
                 self.within_in(near, query, radius_squared, exclude, found);
                 if offset * offset <= radius_squared {
                     self.within_in(far, query, radius_squared, exclude, found);
                 }
             }
         }
+    }
+}
+
+/// The query's signed distance to a node's splitting plane, and the node's children on the
+/// query's side (visited first: points on the plane belong to the left) and the other side.
+fn near_side(
+    query: &[f64],
+    (dim, value, left, right): (usize, f64, usize, usize),
+) -> (f64, usize, usize) {
+    let offset = query[dim] - value;
+    if offset <= 0.0 {
+        (offset, left, right)
+    } else {
+        (offset, right, left)
     }
 }
 
@@ -273,6 +277,17 @@ fn build_node(
     let right = build_node(points, order, start + mid, end, nodes);
     nodes[id].split = Some((dim, value, left, right));
     id
+}
+
+/// Euclidean distance between rows `i` and `j` of `points`.
+pub(crate) fn row_distance(points: ArrayView2<'_, f64>, i: usize, j: usize) -> f64 {
+    points
+        .row(i)
+        .iter()
+        .zip(points.row(j).iter())
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// Squared Euclidean distance between two points of equal length.

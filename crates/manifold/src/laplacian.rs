@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ManifoldError, Result};
 use crate::frames::Connections;
 use crate::graph::ProximityGraph;
+use crate::kdtree::row_distance;
 use crate::sparse::CsrMatrix;
 
 /// How each edge is weighted.
@@ -63,16 +64,7 @@ pub fn weighted_adjacency(
     match weight {
         EdgeWeight::Unit => Ok(adjacency.clone()),
         EdgeWeight::InverseDistance => {
-            let weighted = adjacency.map_values(|i, j, _| {
-                let distance = points
-                    .row(i)
-                    .iter()
-                    .zip(points.row(j).iter())
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum::<f64>()
-                    .sqrt();
-                1.0 / distance
-            });
+            let weighted = adjacency.map_values(|i, j, _| 1.0 / row_distance(points, i, j));
             if weighted.values().iter().any(|w| !w.is_finite()) {
                 return Err(ManifoldError::InvalidData(
                     "two joined points coincide, so 1/distance is infinite; remove duplicate \

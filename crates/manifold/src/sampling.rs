@@ -13,6 +13,7 @@
 use ndarray::ArrayView2;
 
 use crate::error::{ManifoldError, Result, invalid_config};
+use crate::kdtree::row_distance;
 
 /// Indices of the kept points, in the order they were chosen.
 pub fn furthest_point_sampling(
@@ -46,15 +47,7 @@ pub fn furthest_point_sampling(
         extent2 += (hi - lo) * (hi - lo);
     }
     let threshold = spacing * extent2.sqrt();
-    let distance = |i: usize, j: usize| -> f64 {
-        points
-            .row(i)
-            .iter()
-            .zip(points.row(j).iter())
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum::<f64>()
-            .sqrt()
-    };
+    let distance = |i: usize, j: usize| row_distance(points, i, j);
     let mut nearest: Vec<f64> = (0..n).map(|i| distance(i, start)).collect();
     let mut kept = vec![start];
     loop {
