@@ -26,13 +26,14 @@ use neuroforge_manifold::features::{DiffusionFeatures, FeatureConfig, diffusion_
 use neuroforge_manifold::sampling::furthest_point_sampling;
 use neuroforge_manifold::{CsrMatrix, Geometry, GeometryConfig};
 use neuroforge_models::{Marble, MarbleConfig, MarbleInput};
+use rand::RngExt;
 use rand::seq::SliceRandom;
-use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
 use crate::rundir::{Manifest, RunContext, RunDir, Session, unix_seconds};
+use crate::wgan::{iteration_rng, to_f64};
 
 /// The optimiser of the contrastive training.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -318,16 +319,6 @@ pub struct MarbleOutcome {
     pub history: Vec<EpochLine>,
 }
 
-fn epoch_rng(seed: u64, stream: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(stream);
-    rng
-}
-
-fn scalar(t: Tensor<1>) -> f64 {
-    f64::from(t.into_scalar::<f32>())
-}
-
 /// The contrastive loss of anchors with drawn positives and negatives.
 fn contrastive_loss(
     model: &Marble,
@@ -372,7 +363,7 @@ pub fn train_contrastive(
     let mut optim = training.optimizer.init();
     // Validation split, fixed by the seed.
     let mut order: Vec<usize> = (0..data.nodes()).collect();
-    order.shuffle(&mut epoch_rng(config.seed, u64::MAX));
+    order.shuffle(&mut iteration_rng(config.seed, u64::MAX));
     let held = ((data.nodes() as f64) * training.validation_fraction).round() as usize;
     let (validation, train) = order.split_at(held);
     if train.len() < 2 {
@@ -393,7 +384,7 @@ pub fn train_contrastive(
     let mut history = Vec::new();
     for epoch in 1..=training.epochs {
         let clock = Instant::now();
-        let mut rng = epoch_rng(config.seed, epoch as u64);
+        let mut rng = iteration_rng(config.seed, epoch as u64);
         train.shuffle(&mut rng);
         let mut total = 0.0;
         let mut batches = 0usize;
@@ -402,7 +393,7 @@ pub fn train_contrastive(
                 continue; // batch norm needs two samples
             }
             let loss = contrastive_loss(&model, data, anchors, &mut rng, &device);
-            let value = scalar(loss.clone().detach());
+            let value = to_f64(loss.clone().detach());
             if !value.is_finite() {
                 return Err(TrainError::Diverged {
                     iteration: epoch as u64,
@@ -457,12 +448,12 @@ pub fn train_contrastive(
 fn validation_loss(model: &Marble, data: &MarbleData, nodes: &[usize], seed: u64) -> f64 {
     let inference = model.valid();
     let device = inference.t.device();
-    let mut rng = epoch_rng(seed, u64::MAX - 1);
+    let mut rng = iteration_rng(seed, u64::MAX - 1);
     let mut total = 0.0;
     let mut count = 0usize;
     for chunk in nodes.chunks(1024) {
         let loss = contrastive_loss(&inference, data, chunk, &mut rng, &device);
-        total += scalar(loss) * chunk.len() as f64;
+        total += to_f64(loss) * chunk.len() as f64;
         count += chunk.len();
     }
     total / count.max(1) as f64

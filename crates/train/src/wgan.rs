@@ -212,7 +212,8 @@ const CRITIC_FILE: &str = "critic.bpk";
 const GENERATOR_OPTIM_FILE: &str = "generator-adam.bpk";
 const CRITIC_OPTIM_FILE: &str = "critic-adam.bpk";
 
-fn to_f64(t: Tensor<1>) -> f64 {
+/// A one-element tensor's value.
+pub(crate) fn to_f64(t: Tensor<1>) -> f64 {
     f64::from(t.into_scalar::<f32>())
 }
 

@@ -41,6 +41,20 @@ fn energy_distance(x: &Array2<f64>, y: &Array2<f64>) -> f64 {
     mean_distance(x, y) - 0.5 * (mean_distance(x, x) + mean_distance(y, y))
 }
 
+/// The settings both trainings on 250-point discs use: k 10, delta 1.5, 30 epochs.
+fn small_disc_config(seed: u64) -> MarbleRunConfig {
+    let mut config = MarbleRunConfig {
+        seed,
+        ..MarbleRunConfig::default()
+    };
+    config.geometry.graph = GraphConfig { k: 10, delta: 1.5 };
+    config.training = ContrastiveConfig {
+        epochs: 30,
+        ..ContrastiveConfig::default()
+    };
+    config
+}
+
 fn rows(z: &Array2<f64>, range: std::ops::Range<usize>) -> Array2<f64> {
     z.slice(ndarray::s![range, ..]).to_owned()
 }
@@ -53,15 +67,7 @@ fn embeddings_tell_rotation_from_expansion_and_repeat_with_the_seed() {
     let rotation =
         |p: &Array2<f64>| Array2::from_shape_fn((250, 2), |(i, k)| [-p[[i, 1]], p[[i, 0]]][k]);
     let (field_a, field_b, field_c) = (rotation(&a), rotation(&b), c.clone());
-    let mut config = MarbleRunConfig {
-        seed: 5,
-        ..MarbleRunConfig::default()
-    };
-    config.geometry.graph = GraphConfig { k: 10, delta: 1.5 };
-    config.training = ContrastiveConfig {
-        epochs: 30,
-        ..ContrastiveConfig::default()
-    };
+    let config = small_disc_config(5);
     let conditions = [
         ConditionData {
             states: a.view(),
@@ -123,16 +129,8 @@ fn inner_product_features_train_and_tell_a_fast_rotation_from_a_slow_one() {
         Array2::from_shape_fn((250, 2), |(i, k)| speed * [-p[[i, 1]], p[[i, 0]]][k])
     };
     let (field_a, field_b, field_c) = (rotation(&a, 1.0), rotation(&b, 1.0), rotation(&c, 2.0));
-    let mut config = MarbleRunConfig {
-        seed: 6,
-        ..MarbleRunConfig::default()
-    };
-    config.geometry.graph = GraphConfig { k: 10, delta: 1.5 };
+    let mut config = small_disc_config(6);
     config.model.inner_product_features = true;
-    config.training = ContrastiveConfig {
-        epochs: 30,
-        ..ContrastiveConfig::default()
-    };
     let conditions = [
         ConditionData {
             states: a.view(),
