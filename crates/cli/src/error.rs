@@ -1,6 +1,6 @@
 //! The one error type of the `neuroforge` binary.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What can stop a command. Every variant is bad input or bad usage (exit code 2); internal
 /// failures are panics, caught and reported by `main` (exit code 1).
@@ -34,4 +34,14 @@ pub enum CliError {
         /// Why the options do not apply.
         message: String,
     },
+}
+
+impl CliError {
+    /// The options do not fit the data of `path`, for the reason `message`.
+    pub fn unsuitable(path: &Path, message: impl Into<String>) -> Self {
+        Self::Unsuitable {
+            path: path.to_path_buf(),
+            message: message.into(),
+        }
+    }
 }

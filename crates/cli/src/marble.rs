@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::device::select_device;
 use crate::error::CliError;
 use crate::spikegan::run_context;
+use crate::stats::write_text;
 
 const PREPROCESSING_FILE: &str = "preprocessing.json";
 
@@ -63,13 +64,6 @@ pub struct Preprocessing {
     pub conditions: Vec<String>,
 }
 
-fn unsuitable(path: &Path, message: impl Into<String>) -> CliError {
-    CliError::Unsuitable {
-        path: path.to_path_buf(),
-        message: message.into(),
-    }
-}
-
 /// States, vectors and the kept table rows of each condition.
 struct Prepared {
     names: Vec<String>,
@@ -80,7 +74,7 @@ struct Prepared {
 
 fn prepare(path: &Path, table: &PointTable, pca: Option<&Pca>) -> Result<Prepared, CliError> {
     let Some(x) = table.block("x") else {
-        return Err(unsuitable(
+        return Err(CliError::unsuitable(
             path,
             "no state columns x0, x1, ... in the table",
         ));
@@ -88,17 +82,17 @@ fn prepare(path: &Path, table: &PointTable, pca: Option<&Pca>) -> Result<Prepare
     let x = match pca {
         Some(pca) => pca
             .transform(x.view())
-            .map_err(|e| unsuitable(path, format!("PCA of the states: {e}")))?,
+            .map_err(|e| CliError::unsuitable(path, format!("PCA of the states: {e}")))?,
         None => x.clone(),
     };
     let given = table.block("v");
     if let Some(v) = given
         && v.ncols() != table.block("x").map_or(0, |b| b.ncols())
     {
-        return Err(unsuitable(path, "blocks x and v differ in width"));
+        return Err(CliError::unsuitable(path, "blocks x and v differ in width"));
     }
     if given.is_some() && pca.is_some() {
-        return Err(unsuitable(
+        return Err(CliError::unsuitable(
             path,
             "--pca projects the states, so vectors must come from their differences: drop \
              the v columns or the --pca option",
@@ -135,7 +129,7 @@ fn prepare(path: &Path, table: &PointTable, pca: Option<&Pca>) -> Result<Prepare
             }
         };
         if kept.len() < 3 {
-            return Err(unsuitable(
+            return Err(CliError::unsuitable(
                 path,
                 format!("condition {name} has fewer than 3 usable points"),
             ));
@@ -151,10 +145,11 @@ fn prepare(path: &Path, table: &PointTable, pca: Option<&Pca>) -> Result<Prepare
 fn resolve_config(flags: &MarbleFlags) -> Result<MarbleRunConfig, CliError> {
     let mut config = match &flags.config {
         Some(path) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| unsuitable(path, e.to_string()))?;
-            toml::from_str(&text)
-                .map_err(|e| unsuitable(path, format!("not a MARBLE run configuration: {e}")))?
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::unsuitable(path, e.to_string()))?;
+            toml::from_str(&text).map_err(|e| {
+                CliError::unsuitable(path, format!("not a MARBLE run configuration: {e}"))
+            })?
         }
         None => MarbleRunConfig::default(),
     };
@@ -201,12 +196,15 @@ pub fn train(
     let pca = match flags.pca {
         Some(k) => {
             let Some(x) = table.block("x") else {
-                return Err(unsuitable(
+                return Err(CliError::unsuitable(
                     data,
                     "no state columns x0, x1, ... in the table",
                 ));
             };
-            Some(Pca::fit(x.view(), k).map_err(|e| unsuitable(data, format!("--pca {k}: {e}")))?)
+            Some(
+                Pca::fit(x.view(), k)
+                    .map_err(|e| CliError::unsuitable(data, format!("--pca {k}: {e}")))?,
+            )
         }
         None => None,
     };
@@ -257,7 +255,7 @@ pub fn train(
         conditions: prepared.names.clone(),
     };
     let text = serde_json::to_string_pretty(&preprocessing)
-        .map_err(|e| unsuitable(run_dir, e.to_string()))?;
+        .map_err(|e| CliError::unsuitable(run_dir, e.to_string()))?;
     run.write_text(PREPROCESSING_FILE, &text)?;
     Ok(format!(
         "{}: {} nodes in {} conditions, best validation loss {:.4} at epoch {} of {}, diffusion time {:.3}",
@@ -283,14 +281,14 @@ pub fn embed_points(
     let (device, _) = select_device(device)?;
     let (config, model) = load_marble(run_dir, &device)?;
     let text = std::fs::read_to_string(run_dir.join(PREPROCESSING_FILE))
-        .map_err(|e| unsuitable(&run_dir.join(PREPROCESSING_FILE), e.to_string()))?;
+        .map_err(|e| CliError::unsuitable(&run_dir.join(PREPROCESSING_FILE), e.to_string()))?;
     let preprocessing: Preprocessing = serde_json::from_str(&text)
-        .map_err(|e| unsuitable(&run_dir.join(PREPROCESSING_FILE), e.to_string()))?;
+        .map_err(|e| CliError::unsuitable(&run_dir.join(PREPROCESSING_FILE), e.to_string()))?;
     let table = read_points(data)?;
     let prepared = prepare(data, &table, preprocessing.pca.as_ref())?;
     let marble_data = MarbleData::prepare(&conditions(&prepared), &config)?;
     if marble_data.input != model_input(&model) {
-        return Err(unsuitable(
+        return Err(CliError::unsuitable(
             data,
             "its features do not match the trained model's input (different dimension or diffusion settings)",
         ));
@@ -311,8 +309,8 @@ pub fn embed_points(
         .map(|(s, kept)| s.select(Axis(0), kept))
         .collect();
     let views: Vec<_> = kept_states.iter().map(|s| s.view()).collect();
-    let states =
-        ndarray::concatenate(Axis(0), &views).map_err(|e| unsuitable(data, e.to_string()))?;
+    let states = ndarray::concatenate(Axis(0), &views)
+        .map_err(|e| CliError::unsuitable(data, e.to_string()))?;
     blocks.push(("x".to_string(), states));
     for (prefix, block) in &table.blocks {
         if prefix != "x" && prefix != "z" {
@@ -342,7 +340,7 @@ pub fn embed_points(
             .collect();
         write_text(
             plot,
-            &scatter_svg(
+            &crate::svg::coloured_scatter(
                 "MARBLE embedding (blue: first condition, red: last)",
                 "z0",
                 "z1",
@@ -392,14 +390,17 @@ pub fn compare(
 ) -> Result<String, CliError> {
     let table = read_points(embedding)?;
     let Some(z) = table.block(block) else {
-        return Err(unsuitable(
+        return Err(CliError::unsuitable(
             embedding,
             format!("no columns {block}0, {block}1, ..."),
         ));
     };
     let groups = table.conditions();
     if groups.len() < 2 {
-        return Err(unsuitable(embedding, "needs at least two conditions"));
+        return Err(CliError::unsuitable(
+            embedding,
+            "needs at least two conditions",
+        ));
     }
     let order: Vec<usize> = groups
         .iter()
@@ -411,9 +412,9 @@ pub fn compare(
         offsets.push(offsets.last().copied().unwrap_or(0) + rows.len());
     }
     let distances = condition_distances(points.view(), &offsets, method)
-        .map_err(|e| unsuitable(embedding, e.to_string()))?;
-    let mds =
-        classical_mds(distances.view(), 2).map_err(|e| unsuitable(embedding, e.to_string()))?;
+        .map_err(|e| CliError::unsuitable(embedding, e.to_string()))?;
+    let mds = classical_mds(distances.view(), 2)
+        .map_err(|e| CliError::unsuitable(embedding, e.to_string()))?;
     let result = ConditionComparison {
         conditions: groups.iter().map(|(n, _)| n.clone()).collect(),
         method,
@@ -439,7 +440,7 @@ pub fn compare(
             .collect();
         write_text(
             plot,
-            &scatter_svg(
+            &crate::svg::coloured_scatter(
                 "conditions by optimal transport, classical MDS",
                 "MDS 1",
                 "MDS 2",
@@ -455,16 +456,9 @@ pub fn compare(
 }
 
 fn write_json(out: &Path, value: &impl Serialize) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| unsuitable(out, e.to_string()))?;
-    neuroforge_io::write_atomically(out, |file| {
-        use std::io::Write;
-        file.write_all(text.as_bytes())
-            .map_err(|source| neuroforge_io::IoError::Write {
-                path: out.to_path_buf(),
-                source,
-            })
-    })?;
-    Ok(())
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::unsuitable(out, e.to_string()))?;
+    write_text(out, &text)
 }
 
 /// The result of `neuroforge decode`.
@@ -517,13 +511,13 @@ pub struct DecodeFlags {
 pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, CliError> {
     let table = read_points(data)?;
     let Some(features) = table.block(&flags.features) else {
-        return Err(unsuitable(
+        return Err(CliError::unsuitable(
             data,
             format!("no feature columns {}0, ...", flags.features),
         ));
     };
     let Some(targets) = table.block(&flags.targets) else {
-        return Err(unsuitable(
+        return Err(CliError::unsuitable(
             data,
             format!("no target columns {}0, ...", flags.targets),
         ));
@@ -561,7 +555,7 @@ pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, Cl
         }
     };
     let scores = cross_validate(features.view(), targets.view(), decoder, flags.folds)
-        .map_err(|e| unsuitable(data, e.to_string()))?;
+        .map_err(|e| CliError::unsuitable(data, e.to_string()))?;
     let report = DecodingReport {
         features: flags.features.clone(),
         targets: flags.targets.clone(),
@@ -578,95 +572,6 @@ pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, Cl
         report.median_absolute_error,
         flags.folds
     ))
-}
-
-/// Blue (0) to red (1).
-fn colour(value: f64) -> String {
-    let v = value.clamp(0.0, 1.0);
-    let r = (40.0 + 200.0 * v) as u8;
-    let b = (240.0 - 200.0 * v) as u8;
-    format!("rgb({r},60,{b})")
-}
-
-/// A scatter plot of `(x, y, colour in [0, 1], label)` points as SVG; labels are drawn when
-/// given.
-pub fn scatter_svg(
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    points: &[(f64, f64, f64, Option<String>)],
-) -> String {
-    let (w, h, m) = (520.0, 420.0, 50.0);
-    let finite = points.iter().filter(|p| p.0.is_finite() && p.1.is_finite());
-    let (mut x0, mut x1, mut y0, mut y1) = (
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-    );
-    for p in finite {
-        x0 = x0.min(p.0);
-        x1 = x1.max(p.0);
-        y0 = y0.min(p.1);
-        y1 = y1.max(p.1);
-    }
-    if x1.partial_cmp(&x0) != Some(std::cmp::Ordering::Greater) {
-        (x0, x1) = (x0 - 1.0, x0 + 1.0);
-    }
-    if y1.partial_cmp(&y0) != Some(std::cmp::Ordering::Greater) {
-        (y0, y1) = (y0 - 1.0, y0 + 1.0);
-    }
-    let sx = |x: f64| m + (x - x0) / (x1 - x0) * (w - 2.0 * m);
-    let sy = |y: f64| h - m - (y - y0) / (y1 - y0) * (h - 2.0 * m);
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"11\">\n\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-size=\"13\">{title}</text>\n\
-         <rect x=\"{m}\" y=\"{m}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#888\"/>\n\
-         <text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{x_label}</text>\n\
-         <text x=\"14\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate(-90 14 {})\">{y_label}</text>\n",
-        w / 2.0,
-        w - 2.0 * m,
-        h - 2.0 * m,
-        w / 2.0,
-        h - 15.0,
-        h / 2.0,
-        h / 2.0
-    );
-    let radius = if points.len() > 500 { 1.5 } else { 4.0 };
-    for (x, y, c, label) in points {
-        if !(x.is_finite() && y.is_finite()) {
-            continue;
-        }
-        svg.push_str(&format!(
-            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"{radius}\" fill=\"{}\" fill-opacity=\"0.8\"/>\n",
-            sx(*x),
-            sy(*y),
-            colour(*c)
-        ));
-        if let Some(label) = label {
-            svg.push_str(&format!(
-                "<text x=\"{:.1}\" y=\"{:.1}\">{label}</text>\n",
-                sx(*x) + 5.0,
-                sy(*y) - 5.0
-            ));
-        }
-    }
-    svg.push_str("</svg>\n");
-    svg
-}
-
-/// Writes `text` to `path` atomically.
-pub fn write_text(path: &Path, text: &str) -> Result<(), CliError> {
-    neuroforge_io::write_atomically(path, |file| {
-        use std::io::Write;
-        file.write_all(text.as_bytes())
-            .map_err(|source| neuroforge_io::IoError::Write {
-                path: path.to_path_buf(),
-                source,
-            })
-    })?;
-    Ok(())
 }
 
 /// The colour position of each condition: its numeric value when every name ends in a number

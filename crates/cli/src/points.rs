@@ -50,26 +50,19 @@ pub struct PointsFlags {
     pub prefix: String,
 }
 
-fn unsuitable(path: &Path, message: impl Into<String>) -> CliError {
-    CliError::Unsuitable {
-        path: path.to_path_buf(),
-        message: message.into(),
-    }
-}
-
 /// A behaviour CSV: column names and rows of numbers.
 fn read_behaviour(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>), CliError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| unsuitable(path, format!("cannot read: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::unsuitable(path, format!("cannot read: {e}")))?;
     let mut lines = text.lines();
     let header: Vec<String> = lines
         .next()
-        .ok_or_else(|| unsuitable(path, "empty file"))?
+        .ok_or_else(|| CliError::unsuitable(path, "empty file"))?
         .split(',')
         .map(|s| s.trim().to_string())
         .collect();
     if header.len() < 3 {
-        return Err(unsuitable(
+        return Err(CliError::unsuitable(
             path,
             "needs a time column and at least two behaviour columns",
         ));
@@ -84,7 +77,7 @@ fn read_behaviour(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>), CliError>
         match values {
             Ok(v) if v.len() == header.len() && v.iter().all(|x| x.is_finite()) => rows.push(v),
             _ => {
-                return Err(unsuitable(
+                return Err(CliError::unsuitable(
                     path,
                     format!("line {}: expected {} numbers", l + 2, header.len()),
                 ));
@@ -92,7 +85,7 @@ fn read_behaviour(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>), CliError>
         }
     }
     if rows.windows(2).any(|w| w[1][0] < w[0][0]) {
-        return Err(unsuitable(path, "the time column is not sorted"));
+        return Err(CliError::unsuitable(path, "the time column is not sorted"));
     }
     Ok((header, rows))
 }
@@ -115,7 +108,10 @@ fn invalid_rules(
                         .iter()
                         .position(|h| h == name.trim())
                         .ok_or_else(|| {
-                            unsuitable(path, format!("--invalid {rule}: no column {name}"))
+                            CliError::unsuitable(
+                                path,
+                                format!("--invalid {rule}: no column {name}"),
+                            )
                         })?;
                     let value: f64 = value.trim().parse().map_err(|_| {
                         CliError::Usage(format!("--invalid {rule}: {value} is not a number"))
@@ -143,7 +139,10 @@ pub fn run(flags: &PointsFlags, out: &Path) -> Result<String, CliError> {
     }
     let recording = import(&flags.spikes, &ImportOptions::default())?;
     let Activity::SpikeTimes(trains) = recording.activity() else {
-        return Err(unsuitable(&flags.spikes, "expected a table of spike times"));
+        return Err(CliError::unsuitable(
+            &flags.spikes,
+            "expected a table of spike times",
+        ));
     };
     let width = flags.bin_ms / 1000.0;
     let binned = trains.bin(width)?;
@@ -151,7 +150,7 @@ pub fn run(flags: &PointsFlags, out: &Path) -> Result<String, CliError> {
     let rates = binned.counts.mapv(|c| f64::from(c) / width);
     let rates = if flags.smooth_ms > 0.0 {
         gaussian_smooth(rates.view(), flags.smooth_ms / flags.bin_ms)
-            .map_err(|e| unsuitable(&flags.spikes, e.to_string()))?
+            .map_err(|e| CliError::unsuitable(&flags.spikes, e.to_string()))?
     } else {
         rates
     };
@@ -196,7 +195,7 @@ pub fn run(flags: &PointsFlags, out: &Path) -> Result<String, CliError> {
         }
     }
     if kept.len() < 10 {
-        return Err(unsuitable(
+        return Err(CliError::unsuitable(
             &flags.behaviour,
             format!("only {} bins pass the speed and validity rules", kept.len()),
         ));

@@ -163,6 +163,54 @@ pub fn scatter(title: &str, real: &[f64], generated: &[f64]) -> String {
     out
 }
 
+/// Blue (0) to red (1).
+fn colour(value: f64) -> String {
+    let v = value.clamp(0.0, 1.0);
+    let r = (40.0 + 200.0 * v) as u8;
+    let b = (240.0 - 200.0 * v) as u8;
+    format!("rgb({r},60,{b})")
+}
+
+/// Scatter of `(x, y, colour in [0, 1], label)` points (blue to red), each labelled when a
+/// label is given.
+pub fn coloured_scatter(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    points: &[(f64, f64, f64, Option<String>)],
+) -> String {
+    let frame = Frame {
+        x: range(points.iter().map(|p| p.0)),
+        y: range(points.iter().map(|p| p.1)),
+        log_y: false,
+    };
+    let mut out = String::new();
+    axes(&mut out, &frame, title, x_label, y_label);
+    let radius = if points.len() > 500 { 1.5 } else { 4.0 };
+    for (x, y, c, label) in points {
+        if !(x.is_finite() && y.is_finite()) {
+            continue;
+        }
+        let (px, py) = (frame.px(*x), frame.py(*y));
+        let _ = write!(
+            out,
+            r#"<circle cx="{px:.2}" cy="{py:.2}" r="{radius}" fill="{}" fill-opacity="0.8"/>"#,
+            colour(*c)
+        );
+        if let Some(label) = label {
+            let _ = write!(
+                out,
+                r#"<text x="{:.1}" y="{:.1}">{}</text>"#,
+                px + 5.0,
+                py - 5.0,
+                escape(label)
+            );
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
 /// Line plot of several series (log-scaled y when `log_y`, non-positive values dropped).
 pub fn lines(
     title: &str,
