@@ -294,6 +294,16 @@ impl Runner {
     }
 }
 
+/// `runs/<name>/`, emptied (a previous run's files would otherwise mix with this one's).
+pub(crate) fn fresh_run_dir(name: &str) -> Result<PathBuf> {
+    let dir = root().join("runs").join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
 pub(crate) fn s(p: &Path) -> String {
     p.display().to_string()
 }
@@ -380,11 +390,7 @@ fn run_spikegan(
     parallel: bool,
 ) -> Result<Value> {
     let started = Instant::now();
-    let dir = root().join("runs").join(exp.name);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
-    }
-    std::fs::create_dir_all(&dir)?;
+    let dir = fresh_run_dir(exp.name)?;
     let runner = Runner {
         binary: binary.to_path_buf(),
         log: parallel.then(|| dir.join("log.txt")),

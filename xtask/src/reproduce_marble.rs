@@ -7,10 +7,14 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::{Value, json};
 
-use crate::reproduce::{Mode, Options, Runner, git_commit, read_json, s, write_file};
+use neuroforge_stats::transport::spearman;
+
+use crate::reproduce::{
+    Mode, Options, Runner, fresh_run_dir, git_commit, read_json, s, write_file,
+};
 use crate::root;
 
 /// The settings of the van der Pol experiment in one mode.
@@ -42,46 +46,40 @@ fn settings(mode: Mode) -> VanDerPolSettings {
 
 const SEED: u64 = 4;
 
-/// Spearman correlation with average ranks.
-fn spearman(x: &[f64], y: &[f64]) -> f64 {
-    let ranks = |v: &[f64]| -> Vec<f64> {
-        let mut order: Vec<usize> = (0..v.len()).collect();
-        order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
-        let mut r = vec![0.0; v.len()];
-        let mut i = 0;
-        while i < order.len() {
-            let mut j = i;
-            while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
-                j += 1;
-            }
-            for &o in &order[i..=j] {
-                r[o] = (i + j) as f64 / 2.0 + 1.0;
-            }
-            i = j + 1;
-        }
-        r
-    };
-    let (rx, ry) = (ranks(x), ranks(y));
-    let mean = (x.len() as f64 + 1.0) / 2.0;
-    let cov: f64 = rx
-        .iter()
-        .zip(&ry)
-        .map(|(a, b)| (a - mean) * (b - mean))
-        .sum();
-    let vx: f64 = rx.iter().map(|a| (a - mean).powi(2)).sum();
-    let vy: f64 = ry.iter().map(|b| (b - mean).powi(2)).sum();
-    cov / (vx * vy).sqrt()
+/// Writes `manifest.json`: commit, features, device, seeds, settings, durations, key results.
+#[allow(clippy::too_many_arguments)]
+fn write_manifest(
+    dir: &Path,
+    name: &str,
+    options: &Options,
+    seeds: Value,
+    settings: &Value,
+    durations: serde_json::Map<String, Value>,
+    started: Instant,
+    results: Value,
+) -> Result<()> {
+    let manifest = json!({
+        "experiment": name,
+        "commit": git_commit(),
+        "features": options.features.clone().unwrap_or_else(|| "flex (default)".into()),
+        "device": options.device.clone().unwrap_or_else(|| "flex (default)".into()),
+        "seeds": seeds,
+        "settings": settings,
+        "durations": durations,
+        "total_s": started.elapsed().as_secs_f64(),
+        "results": results,
+    });
+    write_file(
+        &dir.join("manifest.json"),
+        &serde_json::to_string_pretty(&manifest)?,
+    )
 }
 
 /// Runs the experiment into `runs/marble-vanderpol/` and returns its results.
 pub fn run_vanderpol(binary: &Path, options: &Options) -> Result<Value> {
     let name = "marble-vanderpol";
     let started = Instant::now();
-    let dir = root().join("runs").join(name);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
-    }
-    std::fs::create_dir_all(&dir)?;
+    let dir = fresh_run_dir(name)?;
     let runner = Runner::new(binary, None);
     let settings = settings(options.mode);
     let mu: Vec<f64> = (0..settings.mu_values)
@@ -186,7 +184,8 @@ pub fn run_vanderpol(binary: &Path, options: &Options) -> Result<Value> {
         .iter()
         .map(|n| n.trim_start_matches("mu=").parse().unwrap_or(f64::NAN))
         .collect();
-    let rho = spearman(&first, &mu_of);
+    // NaN when the layout is degenerate (a constant coordinate), which the check rejects.
+    let rho = spearman(&first, &mu_of).unwrap_or(f64::NAN);
     let run_manifest = read_json(&run_dir.join("manifest.json"))?;
     let results = json!({
         "experiment": name,
@@ -216,20 +215,15 @@ pub fn run_vanderpol(binary: &Path, options: &Options) -> Result<Value> {
         &dir.join("results.json"),
         &serde_json::to_string_pretty(&results)?,
     )?;
-    let manifest = json!({
-        "experiment": name,
-        "commit": git_commit(),
-        "features": options.features.clone().unwrap_or_else(|| "flex (default)".into()),
-        "device": options.device.clone().unwrap_or_else(|| "flex (default)".into()),
-        "seeds": { "training": SEED, "kmeans": SEED },
-        "settings": results["settings"],
-        "durations": durations,
-        "total_s": started.elapsed().as_secs_f64(),
-        "results": { "mu_spearman": rho.abs() },
-    });
-    write_file(
-        &dir.join("manifest.json"),
-        &serde_json::to_string_pretty(&manifest)?,
+    write_manifest(
+        &dir,
+        name,
+        options,
+        json!({ "training": SEED, "kmeans": SEED }),
+        &results["settings"],
+        durations,
+        started,
+        json!({ "mu_spearman": rho.abs() }),
     )?;
     let mut report = String::new();
     writeln!(
@@ -281,11 +275,7 @@ pub fn run_vanderpol(binary: &Path, options: &Options) -> Result<Value> {
 pub fn run_hippocampus(binary: &Path, options: &Options) -> Result<Value> {
     let name = "marble-hippocampus";
     let started = Instant::now();
-    let dir = root().join("runs").join(name);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
-    }
-    std::fs::create_dir_all(&dir)?;
+    let dir = fresh_run_dir(name)?;
     let runner = Runner::new(binary, None);
     let epochs = match options.mode {
         Mode::Quick => 30,
@@ -421,20 +411,15 @@ pub fn run_hippocampus(binary: &Path, options: &Options) -> Result<Value> {
         &dir.join("results.json"),
         &serde_json::to_string_pretty(&results)?,
     )?;
-    let manifest = json!({
-        "experiment": name,
-        "commit": git_commit(),
-        "features": options.features.clone().unwrap_or_else(|| "flex (default)".into()),
-        "device": options.device.clone().unwrap_or_else(|| "flex (default)".into()),
-        "seeds": { "training": SEED },
-        "settings": results["settings"],
-        "durations": durations,
-        "total_s": started.elapsed().as_secs_f64(),
-        "results": { "r2_marble": r2_marble, "r2_pca": r2_pca },
-    });
-    write_file(
-        &dir.join("manifest.json"),
-        &serde_json::to_string_pretty(&manifest)?,
+    write_manifest(
+        &dir,
+        name,
+        options,
+        json!({ "training": SEED }),
+        &results["settings"],
+        durations,
+        started,
+        json!({ "r2_marble": r2_marble, "r2_pca": r2_pca }),
     )?;
     let mut report = String::new();
     writeln!(
