@@ -23,6 +23,7 @@ mod check_backends;
 mod fuzz;
 mod interop;
 mod reproduce;
+mod reproduce_cyclegan;
 mod reproduce_marble;
 
 const USAGE: &str = "usage: cargo xtask <ci | bench | check-backends [--skip-install] | fuzz [--seconds N] [TARGET...] | interop | \

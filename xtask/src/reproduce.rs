@@ -17,16 +17,17 @@ use serde_json::{Value, json};
 
 use crate::{root, run_in_root};
 
-const EXPERIMENTS: [&str; 5] = [
+const EXPERIMENTS: [&str; 6] = [
     "spikegan-uniform",
     "spikegan-retina",
     "spikegan-packets",
     "marble-vanderpol",
     "marble-hippocampus",
+    "cyclegan-synthetic",
 ];
 
 const USAGE: &str = "usage: cargo xtask reproduce <spikegan-uniform | spikegan-retina | \
-                     spikegan-packets | marble-vanderpol | marble-hippocampus | all> [--quick | --full] [--device D] [--check] \
+                     spikegan-packets | marble-vanderpol | marble-hippocampus | cyclegan-synthetic | all> [--quick | --full] [--device D] [--check] \
                      [--features F]";
 
 /// Adam's learning rate in `--quick` runs (the paper's, used by `--full`, is 1e-4).
@@ -136,28 +137,32 @@ pub fn run(args: &[String]) -> Result<()> {
     if options.check && options.mode != Mode::Quick {
         bail!("--check compares --quick runs with their committed expectations");
     }
-    let marble: Vec<String> = names
-        .iter()
-        .filter(|n| n.starts_with("marble-"))
-        .cloned()
-        .collect();
+    // MARBLE and CycleGAN experiments run one after another, before the Spike-GAN ones.
+    let sequential = |n: &String| n.starts_with("marble-") || n.starts_with("cyclegan-");
+    let marble: Vec<String> = names.iter().filter(|n| sequential(n)).cloned().collect();
     let experiments: Vec<SpikeGanExperiment> = names
         .iter()
-        .filter(|n| !n.starts_with("marble-"))
+        .filter(|n| !sequential(n))
         .map(|n| experiment(n))
         .collect::<Result<_>>()?;
     for name in &marble {
-        if name != "marble-vanderpol" && name != "marble-hippocampus" {
+        if ![
+            "marble-vanderpol",
+            "marble-hippocampus",
+            "cyclegan-synthetic",
+        ]
+        .contains(&name.as_str())
+        {
             bail!("unknown experiment '{name}'\n{USAGE}");
         }
     }
     let binary = build_cli(&options)?;
     let mut failures = Vec::new();
     for name in &marble {
-        let results = if name == "marble-vanderpol" {
-            crate::reproduce_marble::run_vanderpol(&binary, &options)
-        } else {
-            crate::reproduce_marble::run_hippocampus(&binary, &options)
+        let results = match name.as_str() {
+            "marble-vanderpol" => crate::reproduce_marble::run_vanderpol(&binary, &options),
+            "cyclegan-synthetic" => crate::reproduce_cyclegan::run_synthetic(&binary, &options),
+            _ => crate::reproduce_marble::run_hippocampus(&binary, &options),
         }
         .with_context(|| format!("{name} failed"))?;
         if options.check {

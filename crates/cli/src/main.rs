@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use neuroforge_io::{ActivityKind, ImportOptions, Layout, Recording, SourceFormat, TimeUnit};
 
+mod cyclegan;
 mod device;
 mod error;
 mod float_mode;
@@ -151,6 +152,27 @@ enum Command {
         #[command(flatten)]
         options: spikegan::SampleFlags,
     },
+    /// Translate a recording with a trained CycleGAN (pre -> post with G, post -> pre with F);
+    /// writes the translated model signal (inferred spikes by default) under the original
+    /// neuron ids, and optionally evaluates it against a real recording.
+    Translate {
+        /// The CycleGAN run directory.
+        #[arg(long = "run-dir")]
+        run_dir: PathBuf,
+        /// The recording to translate (traces, same neurons as the run).
+        #[arg(long)]
+        data: PathBuf,
+        /// The translated recording to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Device [default: BURN_DEVICE, else flex].
+        #[arg(long)]
+        device: Option<String>,
+        #[command(flatten)]
+        options: cyclegan::TranslateFlags,
+        #[command(flatten)]
+        flags: ImportFlags,
+    },
     /// Explain a trained model.
     Explain {
         #[command(subcommand)]
@@ -260,6 +282,27 @@ enum TrainModel {
         #[command(flatten)]
         flags: ImportFlags,
     },
+    /// CycleGAN between pre- and post-learning calcium imaging of the same neurons (raw
+    /// fluorescence -> dF/F -> OASIS -> sorting -> normalisation -> windows; least-squares
+    /// GAN, cycle and identity losses).
+    Cyclegan {
+        /// The pre-learning recording (traces).
+        #[arg(long)]
+        pre: PathBuf,
+        /// The post-learning recording (traces of the same neuron ids).
+        #[arg(long)]
+        post: PathBuf,
+        /// The run directory to create.
+        #[arg(long = "run-dir")]
+        run_dir: PathBuf,
+        /// Device: flex, ndarray, tch, tch-cuda:N or cuda:N [default: BURN_DEVICE, else flex].
+        #[arg(long)]
+        device: Option<String>,
+        #[command(flatten)]
+        options: cyclegan::CycleGanFlags,
+        #[command(flatten)]
+        flags: ImportFlags,
+    },
     /// MARBLE (manifold embeddings of dynamics) on a point table: columns condition,
     /// optional trajectory, states x0.. and optional vectors v0.. (else differences of x).
     Marble {
@@ -280,6 +323,27 @@ enum TrainModel {
 /// What `neuroforge explain` explains.
 #[derive(Debug, Subcommand)]
 enum Explanation {
+    /// CycleGAN attributions: per neuron and time, what the generator changes (|G(x) - x|),
+    /// the target discriminator's input-gradient saliency on G(x) and its Grad-CAM on x;
+    /// writes the |G(x) - x| maps as traces and the per-neuron summaries as JSON.
+    Saliency {
+        /// The CycleGAN run directory.
+        #[arg(long = "run-dir")]
+        run_dir: PathBuf,
+        /// The recording to explain (traces of the run's neurons).
+        #[arg(long)]
+        data: PathBuf,
+        /// The |G(x) - x| maps to write (a traces recording).
+        #[arg(long)]
+        out: PathBuf,
+        /// Device [default: BURN_DEVICE, else flex].
+        #[arg(long)]
+        device: Option<String>,
+        #[command(flatten)]
+        options: cyclegan::SaliencyFlags,
+        #[command(flatten)]
+        flags: ImportFlags,
+    },
     /// Spike-GAN importance maps: which spikes the trained critic relies on (shuffle each
     /// neuron's bins in short windows and measure the change of the critic's score).
     Importance {
@@ -506,6 +570,72 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Train {
             model:
+                TrainModel::Cyclegan {
+                    pre,
+                    post,
+                    run_dir,
+                    device,
+                    options,
+                    flags,
+                },
+        } => {
+            let pre_rec = open(&pre, &flags)?;
+            let post_rec = open(&post, &flags)?;
+            let line = cyclegan::train(
+                (&pre, pre_rec),
+                (&post, post_rec),
+                &run_dir,
+                device.as_deref(),
+                &options,
+            )?;
+            println!("{line}");
+        }
+        Command::Translate {
+            run_dir,
+            data,
+            out,
+            device,
+            options,
+            flags,
+        } => {
+            let recording = open(&data, &flags)?;
+            let line = with_spinner(format!("translating {}", data.display()), || {
+                cyclegan::translate(
+                    &run_dir,
+                    (&data, recording),
+                    &out,
+                    device.as_deref(),
+                    &options,
+                    |path| Ok(open(path, &flags)?),
+                )
+            })?;
+            println!("{line}");
+        }
+        Command::Explain {
+            what:
+                Explanation::Saliency {
+                    run_dir,
+                    data,
+                    out,
+                    device,
+                    options,
+                    flags,
+                },
+        } => {
+            let recording = open(&data, &flags)?;
+            let line = with_spinner("computing attributions".to_string(), || {
+                cyclegan::saliency(
+                    &run_dir,
+                    (&data, recording),
+                    &out,
+                    device.as_deref(),
+                    &options,
+                )
+            })?;
+            println!("{line}");
+        }
+        Command::Train {
+            model:
                 TrainModel::Marble {
                     data,
                     run_dir,
@@ -575,6 +705,23 @@ fn run(cli: Cli) -> Result<(), CliError> {
             device,
         } => {
             let flags = ImportFlags::default();
+            let model = neuroforge_train::RunDir::open(&run_dir)
+                .and_then(|run| run.read_manifest())?
+                .model;
+            if model == "cyclegan" {
+                if data.is_some() {
+                    return Err(CliError::Usage(
+                        "a CycleGAN run resumes on the pre and post recordings its manifest \
+                         names; --data does not apply"
+                            .into(),
+                    ));
+                }
+                let line = cyclegan::resume(&run_dir, iterations, device.as_deref(), |path| {
+                    Ok(open(path, &flags)?)
+                })?;
+                println!("{line}");
+                return Ok(());
+            }
             let line = spikegan::resume(
                 &run_dir,
                 data.as_deref(),

@@ -106,6 +106,54 @@ pub enum Simulation {
         #[command(flatten)]
         common: Common,
     },
+    /// Calcium imaging of pre- and post-learning activity with a known change (the prepost
+    /// spikes laid end to end, one frame per bin, imaged at 24 Hz): writes `pre.parquet` and
+    /// `post.parquet` (unpaired training recordings), `heldout-pre.parquet` and
+    /// `heldout-post.parquet` (paired: the true post of the held-out pre) and `truth.json` into
+    /// --out-dir.
+    #[command(name = "prepost-imaging")]
+    PrepostImaging {
+        /// Neurons whose rate changes.
+        #[arg(long = "gain-neurons", default_value_t = 4)]
+        gain_neurons: usize,
+        /// Factor on their spike probability.
+        #[arg(long = "rate-gain", default_value_t = 2.0)]
+        rate_gain: f64,
+        /// Neurons of the new assembly.
+        #[arg(long = "assembly-neurons", default_value_t = 4)]
+        assembly_neurons: usize,
+        /// Neurons whose responses are delayed.
+        #[arg(long = "shift-neurons", default_value_t = 4)]
+        shift_neurons: usize,
+        /// Delay in frames.
+        #[arg(long = "timing-shift", default_value_t = 3)]
+        timing_shift: usize,
+        /// Neurons.
+        #[arg(long, default_value_t = 32)]
+        neurons: usize,
+        /// Frames per simulated sample.
+        #[arg(long, default_value_t = 64)]
+        bins: usize,
+        /// Mean spike probability per frame (each correlated group's is drawn in [0.5, 1.5]
+        /// times it).
+        #[arg(long, default_value_t = 0.05)]
+        rate: f64,
+        /// Samples in each training recording.
+        #[arg(long = "train-samples", default_value_t = 600)]
+        train_samples: usize,
+        /// Samples in the held-out recordings.
+        #[arg(long = "heldout-samples", default_value_t = 200)]
+        heldout_samples: usize,
+        /// Noise standard deviation of the fluorescence (baseline 1, one unit per spike).
+        #[arg(long, default_value_t = 0.1)]
+        noise: f64,
+        /// Random seed.
+        #[arg(long)]
+        seed: u64,
+        /// The directory to write (created if needed).
+        #[arg(long = "out-dir")]
+        out_dir: PathBuf,
+    },
     /// Lorenz trajectories for several rho (sigma 10, beta 8/3), from initial conditions
     /// (1 + 0.5 k, 1, 1 + 0.5 k), k = 0, 1, ...
     Lorenz {
@@ -280,6 +328,84 @@ pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, CliError> {
             write_recording(&post_path, &post_rec)?;
             write_recording(&common.out, &pre_rec)?;
             Ok(vec![common.out, post_path])
+        }
+        Simulation::PrepostImaging {
+            gain_neurons,
+            rate_gain,
+            assembly_neurons,
+            shift_neurons,
+            timing_shift,
+            neurons,
+            bins,
+            rate,
+            train_samples,
+            heldout_samples,
+            noise,
+            seed,
+            out_dir,
+        } => {
+            let mut config = neuroforge_sim::PrePostCalciumConfig {
+                train_samples,
+                heldout_samples,
+                ..neuroforge_sim::PrePostCalciumConfig::default()
+            };
+            config.prepost = neuroforge_sim::PrePostConfig {
+                gain_neurons,
+                rate_gain,
+                assembly_neurons,
+                shift_neurons,
+                timing_shift,
+                ..config.prepost
+            };
+            config.prepost.population.neurons = neurons;
+            config.prepost.population.bins = bins;
+            config.prepost.population.rate = rate;
+            config.calcium.noise_sd = noise;
+            let sim = neuroforge_sim::prepost_imaging(&config, seed)
+                .map_err(|e| sim_error(&out_dir, e))?;
+            std::fs::create_dir_all(&out_dir).map_err(|e| {
+                CliError::unsuitable(&out_dir, format!("cannot create the directory: {e}"))
+            })?;
+            let truth = serde_json::json!({
+                "config": to_json(&config)?,
+                "truth": to_json(&sim.truth)?,
+                "changed_neuron_ids": sim.truth.changed_neurons.iter()
+                    .map(|&n| default_neuron_ids(neurons)[n].clone()).collect::<Vec<_>>(),
+                "seed": seed,
+            });
+            let mut written = Vec::new();
+            let frame_rate = config.calcium.frame_rate_hz;
+            for (name, part) in [
+                ("pre", &sim.pre_train),
+                ("post", &sim.post_train),
+                ("heldout-pre", &sim.heldout_pre),
+                ("heldout-post", &sim.heldout_post),
+            ] {
+                let path = out_dir.join(format!("{name}.parquet"));
+                let recording = Recording::new(
+                    default_neuron_ids(neurons),
+                    Activity::Traces(TraceActivity {
+                        values: part.fluorescence.mapv(|v| v as f32),
+                        frame_rate_hz: Some(frame_rate),
+                    }),
+                    vec![],
+                    provenance(
+                        &format!("prepost-imaging-{name}"),
+                        truth.clone(),
+                        vec![format!(
+                            "{name}: prepost spikes imaged through AR(1) calcium, seed {seed}"
+                        )],
+                    ),
+                )?;
+                write_recording(&path, &recording)?;
+                written.push(path);
+            }
+            let path = out_dir.join("truth.json");
+            let text = serde_json::to_string_pretty(&truth)
+                .map_err(|e| CliError::Io(IoError::Recording(e.to_string())))?;
+            crate::stats::write_text(&path, &text)?;
+            written.push(path);
+            Ok(written)
         }
         Simulation::Calcium {
             neurons,

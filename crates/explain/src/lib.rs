@@ -13,10 +13,16 @@
 //!   at a percentile over spikes, align each sample at its first supra-threshold bin and
 //!   average the samples around it; the neurons' peak lags give the recovered firing
 //!   sequence.
+//! - [`attribution`]: per-neuron and per-time aggregation of attribution maps (CycleGAN's
+//!   `|G(x) - x|`, saliency, Grad-CAM) and the ROC AUC of a per-neuron ranking against the
+//!   truly changed neurons.
 //!
-//! The scorer is any function from a batch of samples to one score per sample, so this crate
-//! needs no deep-learning framework: the CLI passes a trained critic, the tests a hand-written
-//! sequence detector.
+//! The importance maps' scorer is any function from a batch of samples to one score per
+//! sample, so this crate needs no deep-learning framework: the CLI passes a trained critic, the
+//! tests a hand-written sequence detector.
+
+pub mod attribution;
+pub use attribution::{AggregatedAttribution, aggregate, roc_auc};
 
 use ndarray::{Array2, Array3, ArrayView2, Axis};
 use rand::SeedableRng;

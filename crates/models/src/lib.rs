@@ -1,5 +1,10 @@
 //! Backend-free burn modules for neuroforge.
 //!
+//! - Spike-GAN ([`Generator`], [`Critic`]), below;
+//! - the CycleGAN generators and PatchGAN discriminators for pre -> post learning
+//!   ([`cyclegan`]);
+//! - the MARBLE network ([`marble`]).
+//!
 //! The Spike-GAN generator and critic ([`Generator`], [`Critic`]) in the paper's convolutional
 //! layout and in the fully connected comparison layout, both built from one serde
 //! [`SpikeGanConfig`]. Tensors carry no backend type: the [`burn::tensor::Device`] the modules are
@@ -29,12 +34,14 @@
 
 mod config;
 mod critic;
+pub mod cyclegan;
 mod generator;
 mod layers;
 pub mod marble;
 
 pub use config::{Architecture, DenseWidth, SpikeGanConfig};
 pub use critic::Critic;
+pub use cyclegan::{CycleGanConfig, CycleGenerator, CycleLayout, PatchDiscriminator};
 pub use generator::Generator;
 pub use layers::{ConvLayer, DenseLayer};
 pub use marble::{Marble, MarbleConfig, MarbleInput};

@@ -22,5 +22,8 @@ pub use dynamics::{
     Trajectory, VanDerPolConfig, integrate, lorenz_field, van_der_pol, van_der_pol_field,
 };
 pub use error::{Result, SimError};
-pub use prepost::{PrePostConfig, PrePostTruth, prepost};
+pub use prepost::{
+    PrePostCalciumConfig, PrePostConfig, PrePostImaging, PrePostTruth, SimulatedImaging, prepost,
+    prepost_imaging,
+};
 pub use spikegan::{PacketsConfig, PacketsTruth, UniformConfig, UniformTruth, packets, uniform};

@@ -14,7 +14,7 @@
 //!
 //! Neurons outside these subsets are identical in pre and post.
 
-use ndarray::Array3;
+use ndarray::{Array2, Array3};
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -177,4 +177,156 @@ pub fn prepost(
         seed,
     };
     Ok((pre, post, truth))
+}
+
+/// Settings of the calcium-imaging version of the pre -> post simulation: the binary samples of
+/// [`prepost`] (one frame per bin) are laid end to end into continuous recordings and imaged
+/// through the calcium forward model. Defaults: the [`PrePostConfig`] defaults but a mean spike
+/// probability of 0.05 per frame (1.2 Hz at 24 Hz: sparse enough that the calcium returns to
+/// baseline between events, so that a running-percentile dF/F keeps rate changes instead of
+/// absorbing them into the baseline), 24 Hz AR(1) calcium with a 0.5 s decay on a baseline of
+/// 1 (so dF/F is about the calcium), noise 0.1, 600 training samples per condition and 200
+/// held-out samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrePostCalciumConfig {
+    /// The spikes and their transformation.
+    pub prepost: PrePostConfig,
+    /// The imaging.
+    pub calcium: crate::calcium::CalciumConfig,
+    /// Samples in each of the two (unpaired) training recordings.
+    pub train_samples: usize,
+    /// Samples in the paired held-out recordings.
+    pub heldout_samples: usize,
+}
+
+impl Default for PrePostCalciumConfig {
+    fn default() -> Self {
+        let mut prepost = PrePostConfig::default();
+        prepost.population.rate = 0.05;
+        Self {
+            prepost,
+            calcium: crate::calcium::CalciumConfig {
+                baseline: 1.0,
+                noise_sd: 0.1,
+                ..crate::calcium::CalciumConfig::default()
+            },
+            train_samples: 600,
+            heldout_samples: 200,
+        }
+    }
+}
+
+/// One simulated recording: fluorescence and the spikes behind it, neurons x frames.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulatedImaging {
+    /// Raw fluorescence `b + a c + noise`.
+    pub fluorescence: Array2<f64>,
+    /// The true spikes (0/1).
+    pub spikes: Array2<u8>,
+}
+
+/// The recordings of the calcium pre -> post simulation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrePostImaging {
+    /// Pre-learning training recording.
+    pub pre_train: SimulatedImaging,
+    /// Post-learning training recording, made from different pre samples than `pre_train`
+    /// (the two training sets are unpaired, as in a real experiment).
+    pub post_train: SimulatedImaging,
+    /// Held-out pre-learning recording.
+    pub heldout_pre: SimulatedImaging,
+    /// The true post-learning version of `heldout_pre`, frame by frame (paired ground truth).
+    pub heldout_post: SimulatedImaging,
+    /// What changed.
+    pub truth: PrePostTruth,
+}
+
+/// Samples `[s, n, t]` of `samples` from `from`, laid end to end: neurons x (count * bins).
+fn end_to_end(samples: &Array3<u8>, from: usize, count: usize) -> Array2<u8> {
+    let (_, n, bins) = samples.dim();
+    let mut out = Array2::<u8>::zeros((n, count * bins));
+    for k in 0..count {
+        let sample = samples.index_axis(ndarray::Axis(0), from + k);
+        out.slice_mut(ndarray::s![.., k * bins..(k + 1) * bins])
+            .assign(&sample);
+    }
+    out
+}
+
+/// Simulate the four recordings of `config` from `seed` (the spikes as [`prepost`] with the
+/// same seed; the imaging noise of each recording from its own stream).
+pub fn prepost_imaging(config: &PrePostCalciumConfig, seed: u64) -> Result<PrePostImaging> {
+    let (train, heldout) = (config.train_samples, config.heldout_samples);
+    if train == 0 || heldout == 0 {
+        return Err(invalid(
+            "training and held-out sample counts must be at least 1",
+        ));
+    }
+    let (pre, post, truth) = prepost(&config.prepost, 2 * train + heldout, seed)?;
+    let image = |spikes: Array2<u8>, stream: u64| -> Result<SimulatedImaging> {
+        let (f, _) = crate::calcium::fluorescence(
+            &spikes.mapv(f64::from),
+            &config.calcium,
+            seed.wrapping_mul(4).wrapping_add(stream),
+        )?;
+        Ok(SimulatedImaging {
+            fluorescence: f,
+            spikes,
+        })
+    };
+    Ok(PrePostImaging {
+        pre_train: image(end_to_end(&pre, 0, train), 1)?,
+        post_train: image(end_to_end(&post, train, train), 2)?,
+        heldout_pre: image(end_to_end(&pre, 2 * train, heldout), 3)?,
+        heldout_post: image(end_to_end(&post, 2 * train, heldout), 4)?,
+        truth,
+    })
+}
+
+#[cfg(test)]
+mod imaging_tests {
+    use super::*;
+
+    #[test]
+    fn recordings_are_the_samples_end_to_end_and_only_changed_neurons_differ() {
+        let config = PrePostCalciumConfig {
+            train_samples: 20,
+            heldout_samples: 10,
+            ..PrePostCalciumConfig::default()
+        };
+        let sim = prepost_imaging(&config, 3).unwrap();
+        let (pre, post, truth) = prepost(&config.prepost, 50, 3).unwrap();
+        assert_eq!(truth, sim.truth);
+        let bins = config.prepost.population.bins;
+        // Sample 21 of post is frames bins..2 bins of the post training recording.
+        for n in 0..32 {
+            for t in 0..bins {
+                assert_eq!(sim.post_train.spikes[(n, bins + t)], post[(21, n, t)]);
+                assert_eq!(sim.heldout_pre.spikes[(n, 2 * bins + t)], pre[(42, n, t)]);
+            }
+        }
+        // Held-out pre and post are paired: unchanged neurons have identical spikes.
+        for n in 0..32 {
+            let same = sim.heldout_pre.spikes.row(n) == sim.heldout_post.spikes.row(n);
+            assert_eq!(same, !truth.changed_neurons.contains(&n), "neuron {n}");
+        }
+        // The fluorescence is baseline + calcium + noise of sd 0.1: the residual after removing
+        // the noise-free calcium has that sd.
+        let c = crate::calcium::calcium(&sim.pre_train.spikes.mapv(f64::from), &config.calcium)
+            .unwrap();
+        let resid = &sim.pre_train.fluorescence - &c - 1.0;
+        let sd = (resid.mapv(|v| v * v).mean().unwrap()).sqrt();
+        assert!((sd - 0.1).abs() < 0.005, "{sd}");
+        assert!(
+            prepost_imaging(
+                &PrePostCalciumConfig {
+                    heldout_samples: 0,
+                    ..config
+                },
+                3
+            )
+            .is_err()
+        );
+    }
 }

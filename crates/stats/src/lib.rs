@@ -10,6 +10,8 @@
 //! - [`trains`]: inter-spike intervals, the van Rossum distance, re-binning;
 //! - [`patterns`]: whole-sample pattern probabilities, entropy, nearest-sample distances;
 //! - [`histogram`]: shared-bin histograms and the KL divergence CalciumGAN reports;
+//! - [`translation`]: CalciumGAN's evaluation of translated activity (per-neuron rate,
+//!   pairwise-correlation and van Rossum distributions compared by KL; paired errors);
 //! - [`compare`]: everything side by side with L1 errors and bootstrap intervals;
 //! - [`baselines`]: independent, dichotomized Gaussian (spatial and lag-1 temporal
 //!   correlations) and k-pairwise maximum-entropy models;
@@ -29,6 +31,7 @@ pub mod moments;
 pub mod normal;
 pub mod patterns;
 pub mod trains;
+pub mod translation;
 pub mod transport;
 
 pub use compare::{CompareConfig, Comparison, StatisticComparison, compare};

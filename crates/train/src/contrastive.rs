@@ -526,6 +526,7 @@ pub fn save_marble_run(
         seed: config.seed,
         context: context.clone(),
         data: None,
+        more_data: Vec::new(),
         config: serde_json::to_value(config).map_err(|e| TrainError::Config(e.to_string()))?,
         sessions: vec![Session {
             command: context.command,

@@ -5,6 +5,9 @@
 //!
 //! - [`wgan`]: Spike-GAN by WGAN-GP with the exact gradient penalty (paper settings by
 //!   default), the held-out check for critic overfitting, divergence stop;
+//! - [`cyclegan`]: CycleGAN between pre- and post-learning activity (least-squares GAN,
+//!   cycle and identity losses), translation and attribution maps, over the calcium pipeline
+//!   of [`imaging`];
 //! - [`contrastive`]: MARBLE's contrastive training (neighbour positives, random negatives),
 //!   best model by validation loss;
 //! - [`rundir`]: run directories (manifest, resolved config, metrics log, atomic checkpoints
@@ -18,8 +21,10 @@
 //! decides.
 
 pub mod contrastive;
+pub mod cyclegan;
 pub mod data;
 mod error;
+pub mod imaging;
 pub mod rundir;
 pub mod sample;
 pub mod wgan;
@@ -28,8 +33,18 @@ pub use contrastive::{
     ConditionData, ContrastiveConfig, EpochLine, MarbleData, MarbleOptimizer, MarbleOutcome,
     MarbleRunConfig, embed, load_marble, save_marble_run, train_contrastive,
 };
+pub use cyclegan::{
+    AttributionMaps, CycleDiscriminators, CycleGanRunConfig, CycleGanTrainer, CycleGenerators,
+    CycleLosses, CycleMetricsLine, CycleObserver, CycleTrainingConfig, QuietCycle, TrainedCycleGan,
+    attributions, load_cyclegan, resume_cyclegan, start_cyclegan, train_cyclegan,
+    translate_windows,
+};
 pub use data::{DataConfig, SampleWindows, SplitSamples, split_samples};
 pub use error::{Result, TrainError};
+pub use imaging::{
+    CalciumPipelineConfig, Condition, CycleData, CyclePreprocessing, ModelSignal, NeuronSorting,
+    NormalisationKind, SignalWindows, align_neurons, calcium_from_spikes, process_condition,
+};
 pub use rundir::{DataDescription, Manifest, RunContext, RunDir, Session};
 pub use sample::sample_spikes;
 pub use wgan::{

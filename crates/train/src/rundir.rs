@@ -95,6 +95,9 @@ pub struct Manifest {
     pub context: RunContext,
     /// The data the run trains on.
     pub data: Option<DataDescription>,
+    /// Further data files (CycleGAN's post-learning recording; `data` is the pre one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_data: Vec<DataDescription>,
     /// The resolved configuration (also in config.toml).
     pub config: serde_json::Value,
     /// Every session of the run, oldest first.

@@ -622,6 +622,7 @@ pub fn start_spikegan(
         seed: config.seed,
         context: context.clone(),
         data,
+        more_data: Vec::new(),
         config: serde_json::to_value(&config).unwrap_or_default(),
         sessions: Vec::new(),
         status: "created".into(),

@@ -1,0 +1,733 @@
+//! `neuroforge train cyclegan`, `translate`, `explain saliency` and CycleGAN's `resume`: the
+//! mapping between pre- and post-learning calcium recordings of the same neurons.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
+use neuroforge_io::{Activity, Recording, TraceActivity};
+use neuroforge_models::CycleLayout;
+use neuroforge_stats::translation::{
+    Divergences, SampleStatistics, TranslationEvalConfig, divergences, paired_errors,
+};
+use neuroforge_train::{
+    Condition, CycleData, CycleGanRunConfig, CycleLosses, CycleObserver, CyclePreprocessing,
+    DataDescription, ModelSignal, NeuronSorting, RunDir, TrainedCycleGan, attributions,
+    calcium_from_spikes, load_cyclegan, process_condition, resume_cyclegan, start_cyclegan,
+    translate_windows,
+};
+use serde_json::{Value, json};
+
+use crate::device::select_device;
+use crate::error::CliError;
+use crate::one_line;
+use crate::spikegan::{concatenate, run_context, samples_covariate};
+use crate::stats::write_text;
+
+/// Options of `neuroforge train cyclegan` that override the configuration file.
+#[derive(Debug, Args)]
+pub struct CycleGanFlags {
+    /// A TOML file with `seed` and `[pipeline]`, `[model]`, `[training]` tables (every key
+    /// optional; docs/CYCLEGAN.md lists them with their defaults).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Seed of the weights, the random neuron order and every batch [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Training iterations [default: 3000].
+    #[arg(long)]
+    pub iterations: Option<u64>,
+    /// Neuron pre-sorting: hierarchical, spectral, random or none [default: hierarchical].
+    #[arg(long, value_parser = parse_sorting)]
+    pub sorting: Option<NeuronSorting>,
+    /// image (neurons x time, k x k kernels) or neuron-channels [default: image].
+    #[arg(long, value_parser = parse_layout)]
+    pub layout: Option<CycleLayout>,
+    /// What the networks see: spikes (OASIS's inferred spikes) or calcium (its denoised
+    /// calcium) [default: spikes].
+    #[arg(long, value_parser = parse_signal)]
+    pub signal: Option<ModelSignal>,
+    /// The traces are already dF/F: skip the dF/F step.
+    #[arg(long = "no-dff")]
+    pub no_dff: bool,
+    /// Frames per window [default: 64].
+    #[arg(long)]
+    pub window: Option<usize>,
+    /// Frames between training windows [default: 16].
+    #[arg(long)]
+    pub stride: Option<usize>,
+    /// Windows per batch of each condition [default: 16].
+    #[arg(long = "batch-size")]
+    pub batch_size: Option<usize>,
+    /// Log every this many iterations [default: 100].
+    #[arg(long = "log-every")]
+    pub log_every: Option<u64>,
+    /// Checkpoint every this many iterations [default: 500].
+    #[arg(long = "checkpoint-every")]
+    pub checkpoint_every: Option<u64>,
+}
+
+fn parse_sorting(s: &str) -> Result<NeuronSorting, String> {
+    match s {
+        "hierarchical" => Ok(NeuronSorting::Hierarchical),
+        "spectral" => Ok(NeuronSorting::Spectral),
+        "random" => Ok(NeuronSorting::Random),
+        "none" => Ok(NeuronSorting::None),
+        other => Err(format!(
+            "unknown sorting '{other}': use hierarchical, spectral, random or none"
+        )),
+    }
+}
+
+fn parse_layout(s: &str) -> Result<CycleLayout, String> {
+    match s {
+        "image" => Ok(CycleLayout::Image),
+        "neuron-channels" => Ok(CycleLayout::NeuronChannels),
+        other => Err(format!(
+            "unknown layout '{other}': use image or neuron-channels"
+        )),
+    }
+}
+
+fn parse_signal(s: &str) -> Result<ModelSignal, String> {
+    match s {
+        "spikes" => Ok(ModelSignal::Spikes),
+        "calcium" => Ok(ModelSignal::Calcium),
+        other => Err(format!("unknown signal '{other}': use spikes or calcium")),
+    }
+}
+
+/// The run configuration from the optional TOML file and the flags.
+fn resolve_config(flags: &CycleGanFlags) -> Result<CycleGanRunConfig, CliError> {
+    let path = flags
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("<flags>"));
+    let mut table = match &flags.config {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).map_err(|e| CliError::unsuitable(p, e.to_string()))?;
+            text.parse::<toml::Table>()
+                .map_err(|e| CliError::unsuitable(p, one_line(&e.to_string())))?
+        }
+        None => toml::Table::new(),
+    };
+    for key in ["neurons", "bins"] {
+        if let Some(toml::Value::Table(model)) = table.get("model")
+            && model.contains_key(key)
+        {
+            return Err(CliError::unsuitable(
+                &path,
+                format!("[model] {key} comes from the data; leave it out"),
+            ));
+        }
+    }
+    table.entry("seed").or_insert(toml::Value::Integer(0));
+    let mut config: CycleGanRunConfig = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e| CliError::unsuitable(&path, one_line(&e.to_string())))?;
+    if let Some(seed) = flags.seed {
+        config.seed = seed;
+    }
+    let p = &mut config.pipeline;
+    if let Some(sorting) = flags.sorting {
+        p.sorting = sorting;
+    }
+    if let Some(signal) = flags.signal {
+        p.signal = signal;
+    }
+    if flags.no_dff {
+        p.dff = false;
+    }
+    if let Some(window) = flags.window {
+        p.window = window;
+    }
+    if let Some(stride) = flags.stride {
+        p.stride = stride;
+    }
+    if let Some(layout) = flags.layout {
+        config.model.layout = layout;
+    }
+    let t = &mut config.training;
+    if let Some(iterations) = flags.iterations {
+        t.iterations = iterations;
+    }
+    if let Some(batch) = flags.batch_size {
+        t.batch_size = batch;
+    }
+    if let Some(every) = flags.log_every {
+        t.log_every = every;
+    }
+    if let Some(every) = flags.checkpoint_every {
+        t.checkpoint_every = every;
+    }
+    config
+        .pipeline
+        .check()
+        .and_then(|()| config.training.check())
+        .map_err(|e| CliError::unsuitable(&path, e.to_string()))?;
+    Ok(config)
+}
+
+/// Fluorescence (or dF/F) traces of a recording, neurons x frames.
+fn traces(path: &Path, recording: &Recording) -> Result<Array2<f64>, CliError> {
+    match recording.activity() {
+        Activity::Traces(t) => Ok(t.values.mapv(f64::from)),
+        other => Err(CliError::unsuitable(
+            path,
+            format!(
+                "CycleGAN works on calcium-imaging traces (raw fluorescence, or dF/F with \
+                 --no-dff), but this recording holds {}",
+                other.kind().name()
+            ),
+        )),
+    }
+}
+
+fn frame_rate(recording: &Recording) -> Option<f64> {
+    match recording.activity() {
+        Activity::Traces(t) => t.frame_rate_hz,
+        _ => None,
+    }
+}
+
+fn description(path: &Path, recording: &Recording, windows: usize) -> DataDescription {
+    DataDescription {
+        path: std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string(),
+        neuron_ids: recording.neuron_ids().to_vec(),
+        bin_width_s: frame_rate(recording).map(|f| 1.0 / f),
+        train_samples: windows,
+        heldout_samples: 0,
+    }
+}
+
+/// Progress bar over the iterations; hidden when stderr is not a terminal.
+struct Progress {
+    bar: ProgressBar,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let bar = ProgressBar::new(0);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} iterations [{elapsed} < {eta}] {msg}",
+        ) {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(250));
+        Self { bar }
+    }
+}
+
+impl CycleObserver for Progress {
+    fn on_start(&mut self, start: u64, total: u64) {
+        self.bar.set_length(total);
+        self.bar.set_position(start);
+    }
+    fn on_iteration(&mut self, iteration: u64, losses: &CycleLosses) {
+        self.bar.set_position(iteration);
+        if iteration.is_multiple_of(10) {
+            self.bar.set_message(format!(
+                "G {:.3} cycle {:.3} D {:.3}",
+                losses.generator_loss, losses.cycle, losses.discriminator_loss
+            ));
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn summary(run: &Path, last: Option<neuroforge_train::CycleMetricsLine>) -> String {
+    match last {
+        Some(l) => format!(
+            "{}: {} iterations, generator loss {:.4} (cycle {:.4}, identity {:.4}), \
+             discriminator loss {:.4}, {:.1} iterations/s",
+            run.display(),
+            l.iteration,
+            l.losses.generator_loss,
+            l.losses.cycle,
+            l.losses.identity,
+            l.losses.discriminator_loss,
+            l.iterations_per_s
+        ),
+        None => format!("{}: nothing left to train", run.display()),
+    }
+}
+
+fn prepare(
+    config: &CycleGanRunConfig,
+    pre: (&Path, &Recording),
+    post: (&Path, &Recording),
+) -> Result<CycleData, CliError> {
+    let pre_traces = traces(pre.0, pre.1)?;
+    let post_traces = traces(post.0, post.1)?;
+    neuroforge_train::align_neurons(pre.1.neuron_ids(), post.1.neuron_ids(), post_traces.view())
+        .map_err(|e| CliError::unsuitable(post.0, format!("against {}: {e}", pre.0.display())))?;
+    CycleData::prepare(
+        (pre_traces.view(), pre.1.neuron_ids()),
+        (post_traces.view(), post.1.neuron_ids()),
+        &config.pipeline,
+        config.seed,
+    )
+    .map_err(|e| CliError::unsuitable(pre.0, format!("with {}: {e}", post.0.display())))
+}
+
+/// `neuroforge train cyclegan`.
+pub fn train(
+    pre: (&Path, Recording),
+    post: (&Path, Recording),
+    run_dir: &Path,
+    device: Option<&str>,
+    flags: &CycleGanFlags,
+) -> Result<String, CliError> {
+    let (device, device_name) = select_device(device)?;
+    let config = resolve_config(flags)?;
+    let data = prepare(&config, (pre.0, &pre.1), (post.0, &post.1))?;
+    let run = RunDir::create(run_dir)?;
+    let files = [
+        description(pre.0, &pre.1, data.pre.len()),
+        description(post.0, &post.1, data.post.len()),
+    ];
+    let mut progress = Progress::new();
+    let last = start_cyclegan(
+        &run,
+        config,
+        &data,
+        files,
+        &run_context(&device_name),
+        &device,
+        &mut progress,
+    )?;
+    Ok(summary(run_dir, last))
+}
+
+/// `neuroforge resume` of a CycleGAN run: the data files named in the manifest.
+pub fn resume(
+    run_dir: &Path,
+    iterations: Option<u64>,
+    device: Option<&str>,
+    open: impl Fn(&Path) -> Result<Recording, CliError>,
+) -> Result<String, CliError> {
+    let (device, device_name) = select_device(device)?;
+    let run = RunDir::open(run_dir)?;
+    let manifest = run.read_manifest()?;
+    let mut config: CycleGanRunConfig = run.read_config()?;
+    if let Some(iterations) = iterations {
+        config.training.iterations = iterations;
+        run.write_config(&config)?;
+    }
+    let (Some(pre), Some(post)) = (&manifest.data, manifest.more_data.first()) else {
+        return Err(CliError::Usage(format!(
+            "{}: the manifest does not name the pre and post recordings",
+            run_dir.display()
+        )));
+    };
+    let (pre_path, post_path) = (PathBuf::from(&pre.path), PathBuf::from(&post.path));
+    let (pre_rec, post_rec) = (open(&pre_path)?, open(&post_path)?);
+    let data = prepare(&config, (&pre_path, &pre_rec), (&post_path, &post_rec))?;
+    let mut progress = Progress::new();
+    let last = resume_cyclegan(
+        &run,
+        (&data.pre, &data.post),
+        iterations,
+        &run_context(&device_name),
+        &device,
+        &mut progress,
+    )?;
+    Ok(summary(run_dir, last))
+}
+
+/// A recording run through the pipeline of a trained run, as `condition`: the inferred spikes
+/// and the model-order, normalised windows (non-overlapping; a trailing partial window is
+/// dropped).
+struct ModelInput {
+    spikes: Array3<f64>,
+    windows: Array3<f32>,
+    g: Vec<Vec<f64>>,
+}
+
+fn split_windows(x: ArrayView2<'_, f64>, window: usize) -> Array3<f64> {
+    let (n, frames) = x.dim();
+    let count = frames / window;
+    Array3::from_shape_fn((count, n, window), |(s, k, t)| x[(k, s * window + t)])
+}
+
+fn model_input(
+    pre: &CyclePreprocessing,
+    path: &Path,
+    recording: &Recording,
+    condition: Condition,
+) -> Result<ModelInput, CliError> {
+    let raw = traces(path, recording)?;
+    let aligned =
+        neuroforge_train::align_neurons(&pre.neuron_ids, recording.neuron_ids(), raw.view())
+            .map_err(|e| CliError::unsuitable(path, format!("against the run: {e}")))?;
+    let processed = process_condition(aligned.view(), &pre.config)
+        .map_err(|e| CliError::unsuitable(path, e.to_string()))?;
+    let window = pre.config.window;
+    if processed.signal.ncols() < window {
+        return Err(CliError::unsuitable(
+            path,
+            format!(
+                "{} frames are fewer than one {window}-frame window",
+                processed.signal.ncols()
+            ),
+        ));
+    }
+    let model = pre.to_model(processed.signal.view(), condition);
+    Ok(ModelInput {
+        spikes: split_windows(processed.spikes.view(), window),
+        windows: split_windows(model.view(), window).mapv(|v| v as f32),
+        g: processed.g,
+    })
+}
+
+/// Model-order, normalised windows of `condition` back to original order and units.
+fn from_model(
+    pre: &CyclePreprocessing,
+    windows: &Array3<f32>,
+    condition: Condition,
+) -> Array3<f64> {
+    let joined = concatenate(&windows.mapv(f64::from));
+    let original = pre.from_model(joined.view(), condition);
+    split_windows(original.view(), windows.dim().2)
+}
+
+/// Inferred spikes of model-signal windows (original units) under `g`.
+fn spikes_of_signal(signal: &Array3<f64>, kind: ModelSignal, g: &[Vec<f64>]) -> Array3<f64> {
+    match kind {
+        ModelSignal::Spikes => signal.clone(),
+        ModelSignal::Calcium => {
+            let mut s = signal.clone();
+            for mut sample in s.outer_iter_mut() {
+                for (mut row, g) in sample.rows_mut().into_iter().zip(g) {
+                    let g1 = g.first().copied().unwrap_or(0.0);
+                    let g2 = g.get(1).copied().unwrap_or(0.0);
+                    let c = row.to_vec();
+                    for t in 0..c.len() {
+                        let p1 = if t >= 1 { c[t - 1] } else { 0.0 };
+                        let p2 = if t >= 2 { c[t - 2] } else { 0.0 };
+                        row[t] = c[t] - g1 * p1 - g2 * p2;
+                    }
+                }
+            }
+            s
+        }
+    }
+}
+
+fn calcium_windows(spikes: &Array3<f64>, g: &[Vec<f64>]) -> Array3<f64> {
+    let joined = concatenate(spikes);
+    let c = calcium_from_spikes(joined.view(), g);
+    split_windows(c.view(), spikes.dim().2)
+}
+
+fn other(condition: Condition) -> Condition {
+    match condition {
+        Condition::Pre => Condition::Post,
+        Condition::Post => Condition::Pre,
+    }
+}
+
+/// Options of `neuroforge translate`.
+#[derive(Debug, Args)]
+pub struct TranslateFlags {
+    /// The condition of the input: pre (translate with G) or post (with F) [default: pre].
+    #[arg(long, default_value = "pre")]
+    pub from: Condition,
+    /// Evaluate the translation against a real recording of the target condition (same
+    /// neurons): KL divergences of rate, correlation and van Rossum distributions, on inferred
+    /// spikes and on calcium, beside those of the untranslated input.
+    #[arg(long, value_name = "RECORDING")]
+    pub against: Option<PathBuf>,
+    /// The --against recording is the true target of the input, frame by frame: also report
+    /// per-sample errors.
+    #[arg(long, requires = "against")]
+    pub paired: bool,
+    /// Write the evaluation as JSON here (default: printed).
+    #[arg(long, value_name = "FILE", requires = "against")]
+    pub json: Option<PathBuf>,
+}
+
+fn divergence_pair(
+    real: ArrayView3<'_, f64>,
+    translated: ArrayView3<'_, f64>,
+    untranslated: ArrayView3<'_, f64>,
+    config: &TranslationEvalConfig,
+) -> Result<(Divergences, Divergences), CliError> {
+    let stats = |x: ArrayView3<'_, f64>| {
+        SampleStatistics::of(x, config).map_err(|e| CliError::Usage(e.to_string()))
+    };
+    let real = stats(real)?;
+    let t = divergences(&real, &stats(translated)?).map_err(|e| CliError::Usage(e.to_string()))?;
+    let u =
+        divergences(&real, &stats(untranslated)?).map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok((t, u))
+}
+
+/// `neuroforge translate`.
+pub fn translate(
+    run_dir: &Path,
+    input: (&Path, Recording),
+    out: &Path,
+    device: Option<&str>,
+    flags: &TranslateFlags,
+    open: impl Fn(&Path) -> Result<Recording, CliError>,
+) -> Result<String, CliError> {
+    neuroforge_io::Container::from_path(out)?;
+    let (device, _) = select_device(device)?;
+    let run = RunDir::open(run_dir)?;
+    let TrainedCycleGan {
+        config,
+        preprocessing: pre,
+        generators,
+        ..
+    } = load_cyclegan(&run, &device)?;
+    let (iteration, _) = run.latest_checkpoint()?;
+    let (path, recording) = input;
+    let from = flags.from;
+    let to = other(from);
+    let x = model_input(&pre, path, &recording, from)?;
+    let translated = translate_windows(&generators, from, &x.windows, &device);
+    let signal = from_model(&pre, &translated, to);
+    let (count, neurons, window) = signal.dim();
+    let out_rec = Recording::new(
+        pre.neuron_ids.clone(),
+        Activity::Traces(TraceActivity {
+            values: concatenate(&signal).mapv(|v| v as f32),
+            frame_rate_hz: frame_rate(&recording),
+        }),
+        vec![samples_covariate(count, window)],
+        neuroforge_io::Provenance {
+            source_file: Some(path.display().to_string()),
+            source_format: Some("neuroforge run".into()),
+            steps: pre
+                .steps
+                .iter()
+                .cloned()
+                .chain([format!(
+                    "translated {from:?} -> {to:?} by the CycleGAN of {} after {iteration} \
+                     iterations; values are the model signal ({:?}) in original units",
+                    run_dir.display(),
+                    config.pipeline.signal
+                )])
+                .collect(),
+            written_by: Some(concat!("neuroforge ", env!("CARGO_PKG_VERSION")).into()),
+            ..neuroforge_io::Provenance::default()
+        },
+    )?;
+    let Some(against) = &flags.against else {
+        neuroforge_io::write_recording(out, &out_rec)?;
+        return Ok(format!(
+            "wrote {}: {count} windows of {neurons} neurons x {window} frames ({from:?} -> {to:?})",
+            out.display()
+        ));
+    };
+    if let Some(json) = &flags.json
+        && json.is_dir()
+    {
+        return Err(CliError::unsuitable(
+            json,
+            "is a directory, not an output file",
+        ));
+    }
+    let real_rec = open(against)?;
+    let real = model_input(&pre, against, &real_rec, to)?;
+    let eval = TranslationEvalConfig {
+        spike_threshold: config.pipeline.spike_threshold,
+        ..TranslationEvalConfig::default()
+    };
+    let translated_spikes = spikes_of_signal(&signal, config.pipeline.signal, pre.g(to));
+    let (spikes_t, spikes_u) = divergence_pair(
+        real.spikes.view(),
+        translated_spikes.view(),
+        x.spikes.view(),
+        &eval,
+    )?;
+    let real_c = calcium_windows(&real.spikes, &real.g);
+    let translated_c = calcium_windows(&translated_spikes, pre.g(to));
+    let input_c = calcium_windows(&x.spikes, &x.g);
+    let (calcium_t, calcium_u) =
+        divergence_pair(real_c.view(), translated_c.view(), input_c.view(), &eval)?;
+    let mut report = json!({
+        "from": from,
+        "to": to,
+        "windows": count,
+        "real_windows": real.spikes.dim().0,
+        "iteration": iteration,
+        "spikes": {"translated_vs_real": spikes_t, "input_vs_real": spikes_u},
+        "calcium": {"translated_vs_real": calcium_t, "input_vs_real": calcium_u},
+    });
+    if flags.paired {
+        if real.spikes.dim() != translated_spikes.dim() {
+            return Err(CliError::unsuitable(
+                against,
+                format!(
+                    "--paired needs the same frames as the input: {:?} windows against {:?}",
+                    real.spikes.dim(),
+                    translated_spikes.dim()
+                ),
+            ));
+        }
+        let err = |a: &Array3<f64>| {
+            paired_errors(a.view(), real.spikes.view()).map_err(|e| CliError::Usage(e.to_string()))
+        };
+        report["paired"] = json!({
+            "translated": err(&translated_spikes)?,
+            "input": err(&x.spikes)?,
+        });
+    }
+    let text = serde_json::to_string_pretty(&report).map_err(|e| CliError::Usage(e.to_string()))?;
+    neuroforge_io::write_recording(out, &out_rec)?;
+    match &flags.json {
+        Some(json) => write_text(json, &text)?,
+        None => println!("{text}"),
+    }
+    Ok(format!(
+        "wrote {}: {count} windows; rate KL translated {:.4} vs untranslated {:.4}",
+        out.display(),
+        spikes_t.rate_kl,
+        spikes_u.rate_kl
+    ))
+}
+
+/// Options of `neuroforge explain saliency`.
+#[derive(Debug, Args)]
+pub struct SaliencyFlags {
+    /// The condition of the data: pre (explain G) or post (explain F) [default: pre].
+    #[arg(long, default_value = "pre")]
+    pub from: Condition,
+    /// Windows to explain (the first N) [default: all].
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// Neuron ids known to change (comma-separated): also report the ROC AUC of each
+    /// per-neuron attribution against them.
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub changed: Option<Vec<String>>,
+    /// Write per-neuron and per-time attributions (and the AUCs) as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+/// Model-order maps `[S, N, T]` back to the original neuron order.
+fn to_original(order: &[usize], maps: &Array3<f32>) -> Array3<f32> {
+    let mut positions = vec![0; order.len()];
+    for (p, &o) in order.iter().enumerate() {
+        positions[o] = p;
+    }
+    maps.select(Axis(1), &positions)
+}
+
+/// `neuroforge explain saliency`.
+pub fn saliency(
+    run_dir: &Path,
+    data: (&Path, Recording),
+    out: &Path,
+    device: Option<&str>,
+    flags: &SaliencyFlags,
+) -> Result<String, CliError> {
+    neuroforge_io::Container::from_path(out)?;
+    let (device, _) = select_device(device)?;
+    let run = RunDir::open(run_dir)?;
+    // The gradient maps need the networks on an autodiff device.
+    let device = device.autodiff();
+    let trained = load_cyclegan(&run, &device)?;
+    let pre = &trained.preprocessing;
+    let (path, recording) = data;
+    let x = model_input(pre, path, &recording, flags.from)?;
+    let take = flags
+        .samples
+        .unwrap_or(x.windows.dim().0)
+        .min(x.windows.dim().0);
+    if take == 0 {
+        return Err(CliError::Usage("--samples must be at least 1".into()));
+    }
+    let windows = x.windows.slice(ndarray::s![..take, .., ..]).to_owned();
+    let maps = attributions(
+        &trained.generators,
+        &trained.discriminators,
+        flags.from,
+        &windows,
+        &device,
+    );
+    let changed: Option<Vec<usize>> = match &flags.changed {
+        Some(ids) => Some(
+            ids.iter()
+                .map(|id| {
+                    pre.neuron_ids.iter().position(|n| n == id).ok_or_else(|| {
+                        CliError::Usage(format!("--changed: no neuron '{id}' in the run"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        None => None,
+    };
+    let mut summary = serde_json::Map::new();
+    summary.insert("neuron_ids".into(), json!(pre.neuron_ids));
+    summary.insert("from".into(), json!(flags.from));
+    summary.insert("windows".into(), json!(take));
+    let mut line = Vec::new();
+    for (name, map) in [
+        ("change", &maps.change),
+        ("saliency", &maps.saliency),
+        ("grad_cam", &maps.grad_cam),
+    ] {
+        let original = to_original(&pre.order, map);
+        let agg = neuroforge_explain::aggregate(original.view())?;
+        let mut entry = json!({
+            "per_neuron": agg.per_neuron,
+            "per_time": agg.per_time,
+            "ranking": agg.ranking.iter().map(|&i| pre.neuron_ids[i].clone()).collect::<Vec<_>>(),
+        });
+        if let Some(changed) = &changed {
+            let auc = neuroforge_explain::roc_auc(&agg.per_neuron, changed)?;
+            entry["auc"] = json!(auc);
+            line.push(format!("{name} AUC {auc:.3}"));
+        }
+        summary.insert(name.into(), entry);
+    }
+    if let Some(json) = &flags.json {
+        let text = serde_json::to_string_pretty(&Value::Object(summary))
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        write_text(json, &text)?;
+    }
+    let change = to_original(&pre.order, &maps.change).mapv(f64::from);
+    let (count, _, window) = change.dim();
+    let rec = Recording::new(
+        pre.neuron_ids.clone(),
+        Activity::Traces(TraceActivity {
+            values: concatenate(&change).mapv(|v| v as f32),
+            frame_rate_hz: frame_rate(&recording),
+        }),
+        vec![samples_covariate(count, window)],
+        neuroforge_io::Provenance {
+            source_file: Some(path.display().to_string()),
+            source_format: Some("neuroforge run".into()),
+            steps: vec![format!(
+                "|G(x) - x| of the CycleGAN of {} on {take} windows (normalised units)",
+                run_dir.display()
+            )],
+            written_by: Some(concat!("neuroforge ", env!("CARGO_PKG_VERSION")).into()),
+            ..neuroforge_io::Provenance::default()
+        },
+    )?;
+    neuroforge_io::write_recording(out, &rec)?;
+    Ok(format!(
+        "wrote {}: attribution of {take} windows{}",
+        out.display(),
+        if line.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", line.join(", "))
+        }
+    ))
+}

@@ -1,0 +1,320 @@
+//! How close translated activity is to real activity: CalciumGAN's evaluation set (METHODS.md
+//! section 2) on samples `[S, N, T]` of a non-negative activity signal (inferred spikes, or
+//! calcium traces).
+//!
+//! Per neuron, the distribution over samples of its rate (mean signal per frame); over neuron
+//! pairs, the distribution of pairwise correlations of the signal summed in bins of
+//! `correlation_bin` frames (500 ms in CalciumGAN: 12 frames at 24 Hz), over all samples end to
+//! end; per neuron, the distribution of van Rossum distances between consecutive samples'
+//! spike trains (frames where the signal exceeds `spike_threshold`). Two sets are compared by
+//! the KL divergence of these distributions on 30 shared bins ([`kl_divergence`]), per neuron
+//! and averaged. When the samples are paired with a ground truth, [`paired_errors`] gives the
+//! per-sample errors.
+
+use ndarray::{Array2, ArrayView3, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, StatsError};
+use crate::histogram::kl_divergence;
+use crate::trains::van_rossum_distance;
+
+/// Settings of the evaluation. Defaults: correlations of 12-frame sums, spikes above 0.5, van
+/// Rossum time constant 12 frames.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TranslationEvalConfig {
+    /// Frames summed per bin for the pairwise correlations.
+    pub correlation_bin: usize,
+    /// Signal above which a frame holds a spike (van Rossum distances).
+    pub spike_threshold: f64,
+    /// Time constant of the van Rossum distance, in frames.
+    pub van_rossum_tau: f64,
+}
+
+impl Default for TranslationEvalConfig {
+    fn default() -> Self {
+        Self {
+            correlation_bin: 12,
+            spike_threshold: 0.5,
+            van_rossum_tau: 12.0,
+        }
+    }
+}
+
+/// The distributions one set of samples is summarised by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleStatistics {
+    /// `rate[n][s]`: mean signal per frame of neuron `n` in sample `s`.
+    pub rate: Vec<Vec<f64>>,
+    /// Correlation of each neuron pair `(i < j)`, row-major over the upper triangle.
+    pub correlation: Vec<f64>,
+    /// `van_rossum[n][k]`: distance between the spike trains of neuron `n` in samples `k` and
+    /// `k + 1`.
+    pub van_rossum: Vec<Vec<f64>>,
+}
+
+fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (&x, &y) in a.iter().zip(b) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    if saa > 0.0 && sbb > 0.0 {
+        sab / (saa * sbb).sqrt()
+    } else {
+        0.0
+    }
+}
+
+impl SampleStatistics {
+    /// The statistics of samples `[S, N, T]`.
+    pub fn of(samples: ArrayView3<'_, f64>, config: &TranslationEvalConfig) -> Result<Self> {
+        let (s, n, t) = samples.dim();
+        if s < 2 || n == 0 || t == 0 {
+            return Err(StatsError::Data(format!(
+                "{s} samples of {n} x {t}: at least 2 non-empty samples are needed"
+            )));
+        }
+        if config.correlation_bin == 0 || config.correlation_bin > t {
+            return Err(StatsError::Data(format!(
+                "a correlation bin of {} frames does not fit samples of {t} frames",
+                config.correlation_bin
+            )));
+        }
+        if samples.iter().any(|v| !v.is_finite()) {
+            return Err(StatsError::Data(
+                "the samples hold non-finite values".into(),
+            ));
+        }
+        let rate: Vec<Vec<f64>> = (0..n)
+            .map(|k| {
+                (0..s)
+                    .map(|i| samples.slice(ndarray::s![i, k, ..]).sum() / t as f64)
+                    .collect()
+            })
+            .collect();
+        // Bin sums of every neuron over all samples end to end.
+        let per_sample = t / config.correlation_bin;
+        let mut binned = Array2::<f64>::zeros((n, s * per_sample));
+        for i in 0..s {
+            for k in 0..n {
+                for b in 0..per_sample {
+                    let from = b * config.correlation_bin;
+                    binned[(k, i * per_sample + b)] = samples
+                        .slice(ndarray::s![i, k, from..from + config.correlation_bin])
+                        .sum();
+                }
+            }
+        }
+        let rows: Vec<Vec<f64>> = binned.outer_iter().map(|r| r.to_vec()).collect();
+        let mut correlation = Vec::with_capacity(n * (n - 1) / 2);
+        for i in 0..n {
+            for j in i + 1..n {
+                correlation.push(pearson(&rows[i], &rows[j]));
+            }
+        }
+        let spikes = |i: usize, k: usize| -> Vec<f64> {
+            samples
+                .slice(ndarray::s![i, k, ..])
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| **v > config.spike_threshold)
+                .map(|(f, _)| f as f64)
+                .collect()
+        };
+        let mut van_rossum = Vec::with_capacity(n);
+        for k in 0..n {
+            let trains: Vec<Vec<f64>> = (0..s).map(|i| spikes(i, k)).collect();
+            let d = trains
+                .windows(2)
+                .map(|w| van_rossum_distance(&w[0], &w[1], config.van_rossum_tau))
+                .collect::<Result<Vec<f64>>>()?;
+            van_rossum.push(d);
+        }
+        Ok(Self {
+            rate,
+            correlation,
+            van_rossum,
+        })
+    }
+
+    /// Mean rate of each neuron over all samples.
+    pub fn mean_rates(&self) -> Vec<f64> {
+        self.rate
+            .iter()
+            .map(|r| r.iter().sum::<f64>() / r.len().max(1) as f64)
+            .collect()
+    }
+}
+
+/// How far a model's sample statistics are from the real ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Divergences {
+    /// KL(real || model) of each neuron's rate distribution.
+    pub rate_kl_per_neuron: Vec<f64>,
+    /// Their mean.
+    pub rate_kl: f64,
+    /// KL of the pairwise-correlation distributions.
+    pub correlation_kl: f64,
+    /// KL of each neuron's van Rossum distance distribution.
+    pub van_rossum_kl_per_neuron: Vec<f64>,
+    /// Their mean.
+    pub van_rossum_kl: f64,
+    /// Mean absolute difference of the neurons' mean rates.
+    pub mean_rate_l1: f64,
+    /// Mean absolute difference of the pairwise correlations, pair by pair.
+    pub correlation_l1: f64,
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+/// KL divergences and L1 distances of `model`'s statistics from `real`'s (same neurons).
+pub fn divergences(real: &SampleStatistics, model: &SampleStatistics) -> Result<Divergences> {
+    if real.rate.len() != model.rate.len() {
+        return Err(StatsError::Data(format!(
+            "{} neurons against {}",
+            real.rate.len(),
+            model.rate.len()
+        )));
+    }
+    let kl = |a: &[f64], b: &[f64]| kl_divergence(a, b).unwrap_or(f64::NAN);
+    let rate_kl_per_neuron: Vec<f64> = real
+        .rate
+        .iter()
+        .zip(&model.rate)
+        .map(|(a, b)| kl(a, b))
+        .collect();
+    let van_rossum_kl_per_neuron: Vec<f64> = real
+        .van_rossum
+        .iter()
+        .zip(&model.van_rossum)
+        .map(|(a, b)| kl(a, b))
+        .collect();
+    let l1 = |a: &[f64], b: &[f64]| {
+        mean(
+            &a.iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .collect::<Vec<f64>>(),
+        )
+    };
+    Ok(Divergences {
+        rate_kl: mean(&rate_kl_per_neuron),
+        rate_kl_per_neuron,
+        correlation_kl: kl(&real.correlation, &model.correlation),
+        van_rossum_kl: mean(&van_rossum_kl_per_neuron),
+        van_rossum_kl_per_neuron,
+        mean_rate_l1: l1(&real.mean_rates(), &model.mean_rates()),
+        correlation_l1: l1(&real.correlation, &model.correlation),
+    })
+}
+
+/// Per-sample errors of predictions against their paired ground truth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairedErrors {
+    /// Mean over samples and neurons of `|rate(pred) - rate(truth)|`, rates as mean signal per
+    /// frame of one neuron in one sample.
+    pub rate_mae: f64,
+    /// The same per neuron.
+    pub rate_mae_per_neuron: Vec<f64>,
+    /// Mean absolute error of the signal, element by element.
+    pub signal_mae: f64,
+}
+
+/// Errors of `pred` against `truth`, both `[S, N, T]`.
+pub fn paired_errors(
+    pred: ArrayView3<'_, f64>,
+    truth: ArrayView3<'_, f64>,
+) -> Result<PairedErrors> {
+    if pred.dim() != truth.dim() || pred.is_empty() {
+        return Err(StatsError::Data(format!(
+            "predictions {:?} and ground truth {:?} must have the same non-empty shape",
+            pred.dim(),
+            truth.dim()
+        )));
+    }
+    let t = pred.dim().2 as f64;
+    let rates = |x: ArrayView3<'_, f64>| x.sum_axis(Axis(2)).mapv(|v| v / t);
+    let diff = (rates(pred) - rates(truth)).mapv(f64::abs);
+    let rate_mae_per_neuron = diff
+        .mean_axis(Axis(0))
+        .map(|m| m.to_vec())
+        .unwrap_or_default();
+    Ok(PairedErrors {
+        rate_mae: diff.mean().unwrap_or(f64::NAN),
+        rate_mae_per_neuron,
+        signal_mae: (&pred - &truth).mapv(f64::abs).mean().unwrap_or(f64::NAN),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array3;
+
+    #[test]
+    fn statistics_of_a_hand_made_set() {
+        // 2 samples, 2 neurons, 4 frames; bins of 2 frames.
+        let mut x = Array3::<f64>::zeros((2, 2, 4));
+        x[(0, 0, 0)] = 1.0;
+        x[(0, 1, 0)] = 1.0;
+        x[(1, 0, 3)] = 1.0;
+        x[(1, 1, 2)] = 1.0;
+        x[(1, 1, 3)] = 0.4; // below the spike threshold
+        let config = TranslationEvalConfig {
+            correlation_bin: 2,
+            ..TranslationEvalConfig::default()
+        };
+        let st = SampleStatistics::of(x.view(), &config).unwrap();
+        assert_eq!(st.rate[0], vec![0.25, 0.25]);
+        assert!((st.rate[1][1] - 0.35).abs() < 1e-12);
+        // Binned: neuron 0 [1, 0, 0, 1], neuron 1 [1, 0, 0, 1.4].
+        let want = pearson(&[1.0, 0.0, 0.0, 1.0], &[1.0, 0.0, 0.0, 1.4]);
+        assert!((st.correlation[0] - want).abs() < 1e-12 && want > 0.9);
+        // Neuron 0: a spike at 0 against one at 3: D^2 = 2 - 2 exp(-3 / tau).
+        let d = (2.0 - 2.0 * (-3.0f64 / 12.0).exp()).sqrt();
+        assert!((st.van_rossum[0][0] - d).abs() < 1e-12);
+    }
+
+    #[test]
+    fn identical_sets_do_not_diverge_and_shifted_rates_do() {
+        let x = Array3::from_shape_fn((40, 3, 24), |(s, n, t)| {
+            if (s * 7 + n * 3 + t * 5) % 11 < 2 + n {
+                1.0
+            } else {
+                0.0
+            }
+        });
+        let config = TranslationEvalConfig::default();
+        let a = SampleStatistics::of(x.view(), &config).unwrap();
+        let same = divergences(&a, &a).unwrap();
+        assert!(same.rate_kl.abs() < 1e-12 && same.correlation_kl.abs() < 1e-12);
+        assert!(same.mean_rate_l1 == 0.0);
+        let doubled = x.mapv(|v| 2.0 * v);
+        let b = SampleStatistics::of(doubled.view(), &config).unwrap();
+        let d = divergences(&a, &b).unwrap();
+        assert!(d.rate_kl > 1.0, "{}", d.rate_kl);
+        // Correlation is scale-free, so doubling leaves it.
+        assert!(d.correlation_kl.abs() < 1e-12);
+        let mean_rates = a.mean_rates();
+        assert!((d.mean_rate_l1 - mean(&mean_rates)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn paired_errors_by_hand() {
+        let truth = Array3::from_shape_fn((2, 2, 4), |(s, n, t)| (s + n + t) as f64);
+        let mut pred = truth.clone();
+        pred[(0, 1, 2)] += 2.0;
+        let e = paired_errors(pred.view(), truth.view()).unwrap();
+        // One rate off by 2 / 4 among 4 (sample, neuron) rates.
+        assert!((e.rate_mae - 0.125).abs() < 1e-12);
+        assert_eq!(e.rate_mae_per_neuron, vec![0.0, 0.25]);
+        assert!((e.signal_mae - 2.0 / 16.0).abs() < 1e-12);
+        assert!(paired_errors(pred.view(), truth.slice(ndarray::s![..1, .., ..])).is_err());
+    }
+}

@@ -1,0 +1,806 @@
+//! CycleGAN training for pre -> post learning activity (Zhu et al. 2017, as used by Li,
+//! Amvrosiadis, Rochefort & Onken 2021; METHODS.md section 2).
+//!
+//! Per iteration, with a pre batch `x` and an independent post batch `y`:
+//! - generators (G: pre -> post, F: post -> pre), the least-squares GAN loss
+//!   `mean (D_post(G x) - 1)^2 + mean (D_pre(F y) - 1)^2`, plus
+//!   `cycle (|F(G x) - x| + |G(F y) - y|)` and `identity (|G y - y| + |F x - x|)` (means of
+//!   absolute values; weights 10 and 5);
+//! - discriminators, on the generators' outputs as constants:
+//!   `0.5 [mean (D_post(y) - 1)^2 + mean D_post(G x)^2]` plus the same for `D_pre` on `x` and
+//!   `F y`.
+//!
+//! Adam lr 2e-4, betas (0.5, 0.9) for both groups. Every draw of iteration `i` (the two batches)
+//! comes from ChaCha8 on stream `i` of the run's seed, so a resumed run repeats the
+//! uninterrupted one exactly (same backend).
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::store::ModuleRecord;
+use burn::tensor::{Device, Tensor, TensorData};
+use ndarray::Array3;
+use neuroforge_models::{CycleGanConfig, CycleGenerator, PatchDiscriminator};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrainError};
+use crate::imaging::{CalciumPipelineConfig, Condition, CyclePreprocessing, SignalWindows};
+use crate::rundir::{DataDescription, Manifest, RunContext, RunDir, Session, unix_seconds};
+use crate::wgan::{iteration_rng, to_f64};
+
+/// CycleGAN optimisation settings. Defaults are the published ones where there are any (losses,
+/// weights, Adam); the schedule is sized for this project's synthetic experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CycleTrainingConfig {
+    /// Iterations (one generator and one discriminator update each). Default 3000.
+    pub iterations: u64,
+    /// Samples per batch of each condition. Default 16.
+    pub batch_size: usize,
+    /// Adam learning rate of all four networks. Default 2e-4.
+    pub learning_rate: f64,
+    /// Adam beta1. Default 0.5.
+    pub beta1: f64,
+    /// Adam beta2. Default 0.9.
+    pub beta2: f64,
+    /// Adam epsilon. Default 1e-8.
+    pub epsilon: f64,
+    /// Weight of the cycle-consistency L1 loss. Default 10.
+    pub cycle_weight: f64,
+    /// Weight of the identity L1 loss. Default 5.
+    pub identity_weight: f64,
+    /// Log losses every this many iterations. Default 100.
+    pub log_every: u64,
+    /// Checkpoint every this many iterations (and after the last). Default 500.
+    pub checkpoint_every: u64,
+    /// Checkpoints kept. Default 3.
+    pub keep_checkpoints: usize,
+    /// Stop when a loss exceeds this (non-finite losses always stop). Default 1e6.
+    pub divergence_limit: f64,
+}
+
+impl Default for CycleTrainingConfig {
+    fn default() -> Self {
+        Self {
+            iterations: 3000,
+            batch_size: 16,
+            learning_rate: 2e-4,
+            beta1: 0.5,
+            beta2: 0.9,
+            epsilon: 1e-8,
+            cycle_weight: 10.0,
+            identity_weight: 5.0,
+            log_every: 100,
+            checkpoint_every: 500,
+            keep_checkpoints: 3,
+            divergence_limit: 1e6,
+        }
+    }
+}
+
+impl CycleTrainingConfig {
+    /// Refuse settings that cannot train.
+    pub fn check(&self) -> Result<()> {
+        let bad = |m: &str| Err(TrainError::Config(m.into()));
+        if self.batch_size == 0 || self.log_every == 0 || self.checkpoint_every == 0 {
+            return bad("batch size, log interval and checkpoint interval must be at least 1");
+        }
+        if self.keep_checkpoints == 0 {
+            return bad("at least one checkpoint must be kept");
+        }
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if !positive(self.learning_rate) || !positive(self.epsilon) {
+            return bad("the learning rate and epsilon must be positive");
+        }
+        if !((0.0..1.0).contains(&self.beta1) && (0.0..1.0).contains(&self.beta2)) {
+            return bad("Adam's betas must be in [0, 1)");
+        }
+        let weight = |v: f64| v.is_finite() && v >= 0.0;
+        if !weight(self.cycle_weight) || !weight(self.identity_weight) {
+            return bad("the cycle and identity weights must be >= 0");
+        }
+        Ok(())
+    }
+
+    fn adam(&self) -> ModuleOptimizer {
+        AdamConfig::new()
+            .with_beta_1(self.beta1 as f32)
+            .with_beta_2(self.beta2 as f32)
+            .with_epsilon(self.epsilon as f32)
+            .init()
+    }
+}
+
+/// The whole configuration of a CycleGAN run, as written to `config.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CycleGanRunConfig {
+    /// The seed of the weights, of the random neuron order and of every batch.
+    pub seed: u64,
+    /// The calcium pipeline.
+    #[serde(default)]
+    pub pipeline: CalciumPipelineConfig,
+    /// The networks (`neurons` and `bins` are set from the data and the window).
+    #[serde(default)]
+    pub model: CycleGanConfig,
+    /// The optimisation.
+    #[serde(default)]
+    pub training: CycleTrainingConfig,
+}
+
+/// The two generators, one module for one optimiser.
+#[derive(Module, Debug)]
+pub struct CycleGenerators {
+    /// G: pre -> post.
+    pub to_post: CycleGenerator,
+    /// F: post -> pre.
+    pub to_pre: CycleGenerator,
+}
+
+impl CycleGenerators {
+    /// The generator that maps a `from` sample to the other condition.
+    pub fn from_condition(&self, from: Condition) -> &CycleGenerator {
+        match from {
+            Condition::Pre => &self.to_post,
+            Condition::Post => &self.to_pre,
+        }
+    }
+}
+
+/// The two discriminators, one module for one optimiser.
+#[derive(Module, Debug)]
+pub struct CycleDiscriminators {
+    /// D_post: real post samples against G's output.
+    pub post: PatchDiscriminator,
+    /// D_pre: real pre samples against F's output.
+    pub pre: PatchDiscriminator,
+}
+
+impl CycleDiscriminators {
+    /// The discriminator that judges samples of `condition`.
+    pub fn of(&self, condition: Condition) -> &PatchDiscriminator {
+        match condition {
+            Condition::Pre => &self.pre,
+            Condition::Post => &self.post,
+        }
+    }
+}
+
+/// Losses of one iteration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CycleLosses {
+    /// The generators' whole loss.
+    pub generator_loss: f64,
+    /// Its least-squares adversarial part (both directions).
+    pub adversarial: f64,
+    /// Cycle-consistency L1 (both directions, before the weight).
+    pub cycle: f64,
+    /// Identity L1 (both directions, before the weight).
+    pub identity: f64,
+    /// The discriminators' loss (both).
+    pub discriminator_loss: f64,
+}
+
+impl CycleLosses {
+    fn add(&mut self, other: &Self, weight: f64) {
+        self.generator_loss += weight * other.generator_loss;
+        self.adversarial += weight * other.adversarial;
+        self.cycle += weight * other.cycle;
+        self.identity += weight * other.identity;
+        self.discriminator_loss += weight * other.discriminator_loss;
+    }
+}
+
+/// One line of `metrics.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CycleMetricsLine {
+    /// The iteration the line was logged after.
+    pub iteration: u64,
+    /// Losses averaged since the previous line.
+    #[serde(flatten)]
+    pub losses: CycleLosses,
+    /// Iterations per second since the previous line.
+    pub iterations_per_s: f64,
+}
+
+const GENERATORS_FILE: &str = "generators.bpk";
+const DISCRIMINATORS_FILE: &str = "discriminators.bpk";
+const GENERATORS_OPTIM_FILE: &str = "generators-adam.bpk";
+const DISCRIMINATORS_OPTIM_FILE: &str = "discriminators-adam.bpk";
+/// The fitted pipeline, next to `config.toml` in the run directory.
+pub const PREPROCESSING_FILE: &str = "preprocessing.json";
+
+fn weight_seeds(seed: u64) -> [u64; 4] {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(u64::MAX);
+    [rng.random(), rng.random(), rng.random(), rng.random()]
+}
+
+/// Fresh networks for `config` on `device`.
+pub fn cycle_networks(
+    config: &CycleGanConfig,
+    seed: u64,
+    device: &Device,
+) -> Result<(CycleGenerators, CycleDiscriminators)> {
+    let [g, f, dp, dq] = weight_seeds(seed);
+    Ok((
+        CycleGenerators {
+            to_post: CycleGenerator::new(config, g, device)?,
+            to_pre: CycleGenerator::new(config, f, device)?,
+        },
+        CycleDiscriminators {
+            post: PatchDiscriminator::new(config, dp, device)?,
+            pre: PatchDiscriminator::new(config, dq, device)?,
+        },
+    ))
+}
+
+fn squared_distance_to(scores: Tensor<4>, target: f64) -> Tensor<1> {
+    scores.sub_scalar(target).powi_scalar(2).mean()
+}
+
+fn l1(a: Tensor<3>, b: Tensor<3>) -> Tensor<1> {
+    (a - b).abs().mean()
+}
+
+/// The four CycleGAN networks and their two optimisers, on an autodiff device.
+pub struct CycleGanTrainer {
+    config: CycleGanRunConfig,
+    device: Device,
+    generators: CycleGenerators,
+    discriminators: CycleDiscriminators,
+    generators_optim: ModuleOptimizer,
+    discriminators_optim: ModuleOptimizer,
+    iteration: u64,
+}
+
+impl CycleGanTrainer {
+    /// Fresh networks for `config` on `device` (autodiff is enabled on it here).
+    pub fn new(config: CycleGanRunConfig, device: &Device) -> Result<Self> {
+        config.training.check()?;
+        let device = device.clone().autodiff();
+        let (generators, discriminators) = cycle_networks(&config.model, config.seed, &device)?;
+        Ok(Self {
+            generators_optim: config.training.adam(),
+            discriminators_optim: config.training.adam(),
+            config,
+            device,
+            generators,
+            discriminators,
+            iteration: 0,
+        })
+    }
+
+    /// The networks and optimiser states of a checkpoint directory, after `iteration`.
+    pub fn from_checkpoint(
+        config: CycleGanRunConfig,
+        checkpoint: &Path,
+        iteration: u64,
+        device: &Device,
+    ) -> Result<Self> {
+        let mut trainer = Self::new(config, device)?;
+        let (generators, discriminators) = load_networks(
+            checkpoint,
+            trainer.generators.clone(),
+            trainer.discriminators.clone(),
+        )?;
+        trainer.generators = generators;
+        trainer.discriminators = discriminators;
+        let optim = |name: &str, fresh: ModuleOptimizer| {
+            let path = checkpoint.join(name);
+            fresh.load(&path).map_err(|e| TrainError::Checkpoint {
+                path: path.clone(),
+                message: e.to_string(),
+            })
+        };
+        trainer.generators_optim = optim(GENERATORS_OPTIM_FILE, trainer.config.training.adam())?;
+        trainer.discriminators_optim =
+            optim(DISCRIMINATORS_OPTIM_FILE, trainer.config.training.adam())?;
+        trainer.iteration = iteration;
+        Ok(trainer)
+    }
+
+    /// Iterations completed.
+    pub fn iteration(&self) -> u64 {
+        self.iteration
+    }
+
+    /// The generators (on the autodiff device).
+    pub fn generators(&self) -> &CycleGenerators {
+        &self.generators
+    }
+
+    /// The discriminators (on the autodiff device).
+    pub fn discriminators(&self) -> &CycleDiscriminators {
+        &self.discriminators
+    }
+
+    fn batch(&self, windows: &SignalWindows, indices: &[usize]) -> Tensor<3> {
+        let mut values = Vec::new();
+        windows.gather_into(indices, &mut values);
+        Tensor::from_data(
+            TensorData::new(values, [indices.len(), windows.neurons(), windows.window()]),
+            &self.device,
+        )
+    }
+
+    fn check_finite(&self, iteration: u64, what: &str, value: f64) -> Result<()> {
+        if value.is_finite() && value.abs() <= self.config.training.divergence_limit {
+            Ok(())
+        } else {
+            Err(TrainError::Diverged {
+                iteration,
+                what: format!("{what} = {value}"),
+            })
+        }
+    }
+
+    /// One iteration: a generator update, then a discriminator update.
+    pub fn step(&mut self, pre: &SignalWindows, post: &SignalWindows) -> Result<CycleLosses> {
+        let model = &self.config.model;
+        for w in [pre, post] {
+            if w.neurons() != model.neurons || w.window() != model.bins || w.is_empty() {
+                return Err(TrainError::Data(format!(
+                    "{} windows of {} x {}, the model expects {} x {}",
+                    w.len(),
+                    w.neurons(),
+                    w.window(),
+                    model.neurons,
+                    model.bins
+                )));
+            }
+        }
+        let next = self.iteration + 1;
+        let mut rng = iteration_rng(self.config.seed, next);
+        let batch = self.config.training.batch_size;
+        let draw = |rng: &mut ChaCha8Rng, n: usize| -> Vec<usize> {
+            (0..batch).map(|_| rng.random_range(0..n)).collect()
+        };
+        let x = self.batch(pre, &draw(&mut rng, pre.len()));
+        let y = self.batch(post, &draw(&mut rng, post.len()));
+        let t = &self.config.training;
+        let (lr, cycle_w, identity_w) = (t.learning_rate, t.cycle_weight, t.identity_weight);
+
+        let gens = &self.generators;
+        let fake_post = gens.to_post.forward(x.clone());
+        let fake_pre = gens.to_pre.forward(y.clone());
+        let adversarial =
+            squared_distance_to(self.discriminators.post.forward(fake_post.clone()), 1.0)
+                + squared_distance_to(self.discriminators.pre.forward(fake_pre.clone()), 1.0);
+        let cycle = l1(gens.to_pre.forward(fake_post.clone()), x.clone())
+            + l1(gens.to_post.forward(fake_pre.clone()), y.clone());
+        let identity = l1(gens.to_post.forward(y.clone()), y.clone())
+            + l1(gens.to_pre.forward(x.clone()), x.clone());
+        let g_loss = adversarial.clone()
+            + cycle.clone().mul_scalar(cycle_w)
+            + identity.clone().mul_scalar(identity_w);
+        let mut losses = CycleLosses {
+            generator_loss: to_f64(g_loss.clone().detach()),
+            adversarial: to_f64(adversarial.detach()),
+            cycle: to_f64(cycle.detach()),
+            identity: to_f64(identity.detach()),
+            discriminator_loss: 0.0,
+        };
+        self.check_finite(next, "generator loss", losses.generator_loss)?;
+        let grads = GradientsParams::from_grads(g_loss.backward(), &self.generators);
+        self.generators = self
+            .generators_optim
+            .step(lr, self.generators.clone(), grads);
+
+        let (fake_post, fake_pre) = (fake_post.detach(), fake_pre.detach());
+        let d = &self.discriminators;
+        let d_loss = (squared_distance_to(d.post.forward(y), 1.0)
+            + squared_distance_to(d.post.forward(fake_post), 0.0)
+            + squared_distance_to(d.pre.forward(x), 1.0)
+            + squared_distance_to(d.pre.forward(fake_pre), 0.0))
+        .mul_scalar(0.5);
+        losses.discriminator_loss = to_f64(d_loss.clone().detach());
+        self.check_finite(next, "discriminator loss", losses.discriminator_loss)?;
+        let grads = GradientsParams::from_grads(d_loss.backward(), &self.discriminators);
+        self.discriminators =
+            self.discriminators_optim
+                .step(lr, self.discriminators.clone(), grads);
+        self.iteration = next;
+        Ok(losses)
+    }
+
+    /// Write the networks and optimiser states into `dir`.
+    pub fn save_into(&self, dir: &Path) -> Result<()> {
+        let save = |record: ModuleRecord, name: &str| {
+            let path = dir.join(name);
+            record
+                .save(&path)
+                .map_err(|e| TrainError::file(&path, e.to_string()))
+        };
+        save(self.generators.clone().into_record(), GENERATORS_FILE)?;
+        save(
+            self.discriminators.clone().into_record(),
+            DISCRIMINATORS_FILE,
+        )?;
+        for (optim, name) in [
+            (&self.generators_optim, GENERATORS_OPTIM_FILE),
+            (&self.discriminators_optim, DISCRIMINATORS_OPTIM_FILE),
+        ] {
+            let path = dir.join(name);
+            optim
+                .save(&path)
+                .map_err(|e| TrainError::file(&path, e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+fn load_networks(
+    checkpoint: &Path,
+    generators: CycleGenerators,
+    discriminators: CycleDiscriminators,
+) -> Result<(CycleGenerators, CycleDiscriminators)> {
+    let load = |name: &str| {
+        let path = checkpoint.join(name);
+        ModuleRecord::load(&path).map_err(|e| TrainError::Checkpoint {
+            path: path.clone(),
+            message: e.to_string(),
+        })
+    };
+    let mismatch = |name: &str, e: burn::store::RecordError| TrainError::Checkpoint {
+        path: checkpoint.join(name),
+        message: format!("does not fit the run's model configuration: {e}"),
+    };
+    let generators = generators
+        .try_load_record(load(GENERATORS_FILE)?)
+        .map_err(|e| mismatch(GENERATORS_FILE, e))?;
+    let discriminators = discriminators
+        .try_load_record(load(DISCRIMINATORS_FILE)?)
+        .map_err(|e| mismatch(DISCRIMINATORS_FILE, e))?;
+    Ok((generators, discriminators))
+}
+
+/// A trained CycleGAN run: its configuration, fitted pipeline and networks.
+pub struct TrainedCycleGan {
+    /// The run configuration.
+    pub config: CycleGanRunConfig,
+    /// The fitted pipeline.
+    pub preprocessing: CyclePreprocessing,
+    /// G and F.
+    pub generators: CycleGenerators,
+    /// D_post and D_pre.
+    pub discriminators: CycleDiscriminators,
+}
+
+/// The networks of a run directory's newest checkpoint on `device` (no autodiff is enabled;
+/// pass an autodiff device for [`attributions`]).
+pub fn load_cyclegan(run: &RunDir, device: &Device) -> Result<TrainedCycleGan> {
+    let config: CycleGanRunConfig = run.read_config()?;
+    let path = run.path().join(PREPROCESSING_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| TrainError::file(&path, e))?;
+    let preprocessing: CyclePreprocessing =
+        serde_json::from_str(&text).map_err(|e| TrainError::file(&path, e))?;
+    let (_, checkpoint) = run.latest_checkpoint()?;
+    let (generators, discriminators) = cycle_networks(&config.model, 0, device)?;
+    let (generators, discriminators) = load_networks(&checkpoint, generators, discriminators)?;
+    Ok(TrainedCycleGan {
+        config,
+        preprocessing,
+        generators,
+        discriminators,
+    })
+}
+
+/// Translate samples `[S, N, T]` (model order, normalised as `from`) with the generator that
+/// maps `from` to the other condition, in batches.
+pub fn translate_windows(
+    generators: &CycleGenerators,
+    from: Condition,
+    samples: &Array3<f32>,
+    device: &Device,
+) -> Array3<f32> {
+    let (s, n, t) = samples.dim();
+    let generator = generators.from_condition(from);
+    let flat: Vec<f32> = samples.iter().copied().collect();
+    let mut out = Vec::with_capacity(flat.len());
+    for chunk in flat.chunks(64 * n * t) {
+        let b = chunk.len() / (n * t);
+        let x = Tensor::<3>::from_data(TensorData::new(chunk.to_vec(), [b, n, t]), device);
+        let y = generator.forward(x);
+        out.extend(y.into_data().try_to_vec::<f32>().unwrap_or_default());
+    }
+    Array3::from_shape_vec((s, n, t), out).unwrap_or_else(|_| Array3::zeros((s, n, t)))
+}
+
+/// Per-sample attribution maps of what the generator `from -> other` changes, each
+/// `[S, N, T]` in model order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributionMaps {
+    /// `|G(x) - x|`: what the generator adds or removes.
+    pub change: Array3<f32>,
+    /// `|d sum_patches D_other(G(x)) / dx|`: input-gradient saliency of the target
+    /// discriminator's verdict on the translation.
+    pub saliency: Array3<f32>,
+    /// Grad-CAM of the target discriminator on the untranslated input: `relu(sum_k w_k A_k)`
+    /// with `w_k` the mean gradient of minus the summed patch scores (the evidence that the
+    /// sample is not yet of the target condition) over feature map `A_k`, upsampled (nearest)
+    /// to `N x T`.
+    pub grad_cam: Array3<f32>,
+}
+
+/// Attribution maps for samples `[S, N, T]` (model order, normalised as `from`). `device` must
+/// be an autodiff device for the gradient maps.
+pub fn attributions(
+    generators: &CycleGenerators,
+    discriminators: &CycleDiscriminators,
+    from: Condition,
+    samples: &Array3<f32>,
+    device: &Device,
+) -> AttributionMaps {
+    let (s, n, t) = samples.dim();
+    let generator = generators.from_condition(from);
+    let target = match from {
+        Condition::Pre => discriminators.of(Condition::Post),
+        Condition::Post => discriminators.of(Condition::Pre),
+    };
+    let device = device.clone().autodiff();
+    let flat: Vec<f32> = samples.iter().copied().collect();
+    let (mut change, mut saliency, mut cam) = (Vec::new(), Vec::new(), Vec::new());
+    let to_vec = |x: Tensor<3>| x.into_data().try_to_vec::<f32>().unwrap_or_default();
+    for chunk in flat.chunks(32 * n * t) {
+        let b = chunk.len() / (n * t);
+        let x = Tensor::<3>::from_data(TensorData::new(chunk.to_vec(), [b, n, t]), &device)
+            .require_grad();
+        let translated = generator.forward(x.clone());
+        change.extend(to_vec((translated.clone() - x.clone()).abs().detach()));
+        let grads = target.forward(translated).sum().backward();
+        let g = x
+            .grad(&grads)
+            .map(|g| g.abs().into_data().try_to_vec::<f32>());
+        saliency.extend(
+            g.and_then(|r| r.ok())
+                .unwrap_or_else(|| vec![0.0; chunk.len()]),
+        );
+        // Grad-CAM on the features of the input itself.
+        let x = Tensor::<3>::from_data(TensorData::new(chunk.to_vec(), [b, n, t]), &device);
+        let features = target.features(x).detach().require_grad();
+        // Evidence that the input is not yet of the target condition.
+        let grads = target
+            .score_features(features.clone())
+            .sum()
+            .neg()
+            .backward();
+        let [_, c, h, w] = features.dims();
+        let weights = features
+            .grad(&grads)
+            .map(|g| g.mean_dim(3).mean_dim(2))
+            .unwrap_or_else(|| {
+                Tensor::<4>::zeros([b, c, 1, 1], &device.clone().without_autodiff())
+            });
+        let map = (features.detach().without_autodiff() * weights)
+            .sum_dim(1)
+            .clamp_min(0.0);
+        let map: Vec<f32> = map.into_data().try_to_vec::<f32>().unwrap_or_default();
+        cam.extend(upsample_nearest(
+            &map,
+            b,
+            [h, w],
+            target.config.image_size(),
+            [n, t],
+        ));
+    }
+    let shape = (s, n, t);
+    let array =
+        |v: Vec<f32>| Array3::from_shape_vec(shape, v).unwrap_or_else(|_| Array3::zeros(shape));
+    AttributionMaps {
+        change: array(change),
+        saliency: array(saliency),
+        grad_cam: array(cam),
+    }
+}
+
+/// Nearest-neighbour upsampling of `b` maps of `[h, w]` (over an image of `image` = `[H, W]`)
+/// to samples of `[n, t]`. In the neuron-channel layout the image is `1 x T`, and the map is
+/// spread over all neurons.
+fn upsample_nearest(
+    maps: &[f32],
+    b: usize,
+    [h, w]: [usize; 2],
+    [image_h, _]: [usize; 2],
+    [n, t]: [usize; 2],
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity(b * n * t);
+    for k in 0..b {
+        for row in 0..n {
+            let i = if image_h == 1 {
+                0
+            } else {
+                (row * h / n).min(h - 1)
+            };
+            for col in 0..t {
+                let j = (col * w / t).min(w - 1);
+                out.push(maps.get(k * h * w + i * w + j).copied().unwrap_or(0.0));
+            }
+        }
+    }
+    out
+}
+
+/// What a training session reports as it goes.
+pub trait CycleObserver {
+    /// Training starts after `start` of `total` iterations.
+    fn on_start(&mut self, _start: u64, _total: u64) {}
+    /// Iteration `iteration` finished.
+    fn on_iteration(&mut self, _iteration: u64, _losses: &CycleLosses) {}
+    /// A checkpoint was written.
+    fn on_checkpoint(&mut self, _iteration: u64, _path: &Path) {}
+}
+
+/// An observer that reports nothing.
+pub struct QuietCycle;
+impl CycleObserver for QuietCycle {}
+
+/// Train until `config.training.iterations`, logging and checkpointing into `run`.
+pub fn train_cyclegan(
+    run: &RunDir,
+    mut trainer: CycleGanTrainer,
+    data: (&SignalWindows, &SignalWindows),
+    context: &RunContext,
+    observer: &mut dyn CycleObserver,
+) -> Result<Option<CycleMetricsLine>> {
+    let training = trainer.config.training.clone();
+    let mut manifest = run.read_manifest()?;
+    let session_index = manifest.sessions.len();
+    let start = trainer.iteration();
+    manifest.sessions.push(Session {
+        command: context.command.clone(),
+        device: context.device.clone(),
+        start_iteration: start,
+        end_iteration: start,
+        started_unix_s: unix_seconds(),
+        ended_unix_s: None,
+        iterations_per_s: None,
+    });
+    manifest.status = "running".into();
+    run.write_manifest(&manifest)?;
+    tracing::info!(
+        start,
+        total = training.iterations,
+        pre = data.0.len(),
+        post = data.1.len(),
+        "training CycleGAN"
+    );
+    observer.on_start(start, training.iterations);
+    let session_start = Instant::now();
+    let mut window_start = Instant::now();
+    let (mut window, mut window_len) = (CycleLosses::default(), 0u64);
+    let mut last_line = None;
+    let mut outcome = Ok(());
+    while trainer.iteration() < training.iterations {
+        let losses = match trainer.step(data.0, data.1) {
+            Ok(l) => l,
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        };
+        let iteration = trainer.iteration();
+        window.add(&losses, 1.0);
+        window_len += 1;
+        observer.on_iteration(iteration, &losses);
+        let last = iteration == training.iterations;
+        if iteration.is_multiple_of(training.log_every) || last {
+            let mut averaged = CycleLosses::default();
+            averaged.add(&window, 1.0 / window_len as f64);
+            let line = CycleMetricsLine {
+                iteration,
+                losses: averaged,
+                iterations_per_s: window_len as f64 / window_start.elapsed().as_secs_f64(),
+            };
+            tracing::info!(
+                iteration,
+                generator = averaged.generator_loss,
+                cycle = averaged.cycle,
+                identity = averaged.identity,
+                discriminator = averaged.discriminator_loss,
+                "metrics"
+            );
+            run.append_metrics(&line)?;
+            last_line = Some(line);
+            (window, window_len) = (CycleLosses::default(), 0);
+            window_start = Instant::now();
+        }
+        if iteration.is_multiple_of(training.checkpoint_every) || last {
+            let partial = run.begin_checkpoint(iteration)?;
+            trainer.save_into(&partial)?;
+            let path = run.commit_checkpoint(&partial, iteration, training.keep_checkpoints)?;
+            observer.on_checkpoint(iteration, &path);
+        }
+    }
+    let seconds = session_start.elapsed().as_secs_f64();
+    let done = trainer.iteration() - start;
+    let session = &mut manifest.sessions[session_index];
+    session.end_iteration = trainer.iteration();
+    session.ended_unix_s = Some(unix_seconds());
+    session.iterations_per_s = (seconds > 0.0).then(|| done as f64 / seconds);
+    manifest.status = match &outcome {
+        Ok(()) => "finished".into(),
+        Err(TrainError::Diverged { .. }) => "diverged".into(),
+        Err(_) => "failed".into(),
+    };
+    if let Some(line) = &last_line {
+        manifest.results.insert(
+            "last_metrics".into(),
+            serde_json::to_value(line).unwrap_or_default(),
+        );
+    }
+    manifest.results.insert(
+        "iterations".into(),
+        serde_json::Value::from(trainer.iteration()),
+    );
+    run.write_manifest(&manifest)?;
+    outcome.map(|()| last_line)
+}
+
+/// Start a new CycleGAN run in `run`: write the config, the fitted pipeline and the manifest
+/// (with both data files), then train.
+#[allow(clippy::too_many_arguments)]
+pub fn start_cyclegan(
+    run: &RunDir,
+    mut config: CycleGanRunConfig,
+    data: &crate::imaging::CycleData,
+    files: [DataDescription; 2],
+    context: &RunContext,
+    device: &Device,
+    observer: &mut dyn CycleObserver,
+) -> Result<Option<CycleMetricsLine>> {
+    config.model.neurons = data.pre.neurons();
+    config.model.bins = data.pre.window();
+    let trainer = CycleGanTrainer::new(config.clone(), device)?;
+    run.write_config(&config)?;
+    let text = serde_json::to_string_pretty(&data.preprocessing)
+        .map_err(|e| TrainError::file(run.path().join(PREPROCESSING_FILE), e))?;
+    run.write_text(PREPROCESSING_FILE, &text)?;
+    let [pre_file, post_file] = files;
+    let mut results = serde_json::Map::new();
+    results.insert(
+        "preprocessing_steps".into(),
+        serde_json::to_value(&data.preprocessing.steps).unwrap_or_default(),
+    );
+    let manifest = Manifest {
+        model: "cyclegan".into(),
+        seed: config.seed,
+        context: context.clone(),
+        data: Some(pre_file),
+        more_data: vec![post_file],
+        config: serde_json::to_value(&config).unwrap_or_default(),
+        sessions: Vec::new(),
+        status: "created".into(),
+        results,
+    };
+    run.write_manifest(&manifest)?;
+    let partial = run.begin_checkpoint(0)?;
+    trainer.save_into(&partial)?;
+    run.commit_checkpoint(&partial, 0, config.training.keep_checkpoints)?;
+    train_cyclegan(run, trainer, (&data.pre, &data.post), context, observer)
+}
+
+/// Continue the CycleGAN run in `run` from its newest checkpoint, on the same data (rebuilt by
+/// the caller with the run's pipeline).
+pub fn resume_cyclegan(
+    run: &RunDir,
+    data: (&SignalWindows, &SignalWindows),
+    iterations: Option<u64>,
+    context: &RunContext,
+    device: &Device,
+    observer: &mut dyn CycleObserver,
+) -> Result<Option<CycleMetricsLine>> {
+    let mut config: CycleGanRunConfig = run.read_config()?;
+    if let Some(total) = iterations {
+        config.training.iterations = total;
+    }
+    let (iteration, checkpoint) = run.latest_checkpoint()?;
+    let trainer = CycleGanTrainer::from_checkpoint(config, &checkpoint, iteration, device)?;
+    run.truncate_metrics_after(iteration)?;
+    tracing::info!(iteration, checkpoint = %checkpoint.display(), "resuming CycleGAN");
+    train_cyclegan(run, trainer, data, context, observer)
+}
