@@ -139,7 +139,7 @@ pub fn run_synthetic(binary: &Path, options: &Options) -> Result<Value> {
         Model {
             name: "main",
             sorting: "hierarchical",
-            flags: vec!["--layout".into(), "neuron-channels".into()],
+            flags: vec!["--network-layout".into(), "neuron-channels".into()],
             iterations: settings.iterations,
         },
         Model {

@@ -43,8 +43,8 @@ pub struct CycleGanFlags {
     #[arg(long, value_parser = parse_sorting)]
     pub sorting: Option<NeuronSorting>,
     /// image (neurons x time, k x k kernels) or neuron-channels [default: image].
-    #[arg(long, value_parser = parse_layout)]
-    pub layout: Option<CycleLayout>,
+    #[arg(long = "network-layout", value_parser = parse_layout)]
+    pub network_layout: Option<CycleLayout>,
     /// What the networks see: spikes (OASIS's inferred spikes) or calcium (its denoised
     /// calcium) [default: spikes].
     #[arg(long, value_parser = parse_signal)]
@@ -147,7 +147,7 @@ fn resolve_config(flags: &CycleGanFlags) -> Result<CycleGanRunConfig, CliError> 
     if let Some(stride) = flags.stride {
         p.stride = stride;
     }
-    if let Some(layout) = flags.layout {
+    if let Some(layout) = flags.network_layout {
         config.model.layout = layout;
     }
     let t = &mut config.training;
@@ -497,7 +497,7 @@ pub fn translate(
     let from = flags.from;
     let to = other(from);
     let x = model_input(&pre, path, &recording, from)?;
-    let translated = translate_windows(&generators, from, &x.windows, &device);
+    let translated = translate_windows(&generators, from, &x.windows, &device)?;
     let signal = from_model(&pre, &translated, to);
     let (count, neurons, window) = signal.dim();
     let out_rec = Recording::new(
@@ -658,7 +658,7 @@ pub fn saliency(
         flags.from,
         &windows,
         &device,
-    );
+    )?;
     let changed: Option<Vec<usize>> = match &flags.changed {
         Some(ids) => Some(
             ids.iter()

@@ -5,30 +5,8 @@
 
 mod common;
 
-use common::run;
+use common::{fails, ok};
 use neuroforge_io::{PointTable, read_points, write_points};
-
-fn ok(args: &[&str]) -> String {
-    let o = run(args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn fails(args: &[&str]) -> String {
-    let o = run(args);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "{args:?} should fail with exit code 2"
-    );
-    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
-    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
-    stderr
-}
 
 #[test]
 fn marble_orders_van_der_pol_conditions_by_mu_and_decodes_a_carried_block() {

@@ -497,7 +497,7 @@ pub fn translate_windows(
     from: Condition,
     samples: &Array3<f32>,
     device: &Device,
-) -> Array3<f32> {
+) -> Result<Array3<f32>> {
     let (s, n, t) = samples.dim();
     let generator = generators.from_condition(from);
     let flat: Vec<f32> = samples.iter().copied().collect();
@@ -505,10 +505,20 @@ pub fn translate_windows(
     for chunk in flat.chunks(64 * n * t) {
         let b = chunk.len() / (n * t);
         let x = Tensor::<3>::from_data(TensorData::new(chunk.to_vec(), [b, n, t]), device);
-        let y = generator.forward(x);
-        out.extend(y.into_data().try_to_vec::<f32>().unwrap_or_default());
+        out.extend(values(generator.forward(x))?);
     }
-    Array3::from_shape_vec((s, n, t), out).unwrap_or_else(|_| Array3::zeros((s, n, t)))
+    shaped(out, (s, n, t))
+}
+
+/// A tensor's values as `f32`.
+fn values<const D: usize>(x: Tensor<D>) -> Result<Vec<f32>> {
+    x.into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| TrainError::Data(format!("reading a tensor: {e:?}")))
+}
+
+fn shaped(values: Vec<f32>, shape: (usize, usize, usize)) -> Result<Array3<f32>> {
+    Array3::from_shape_vec(shape, values).map_err(|e| TrainError::Data(e.to_string()))
 }
 
 /// Per-sample attribution maps of what the generator `from -> other` changes, each
@@ -535,7 +545,7 @@ pub fn attributions(
     from: Condition,
     samples: &Array3<f32>,
     device: &Device,
-) -> AttributionMaps {
+) -> Result<AttributionMaps> {
     let (s, n, t) = samples.dim();
     let generator = generators.from_condition(from);
     let target = match from {
@@ -545,21 +555,15 @@ pub fn attributions(
     let device = device.clone().autodiff();
     let flat: Vec<f32> = samples.iter().copied().collect();
     let (mut change, mut saliency, mut cam) = (Vec::new(), Vec::new(), Vec::new());
-    let to_vec = |x: Tensor<3>| x.into_data().try_to_vec::<f32>().unwrap_or_default();
     for chunk in flat.chunks(32 * n * t) {
         let b = chunk.len() / (n * t);
         let x = Tensor::<3>::from_data(TensorData::new(chunk.to_vec(), [b, n, t]), &device)
             .require_grad();
         let translated = generator.forward(x.clone());
-        change.extend(to_vec((translated.clone() - x.clone()).abs().detach()));
+        change.extend(values((translated.clone() - x.clone()).abs().detach())?);
         let grads = target.forward(translated).sum().backward();
-        let g = x
-            .grad(&grads)
-            .map(|g| g.abs().into_data().try_to_vec::<f32>());
-        saliency.extend(
-            g.and_then(|r| r.ok())
-                .unwrap_or_else(|| vec![0.0; chunk.len()]),
-        );
+        let missing = || TrainError::Data("no input gradient: the device lacks autodiff".into());
+        saliency.extend(values(x.grad(&grads).ok_or_else(missing)?.abs())?);
         // Grad-CAM on the features of the input itself.
         let x = Tensor::<3>::from_data(TensorData::new(chunk.to_vec(), [b, n, t]), &device);
         let features = target.features(x).detach().require_grad();
@@ -569,17 +573,16 @@ pub fn attributions(
             .sum()
             .neg()
             .backward();
-        let [_, c, h, w] = features.dims();
+        let [_, _, h, w] = features.dims();
         let weights = features
             .grad(&grads)
-            .map(|g| g.mean_dim(3).mean_dim(2))
-            .unwrap_or_else(|| {
-                Tensor::<4>::zeros([b, c, 1, 1], &device.clone().without_autodiff())
-            });
+            .ok_or_else(missing)?
+            .mean_dim(3)
+            .mean_dim(2);
         let map = (features.detach().without_autodiff() * weights)
             .sum_dim(1)
             .clamp_min(0.0);
-        let map: Vec<f32> = map.into_data().try_to_vec::<f32>().unwrap_or_default();
+        let map = values(map)?;
         cam.extend(upsample_nearest(
             &map,
             b,
@@ -589,13 +592,11 @@ pub fn attributions(
         ));
     }
     let shape = (s, n, t);
-    let array =
-        |v: Vec<f32>| Array3::from_shape_vec(shape, v).unwrap_or_else(|_| Array3::zeros(shape));
-    AttributionMaps {
-        change: array(change),
-        saliency: array(saliency),
-        grad_cam: array(cam),
-    }
+    Ok(AttributionMaps {
+        change: shaped(change, shape)?,
+        saliency: shaped(saliency, shape)?,
+        grad_cam: shaped(cam, shape)?,
+    })
 }
 
 /// Nearest-neighbour upsampling of `b` maps of `[h, w]` (over an image of `image` = `[H, W]`)

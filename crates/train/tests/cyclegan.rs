@@ -221,9 +221,9 @@ fn the_attribution_maps_follow_their_definitions() {
     let x = Array3::from_shape_fn((2, 5, 12), |(s, n, t)| {
         (((s * 31 + n * 7 + t * 3) % 13) as f32) / 13.0
     });
-    let maps = attributions(&gens, &discs, Condition::Pre, &x, &ad);
+    let maps = attributions(&gens, &discs, Condition::Pre, &x, &ad).unwrap();
     // |G(x) - x| from a separate translation.
-    let translated = translate_windows(&gens, Condition::Pre, &x, &ad);
+    let translated = translate_windows(&gens, Condition::Pre, &x, &ad).unwrap();
     for ((c, t), v) in maps.change.iter().zip(&translated).zip(&x) {
         assert!((c - (t - v).abs()).abs() < 1e-5);
     }
@@ -232,7 +232,7 @@ fn the_attribution_maps_follow_their_definitions() {
     // but not for all of several.
     let positive = (10..16).any(|seed| {
         let (g, d) = neuroforge_train::cyclegan::cycle_networks(&config, seed, &ad).unwrap();
-        let m = attributions(&g, &d, Condition::Pre, &x, &ad);
+        let m = attributions(&g, &d, Condition::Pre, &x, &ad).unwrap();
         m.grad_cam.iter().any(|&v| v > 0.0)
     });
     assert!(positive, "Grad-CAM is zero for every discriminator tried");

@@ -22,6 +22,30 @@ pub fn run(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Run the binary, assert success, return its stdout.
+pub fn ok(args: &[&str]) -> String {
+    let o = run(args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// Run the binary, assert exit code 2 with exactly one line on stderr, return that line.
+pub fn fails(args: &[&str]) -> String {
+    let o = run(args);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{args:?} should fail with exit code 2"
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    stderr
+}
+
 /// The crate folder, read when the test runs (not when it was compiled: a shared target folder
 /// may hold a test binary built from another checkout of the same sources).
 fn manifest_dir() -> std::path::PathBuf {

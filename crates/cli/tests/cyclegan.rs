@@ -1,0 +1,223 @@
+//! `neuroforge train cyclegan`, `translate`, `explain saliency` and `resume` end to end on
+//! simulated pre/post imaging, and their one-line errors on bad input.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use common::{fails, ok};
+use neuroforge_io::{Activity, read_recording};
+
+fn simulate(dir: &std::path::Path, neurons: usize) {
+    let out = dir.to_str().unwrap();
+    ok(&[
+        "simulate",
+        "prepost-imaging",
+        "--neurons",
+        &neurons.to_string(),
+        "--bins",
+        "32",
+        "--gain-neurons",
+        "2",
+        "--assembly-neurons",
+        "2",
+        "--shift-neurons",
+        "0",
+        "--train-samples",
+        "40",
+        "--heldout-samples",
+        "10",
+        "--seed",
+        "3",
+        "--out-dir",
+        out,
+    ]);
+}
+
+#[test]
+fn train_translate_explain_and_resume_a_small_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    simulate(&data, 8);
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let d = |name: &str| data.join(name).to_str().unwrap().to_string();
+    let line = ok(&[
+        "train",
+        "cyclegan",
+        "--pre",
+        &d("pre.parquet"),
+        "--post",
+        &d("post.parquet"),
+        "--run-dir",
+        &p("run"),
+        "--network-layout",
+        "neuron-channels",
+        "--window",
+        "32",
+        "--stride",
+        "8",
+        "--iterations",
+        "4",
+        "--batch-size",
+        "4",
+        "--checkpoint-every",
+        "2",
+    ]);
+    assert!(line.contains("4 iterations"), "{line}");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("run/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["model"], "cyclegan");
+    assert!(
+        manifest["more_data"][0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("post.parquet")
+    );
+    let steps = manifest["results"]["preprocessing_steps"]
+        .as_array()
+        .unwrap();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.as_str().unwrap().starts_with("dF/F"))
+    );
+
+    let line = ok(&["resume", "--run-dir", &p("run"), "--iterations", "6"]);
+    assert!(line.contains("6 iterations"), "{line}");
+
+    ok(&[
+        "translate",
+        "--run-dir",
+        &p("run"),
+        "--data",
+        &d("heldout-pre.parquet"),
+        "--out",
+        &p("translated.parquet"),
+        "--against",
+        &d("heldout-post.parquet"),
+        "--paired",
+        "--json",
+        &p("evaluation.json"),
+    ]);
+    let translated = read_recording(dir.path().join("translated.parquet").as_path()).unwrap();
+    let held = read_recording(data.join("heldout-pre.parquet").as_path()).unwrap();
+    assert_eq!(translated.neuron_ids(), held.neuron_ids());
+    let Activity::Traces(t) = translated.activity() else {
+        panic!("traces expected")
+    };
+    // 10 held-out samples of 32 frames: 10 windows of 32.
+    assert_eq!(t.values.dim(), (8, 320));
+    let eval: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("evaluation.json")).unwrap()).unwrap();
+    for key in ["rate_kl", "correlation_kl", "van_rossum_kl"] {
+        assert!(
+            eval["spikes"]["translated_vs_real"][key]
+                .as_f64()
+                .unwrap()
+                .is_finite()
+        );
+        assert!(
+            eval["calcium"]["input_vs_real"][key]
+                .as_f64()
+                .unwrap()
+                .is_finite()
+        );
+    }
+    assert!(eval["paired"]["input"]["rate_mae"].as_f64().unwrap() >= 0.0);
+
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("truth.json")).unwrap()).unwrap();
+    let changed: Vec<&str> = truth["changed_neuron_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let line = ok(&[
+        "explain",
+        "saliency",
+        "--run-dir",
+        &p("run"),
+        "--data",
+        &d("heldout-pre.parquet"),
+        "--out",
+        &p("change.parquet"),
+        "--changed",
+        &changed.join(","),
+        "--json",
+        &p("attribution.json"),
+    ]);
+    assert!(line.contains("change AUC"), "{line}");
+    let attr: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("attribution.json")).unwrap()).unwrap();
+    for map in ["change", "saliency", "grad_cam"] {
+        assert_eq!(attr[map]["per_neuron"].as_array().unwrap().len(), 8);
+        let auc = attr[map]["auc"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&auc));
+    }
+    let change = read_recording(dir.path().join("change.parquet").as_path()).unwrap();
+    assert_eq!(change.neuron_ids(), held.neuron_ids());
+}
+
+#[test]
+fn mismatched_neurons_and_spike_counts_are_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (eight, ten) = (dir.path().join("eight"), dir.path().join("ten"));
+    simulate(&eight, 8);
+    simulate(&ten, 10);
+    let run_dir = dir.path().join("run");
+    let (run_str, pre) = (run_dir.to_str().unwrap(), eight.join("pre.parquet"));
+    let train = |pre: &std::path::Path, post: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "cyclegan",
+            "--pre",
+            pre.to_str().unwrap(),
+            "--post",
+            post.to_str().unwrap(),
+            "--run-dir",
+            run_str,
+        ];
+        args.extend_from_slice(extra);
+        fails(&args)
+    };
+    let stderr = train(&pre, &ten.join("post.parquet"), &["--window", "32"]);
+    assert!(
+        stderr.contains("post.parquet") && stderr.contains("same neurons"),
+        "{stderr}"
+    );
+    assert!(!run_dir.exists(), "no run directory after a refused start");
+
+    // Spike counts are not calcium traces.
+    let counts = dir.path().join("counts.parquet");
+    ok(&[
+        "simulate",
+        "uniform",
+        "--samples",
+        "4",
+        "--seed",
+        "1",
+        "--out",
+        counts.to_str().unwrap(),
+    ]);
+    let stderr = train(&counts, &eight.join("post.parquet"), &[]);
+    assert!(
+        stderr.contains("counts.parquet") && stderr.contains("traces"),
+        "{stderr}"
+    );
+
+    // A config key that does not exist.
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "[training]\nlearning_rat = 1e-3\n").unwrap();
+    let stderr = train(
+        &pre,
+        &eight.join("post.parquet"),
+        &["--config", config.to_str().unwrap()],
+    );
+    assert!(
+        stderr.contains("bad.toml") && stderr.contains("learning_rat"),
+        "{stderr}"
+    );
+}
