@@ -18,7 +18,6 @@ use burn::module::Module;
 use burn::optim::{
     AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig, momentum::MomentumConfig,
 };
-use burn::store::ModuleRecord;
 use burn::tensor::activation::log_sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array2, ArrayView2};
@@ -31,6 +30,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::{load_module, save_module};
 use crate::error::{Result, TrainError};
 use crate::rundir::{Manifest, RunContext, RunDir, Session, unix_seconds};
 use crate::wgan::{iteration_rng, to_f64};
@@ -496,13 +496,7 @@ pub fn save_marble_run(
     }
     let epoch = outcome.best_epoch as u64;
     let partial = run.begin_checkpoint(epoch)?;
-    let path = partial.join(MODEL_FILE);
-    outcome
-        .model
-        .clone()
-        .into_record()
-        .save(&path)
-        .map_err(|e| TrainError::file(&path, e.to_string()))?;
+    save_module(&partial, MODEL_FILE, &outcome.model)?;
     let input_path = partial.join(INPUT_FILE);
     let text = serde_json::to_string(&data.input).map_err(|e| TrainError::file(&input_path, e))?;
     std::fs::write(&input_path, text).map_err(|e| TrainError::file(&input_path, e))?;
@@ -559,16 +553,6 @@ pub fn load_marble(dir: &Path, device: &Device) -> Result<(MarbleRunConfig, Marb
         message: e.to_string(),
     })?;
     let fresh = Marble::new(&config.model, &input, config.seed, device)?;
-    let path = checkpoint.join(MODEL_FILE);
-    let record = ModuleRecord::load(&path).map_err(|e| TrainError::Checkpoint {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
-    let model = fresh
-        .try_load_record(record)
-        .map_err(|e| TrainError::Checkpoint {
-            path,
-            message: format!("does not fit the run's model configuration: {e}"),
-        })?;
+    let model = load_module(&checkpoint, MODEL_FILE, fresh)?;
     Ok((config, model))
 }

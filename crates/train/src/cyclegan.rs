@@ -19,7 +19,6 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::store::ModuleRecord;
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::Array3;
 use neuroforge_models::{CycleGanConfig, CycleGenerator, PatchDiscriminator};
@@ -27,6 +26,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::{load_module, load_optimizer, save_module, save_optimizer};
 use crate::error::{Result, TrainError};
 use crate::imaging::{CalciumPipelineConfig, Condition, CyclePreprocessing, SignalWindows};
 use crate::rundir::{DataDescription, Manifest, RunContext, RunDir, Session, unix_seconds};
@@ -290,16 +290,10 @@ impl CycleGanTrainer {
         )?;
         trainer.generators = generators;
         trainer.discriminators = discriminators;
-        let optim = |name: &str, fresh: ModuleOptimizer| {
-            let path = checkpoint.join(name);
-            fresh.load(&path).map_err(|e| TrainError::Checkpoint {
-                path: path.clone(),
-                message: e.to_string(),
-            })
-        };
-        trainer.generators_optim = optim(GENERATORS_OPTIM_FILE, trainer.config.training.adam())?;
+        let adam = || trainer.config.training.adam();
+        trainer.generators_optim = load_optimizer(checkpoint, GENERATORS_OPTIM_FILE, adam())?;
         trainer.discriminators_optim =
-            optim(DISCRIMINATORS_OPTIM_FILE, trainer.config.training.adam())?;
+            load_optimizer(checkpoint, DISCRIMINATORS_OPTIM_FILE, adam())?;
         trainer.iteration = iteration;
         Ok(trainer)
     }
@@ -410,27 +404,10 @@ impl CycleGanTrainer {
 
     /// Write the networks and optimiser states into `dir`.
     pub fn save_into(&self, dir: &Path) -> Result<()> {
-        let save = |record: ModuleRecord, name: &str| {
-            let path = dir.join(name);
-            record
-                .save(&path)
-                .map_err(|e| TrainError::file(&path, e.to_string()))
-        };
-        save(self.generators.clone().into_record(), GENERATORS_FILE)?;
-        save(
-            self.discriminators.clone().into_record(),
-            DISCRIMINATORS_FILE,
-        )?;
-        for (optim, name) in [
-            (&self.generators_optim, GENERATORS_OPTIM_FILE),
-            (&self.discriminators_optim, DISCRIMINATORS_OPTIM_FILE),
-        ] {
-            let path = dir.join(name);
-            optim
-                .save(&path)
-                .map_err(|e| TrainError::file(&path, e.to_string()))?;
-        }
-        Ok(())
+        save_module(dir, GENERATORS_FILE, &self.generators)?;
+        save_module(dir, DISCRIMINATORS_FILE, &self.discriminators)?;
+        save_optimizer(dir, GENERATORS_OPTIM_FILE, &self.generators_optim)?;
+        save_optimizer(dir, DISCRIMINATORS_OPTIM_FILE, &self.discriminators_optim)
     }
 }
 
@@ -439,24 +416,10 @@ fn load_networks(
     generators: CycleGenerators,
     discriminators: CycleDiscriminators,
 ) -> Result<(CycleGenerators, CycleDiscriminators)> {
-    let load = |name: &str| {
-        let path = checkpoint.join(name);
-        ModuleRecord::load(&path).map_err(|e| TrainError::Checkpoint {
-            path: path.clone(),
-            message: e.to_string(),
-        })
-    };
-    let mismatch = |name: &str, e: burn::store::RecordError| TrainError::Checkpoint {
-        path: checkpoint.join(name),
-        message: format!("does not fit the run's model configuration: {e}"),
-    };
-    let generators = generators
-        .try_load_record(load(GENERATORS_FILE)?)
-        .map_err(|e| mismatch(GENERATORS_FILE, e))?;
-    let discriminators = discriminators
-        .try_load_record(load(DISCRIMINATORS_FILE)?)
-        .map_err(|e| mismatch(DISCRIMINATORS_FILE, e))?;
-    Ok((generators, discriminators))
+    Ok((
+        load_module(checkpoint, GENERATORS_FILE, generators)?,
+        load_module(checkpoint, DISCRIMINATORS_FILE, discriminators)?,
+    ))
 }
 
 /// A trained CycleGAN run: its configuration, fitted pipeline and networks.

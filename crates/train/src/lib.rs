@@ -20,6 +20,7 @@
 //! Like the models, this crate names no execution backend: the caller's [`burn::tensor::Device`]
 //! decides.
 
+mod checkpoint;
 pub mod contrastive;
 pub mod cyclegan;
 pub mod data;

@@ -16,7 +16,6 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::store::ModuleRecord;
 use burn::tensor::{Device, Tensor, TensorData};
 use neuroforge_models::{Critic, Generator, SpikeGanConfig};
 use rand::{RngExt, SeedableRng};
@@ -24,6 +23,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::{load_module, load_optimizer, save_module, save_optimizer};
 use crate::data::{DataConfig, SampleWindows, SplitSamples};
 use crate::error::{Result, TrainError};
 use crate::rundir::{DataDescription, Manifest, RunContext, RunDir, Session, unix_seconds};
@@ -251,15 +251,9 @@ impl SpikeGanTrainer {
         )?;
         trainer.generator = generator;
         trainer.critic = critic;
-        let optim = |name: &str, fresh: ModuleOptimizer| {
-            let path = checkpoint.join(name);
-            fresh.load(&path).map_err(|e| TrainError::Checkpoint {
-                path: path.clone(),
-                message: e.to_string(),
-            })
-        };
-        trainer.generator_optim = optim(GENERATOR_OPTIM_FILE, trainer.config.training.adam())?;
-        trainer.critic_optim = optim(CRITIC_OPTIM_FILE, trainer.config.training.adam())?;
+        let adam = || trainer.config.training.adam();
+        trainer.generator_optim = load_optimizer(checkpoint, GENERATOR_OPTIM_FILE, adam())?;
+        trainer.critic_optim = load_optimizer(checkpoint, CRITIC_OPTIM_FILE, adam())?;
         trainer.iteration = iteration;
         Ok(trainer)
     }
@@ -419,24 +413,10 @@ impl SpikeGanTrainer {
 
     /// Write the networks and optimiser states into `dir`.
     pub fn save_into(&self, dir: &Path) -> Result<()> {
-        let save = |record: ModuleRecord, name: &str| {
-            let path = dir.join(name);
-            record
-                .save(&path)
-                .map_err(|e| TrainError::file(&path, e.to_string()))
-        };
-        save(self.generator.clone().into_record(), GENERATOR_FILE)?;
-        save(self.critic.clone().into_record(), CRITIC_FILE)?;
-        for (optim, name) in [
-            (&self.generator_optim, GENERATOR_OPTIM_FILE),
-            (&self.critic_optim, CRITIC_OPTIM_FILE),
-        ] {
-            let path = dir.join(name);
-            optim
-                .save(&path)
-                .map_err(|e| TrainError::file(&path, e.to_string()))?;
-        }
-        Ok(())
+        save_module(dir, GENERATOR_FILE, &self.generator)?;
+        save_module(dir, CRITIC_FILE, &self.critic)?;
+        save_optimizer(dir, GENERATOR_OPTIM_FILE, &self.generator_optim)?;
+        save_optimizer(dir, CRITIC_OPTIM_FILE, &self.critic_optim)
     }
 }
 
@@ -447,24 +427,10 @@ fn load_networks(
     generator: Generator,
     critic: Critic,
 ) -> Result<(Generator, Critic)> {
-    let load = |name: &str| {
-        let path = checkpoint.join(name);
-        ModuleRecord::load(&path).map_err(|e| TrainError::Checkpoint {
-            path: path.clone(),
-            message: e.to_string(),
-        })
-    };
-    let mismatch = |name: &str, e: burn::store::RecordError| TrainError::Checkpoint {
-        path: checkpoint.join(name),
-        message: format!("does not fit the run's model configuration: {e}"),
-    };
-    let generator = generator
-        .try_load_record(load(GENERATOR_FILE)?)
-        .map_err(|e| mismatch(GENERATOR_FILE, e))?;
-    let critic = critic
-        .try_load_record(load(CRITIC_FILE)?)
-        .map_err(|e| mismatch(CRITIC_FILE, e))?;
-    Ok((generator, critic))
+    Ok((
+        load_module(checkpoint, GENERATOR_FILE, generator)?,
+        load_module(checkpoint, CRITIC_FILE, critic)?,
+    ))
 }
 
 /// The trained networks of a run directory's newest checkpoint, on `device` (no autodiff).
