@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{load_module, load_optimizer, save_module, save_optimizer};
 use crate::error::{Result, TrainError};
 use crate::imaging::{CalciumPipelineConfig, Condition, CyclePreprocessing, SignalWindows};
-use crate::rundir::{DataDescription, Manifest, RunContext, RunDir, Session, unix_seconds};
+use crate::rundir::{DataDescription, Manifest, RunContext, RunDir};
 use crate::wgan::{iteration_rng, to_f64};
 
 /// CycleGAN optimisation settings. Defaults are the published ones where there are any (losses,
@@ -612,20 +612,8 @@ pub fn train_cyclegan(
     observer: &mut dyn CycleObserver,
 ) -> Result<Option<CycleMetricsLine>> {
     let training = trainer.config.training.clone();
-    let mut manifest = run.read_manifest()?;
-    let session_index = manifest.sessions.len();
     let start = trainer.iteration();
-    manifest.sessions.push(Session {
-        command: context.command.clone(),
-        device: context.device.clone(),
-        start_iteration: start,
-        end_iteration: start,
-        started_unix_s: unix_seconds(),
-        ended_unix_s: None,
-        iterations_per_s: None,
-    });
-    manifest.status = "running".into();
-    run.write_manifest(&manifest)?;
+    let session = run.begin_session(context, start)?;
     tracing::info!(
         start,
         total = training.iterations,
@@ -680,28 +668,13 @@ pub fn train_cyclegan(
             observer.on_checkpoint(iteration, &path);
         }
     }
-    let seconds = session_start.elapsed().as_secs_f64();
-    let done = trainer.iteration() - start;
-    let session = &mut manifest.sessions[session_index];
-    session.end_iteration = trainer.iteration();
-    session.ended_unix_s = Some(unix_seconds());
-    session.iterations_per_s = (seconds > 0.0).then(|| done as f64 / seconds);
-    manifest.status = match &outcome {
-        Ok(()) => "finished".into(),
-        Err(TrainError::Diverged { .. }) => "diverged".into(),
-        Err(_) => "failed".into(),
-    };
-    if let Some(line) = &last_line {
-        manifest.results.insert(
-            "last_metrics".into(),
-            serde_json::to_value(line).unwrap_or_default(),
-        );
-    }
-    manifest.results.insert(
-        "iterations".into(),
-        serde_json::Value::from(trainer.iteration()),
-    );
-    run.write_manifest(&manifest)?;
+    run.end_session(
+        session,
+        trainer.iteration(),
+        session_start.elapsed().as_secs_f64(),
+        &outcome,
+        last_line.as_ref(),
+    )?;
     outcome.map(|()| last_line)
 }
 

@@ -109,6 +109,13 @@ pub struct Manifest {
     pub results: serde_json::Map<String, serde_json::Value>,
 }
 
+/// A session recorded by [`RunDir::begin_session`] and not yet closed: the manifest as written
+/// and the session's index in it.
+pub(crate) struct OpenSession {
+    manifest: Manifest,
+    index: usize,
+}
+
 /// A run directory on disk.
 #[derive(Debug, Clone)]
 pub struct RunDir {
@@ -333,6 +340,62 @@ impl RunDir {
                 path: self.root.clone(),
                 message: "holds no checkpoint (was the run started by `neuroforge train`?)".into(),
             })
+    }
+
+    /// Record a new training session, starting after iteration `start`, in the manifest and
+    /// mark the run `running`.
+    pub(crate) fn begin_session(&self, context: &RunContext, start: u64) -> Result<OpenSession> {
+        let mut manifest = self.read_manifest()?;
+        let index = manifest.sessions.len();
+        manifest.sessions.push(Session {
+            command: context.command.clone(),
+            device: context.device.clone(),
+            start_iteration: start,
+            end_iteration: start,
+            started_unix_s: unix_seconds(),
+            ended_unix_s: None,
+            iterations_per_s: None,
+        });
+        manifest.status = "running".into();
+        self.write_manifest(&manifest)?;
+        Ok(OpenSession { manifest, index })
+    }
+
+    /// Close `session` after iteration `end` and `seconds` of wall time: its end and
+    /// throughput, the run's status from `outcome` (`finished`, `diverged` or `failed`), the
+    /// last metrics line and the iterations done.
+    pub(crate) fn end_session<L: Serialize>(
+        &self,
+        session: OpenSession,
+        end: u64,
+        seconds: f64,
+        outcome: &Result<()>,
+        last_line: Option<&L>,
+    ) -> Result<()> {
+        let OpenSession {
+            mut manifest,
+            index,
+        } = session;
+        let entry = &mut manifest.sessions[index];
+        let done = end - entry.start_iteration;
+        entry.end_iteration = end;
+        entry.ended_unix_s = Some(unix_seconds());
+        entry.iterations_per_s = (seconds > 0.0).then(|| done as f64 / seconds);
+        manifest.status = match outcome {
+            Ok(()) => "finished".into(),
+            Err(TrainError::Diverged { .. }) => "diverged".into(),
+            Err(_) => "failed".into(),
+        };
+        if let Some(line) = last_line {
+            manifest.results.insert(
+                "last_metrics".into(),
+                serde_json::to_value(line).unwrap_or_default(),
+            );
+        }
+        manifest
+            .results
+            .insert("iterations".into(), serde_json::Value::from(end));
+        self.write_manifest(&manifest)
     }
 
     /// Write a text file of the run (a report, a summary) atomically.
