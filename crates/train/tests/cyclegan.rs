@@ -3,8 +3,11 @@
 //! and learning a known change.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
+use common::flat_weights;
 use ndarray::Array3;
 use neuroforge_models::CycleGanConfig;
 use neuroforge_sim::{PrePostCalciumConfig, PrePostConfig, prepost_imaging};
@@ -84,22 +87,6 @@ fn description(n: usize) -> DataDescription {
         train_samples: 0,
         heldout_samples: 0,
     }
-}
-
-fn flat_weights<M: Module>(module: &M) -> Vec<f32> {
-    struct Collect(Vec<f32>);
-    impl burn::module::ModuleVisitor for Collect {
-        fn visit_float<const D: usize>(
-            &mut self,
-            param: &burn::module::Param<burn::tensor::Tensor<D>>,
-        ) {
-            let data = param.val().into_data().convert::<f32>();
-            self.0.extend_from_slice(data.as_slice::<f32>().unwrap());
-        }
-    }
-    let mut collect = Collect(Vec::new());
-    module.visit(&mut collect);
-    collect.0
 }
 
 #[test]

@@ -2,8 +2,11 @@
 //! population, determinism, exact resume, divergence stop.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use burn::module::Module;
 use burn::tensor::Device;
+use common::flat_weights;
 use ndarray::Array2;
 use neuroforge_models::SpikeGanConfig;
 use neuroforge_train::{
@@ -39,22 +42,6 @@ fn small_config(neurons: usize, bins: usize, iterations: u64) -> SpikeGanRunConf
             ..WganConfig::default()
         },
     }
-}
-
-fn flat_weights<M: Module>(module: &M) -> Vec<f32> {
-    struct Collect(Vec<f32>);
-    impl burn::module::ModuleVisitor for Collect {
-        fn visit_float<const D: usize>(
-            &mut self,
-            param: &burn::module::Param<burn::tensor::Tensor<D>>,
-        ) {
-            let data = param.val().into_data().convert::<f32>();
-            self.0.extend_from_slice(data.as_slice::<f32>().unwrap());
-        }
-    }
-    let mut collect = Collect(Vec::new());
-    module.visit(&mut collect);
-    collect.0
 }
 
 #[test]
