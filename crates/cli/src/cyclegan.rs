@@ -2,10 +2,8 @@
 //! mapping between pre- and post-learning calcium recordings of the same neurons.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
 use neuroforge_io::{Activity, Recording, TraceActivity};
 use neuroforge_models::CycleLayout;
@@ -22,9 +20,9 @@ use serde_json::{Value, json};
 
 use crate::device::select_device;
 use crate::error::CliError;
-use crate::one_line;
 use crate::spikegan::{concatenate, run_context, samples_covariate};
 use crate::stats::write_text;
+use crate::{StepBar, one_line};
 
 /// Options of `neuroforge train cyclegan` that override the configuration file.
 #[derive(Debug, Args)]
@@ -206,28 +204,14 @@ fn description(path: &Path, recording: &Recording, windows: usize) -> DataDescri
     }
 }
 
-/// Progress bar over the iterations; hidden when stderr is not a terminal.
+/// The progress bar of a CycleGAN session, with the latest losses.
 struct Progress {
-    bar: ProgressBar,
-}
-
-impl Progress {
-    fn new() -> Self {
-        let bar = ProgressBar::new(0);
-        if let Ok(style) = ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} iterations [{elapsed} < {eta}] {msg}",
-        ) {
-            bar.set_style(style);
-        }
-        bar.enable_steady_tick(Duration::from_millis(250));
-        Self { bar }
-    }
+    bar: StepBar,
 }
 
 impl CycleObserver for Progress {
     fn on_start(&mut self, start: u64, total: u64) {
-        self.bar.set_length(total);
-        self.bar.set_position(start);
+        self.bar.start(start, total);
     }
     fn on_iteration(&mut self, iteration: u64, losses: &CycleLosses) {
         self.bar.set_position(iteration);
@@ -237,12 +221,6 @@ impl CycleObserver for Progress {
                 losses.generator_loss, losses.cycle, losses.discriminator_loss
             ));
         }
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        self.bar.finish_and_clear();
     }
 }
 
@@ -297,7 +275,9 @@ pub fn train(
         description(pre.0, &pre.1, data.pre.len()),
         description(post.0, &post.1, data.post.len()),
     ];
-    let mut progress = Progress::new();
+    let mut progress = Progress {
+        bar: StepBar::new("iterations", 0),
+    };
     let last = start_cyclegan(
         &run,
         config,
@@ -334,7 +314,9 @@ pub fn resume(
     let (pre_path, post_path) = (PathBuf::from(&pre.path), PathBuf::from(&post.path));
     let (pre_rec, post_rec) = (open(&pre_path)?, open(&post_path)?);
     let data = prepare(&config, (&pre_path, &pre_rec), (&post_path, &post_rec))?;
-    let mut progress = Progress::new();
+    let mut progress = Progress {
+        bar: StepBar::new("iterations", 0),
+    };
     let last = resume_cyclegan(
         &run,
         (&data.pre, &data.post),
@@ -618,15 +600,6 @@ pub struct SaliencyFlags {
     pub json: Option<PathBuf>,
 }
 
-/// Model-order maps `[S, N, T]` back to the original neuron order.
-fn to_original(order: &[usize], maps: &Array3<f32>) -> Array3<f32> {
-    let mut positions = vec![0; order.len()];
-    for (p, &o) in order.iter().enumerate() {
-        positions[o] = p;
-    }
-    maps.select(Axis(1), &positions)
-}
-
 /// `neuroforge explain saliency`.
 pub fn saliency(
     run_dir: &Path,
@@ -681,7 +654,7 @@ pub fn saliency(
         ("saliency", &maps.saliency),
         ("grad_cam", &maps.grad_cam),
     ] {
-        let original = to_original(&pre.order, map);
+        let original = map.select(Axis(1), &pre.positions());
         let agg = neuroforge_explain::aggregate(original.view())?;
         let mut entry = json!({
             "per_neuron": agg.per_neuron,
@@ -700,7 +673,10 @@ pub fn saliency(
             .map_err(|e| CliError::Usage(e.to_string()))?;
         write_text(json, &text)?;
     }
-    let change = to_original(&pre.order, &maps.change).mapv(f64::from);
+    let change = maps
+        .change
+        .select(Axis(1), &pre.positions())
+        .mapv(f64::from);
     let (count, _, window) = change.dim();
     let rec = Recording::new(
         pre.neuron_ids.clone(),

@@ -438,6 +438,45 @@ impl ImportFlags {
     }
 }
 
+/// A progress bar on stderr over the steps (iterations, epochs) of a training run, with a
+/// message of the latest losses; hidden when stderr is not a terminal, cleared when dropped.
+pub(crate) struct StepBar(ProgressBar);
+
+impl StepBar {
+    /// A bar over `total` steps called `unit`.
+    pub(crate) fn new(unit: &str, total: u64) -> Self {
+        let bar = ProgressBar::new(total);
+        let template = format!("{{bar:30}} {{pos}}/{{len}} {unit} [{{elapsed}} < {{eta}}] {{msg}}");
+        if let Ok(style) = ProgressStyle::with_template(&template) {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(250));
+        Self(bar)
+    }
+
+    /// Training resumes after `position` of `total` steps.
+    pub(crate) fn start(&self, position: u64, total: u64) {
+        self.0.set_length(total);
+        self.0.set_position(position);
+    }
+
+    /// Step `position` is done.
+    pub(crate) fn set_position(&self, position: u64) {
+        self.0.set_position(position);
+    }
+
+    /// Show `message` beside the bar.
+    pub(crate) fn set_message(&self, message: String) {
+        self.0.set_message(message);
+    }
+}
+
+impl Drop for StepBar {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
 /// A spinner on stderr while `work` runs; hidden when stderr is not a terminal.
 fn with_spinner<T>(message: String, work: impl FnOnce() -> T) -> T {
     let bar = ProgressBar::new_spinner();

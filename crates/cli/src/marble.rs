@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use ndarray::{Array2, Axis};
 use neuroforge_io::{PointTable, read_points, write_points};
 use neuroforge_signal::Pca;
@@ -221,12 +221,7 @@ pub fn train(
     spinner.finish_and_clear();
     // Only now that the data is known to be usable.
     let run = RunDir::create(run_dir)?;
-    let bar = ProgressBar::new(config.training.epochs as u64);
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:30} {pos}/{len} epochs [{elapsed} < {eta}] {msg}")
-    {
-        bar.set_style(style);
-    }
+    let bar = crate::StepBar::new("epochs", config.training.epochs as u64);
     let outcome = train_contrastive(&config, &marble_data, &device, |line| {
         bar.set_position(line.epoch as u64);
         bar.set_message(format!(
@@ -240,7 +235,7 @@ pub fn train(
             "epoch"
         );
     })?;
-    bar.finish_and_clear();
+    drop(bar);
     save_marble_run(
         &run,
         &config,

@@ -2,11 +2,9 @@
 //! over recordings.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array2, Array3};
 use neuroforge_explain::{ImportanceConfig, importance_maps, packet_shape};
 use neuroforge_io::{
@@ -21,7 +19,7 @@ use neuroforge_train::{
 
 use crate::device::{compiled_backends, select_device};
 use crate::error::CliError;
-use crate::one_line;
+use crate::{StepBar, one_line};
 
 /// Options of `neuroforge train spikegan` that override the configuration file.
 #[derive(Debug, Args)]
@@ -248,26 +246,12 @@ fn resolve_config(
 /// Progress bar over the iterations, with the latest losses; hidden when stderr is not a
 /// terminal.
 struct ProgressObserver {
-    bar: ProgressBar,
-}
-
-impl ProgressObserver {
-    fn new() -> Self {
-        let bar = ProgressBar::new(0);
-        if let Ok(style) = ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} iterations [{elapsed} < {eta}] {msg}",
-        ) {
-            bar.set_style(style);
-        }
-        bar.enable_steady_tick(Duration::from_millis(250));
-        Self { bar }
-    }
+    bar: StepBar,
 }
 
 impl TrainObserver for ProgressObserver {
     fn on_start(&mut self, start: u64, total: u64) {
-        self.bar.set_length(total);
-        self.bar.set_position(start);
+        self.bar.start(start, total);
     }
     fn on_iteration(&mut self, iteration: u64, _losses: &IterationLosses) {
         self.bar.set_position(iteration);
@@ -280,12 +264,6 @@ impl TrainObserver for ProgressObserver {
             line.wasserstein_heldout
                 .map_or("-".to_string(), |w| format!("{w:.3}"))
         ));
-    }
-}
-
-impl Drop for ProgressObserver {
-    fn drop(&mut self) {
-        self.bar.finish_and_clear();
     }
 }
 
@@ -322,7 +300,9 @@ pub fn train(
         })?;
     let run = RunDir::create(run_dir)?;
     let description = data_description(data_path, &recording, &split);
-    let mut observer = ProgressObserver::new();
+    let mut observer = ProgressObserver {
+        bar: StepBar::new("iterations", 0),
+    };
     let last = start_spikegan(
         &run,
         config,
@@ -368,7 +348,9 @@ pub fn resume(
             path: data_path.clone(),
             message: e.to_string(),
         })?;
-    let mut observer = ProgressObserver::new();
+    let mut observer = ProgressObserver {
+        bar: StepBar::new("iterations", 0),
+    };
     let last = resume_spikegan(
         &run,
         &split,

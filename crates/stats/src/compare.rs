@@ -200,7 +200,7 @@ fn blocked(x: ArrayView2<'_, f64>, window: Option<usize>, blocks: usize) -> Bloc
 }
 
 /// The entries above the diagonal of a square matrix, row by row (pairs `i < j`).
-fn upper_triangle(a: &Array2<f64>) -> Vec<f64> {
+pub(crate) fn upper_triangle(a: &Array2<f64>) -> Vec<f64> {
     let n = a.nrows();
     let mut v = Vec::with_capacity(n * n.saturating_sub(1) / 2);
     for i in 0..n {

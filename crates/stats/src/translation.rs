@@ -14,8 +14,10 @@
 use ndarray::{Array2, ArrayView3, Axis};
 use serde::{Deserialize, Serialize};
 
+use crate::compare::upper_triangle;
 use crate::error::{Result, StatsError};
 use crate::histogram::kl_divergence;
+use crate::moments::Moments;
 use crate::trains::van_rossum_distance;
 
 /// Settings of the evaluation. Defaults: correlations of 12-frame sums, spikes above 0.5, van
@@ -51,22 +53,6 @@ pub struct SampleStatistics {
     /// `van_rossum[n][k]`: distance between the spike trains of neuron `n` in samples `k` and
     /// `k + 1`.
     pub van_rossum: Vec<Vec<f64>>,
-}
-
-fn pearson(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
-    for (&x, &y) in a.iter().zip(b) {
-        sab += (x - ma) * (y - mb);
-        saa += (x - ma) * (x - ma);
-        sbb += (y - mb) * (y - mb);
-    }
-    if saa > 0.0 && sbb > 0.0 {
-        sab / (saa * sbb).sqrt()
-    } else {
-        0.0
-    }
 }
 
 impl SampleStatistics {
@@ -109,13 +95,7 @@ impl SampleStatistics {
                 }
             }
         }
-        let rows: Vec<Vec<f64>> = binned.outer_iter().map(|r| r.to_vec()).collect();
-        let mut correlation = Vec::with_capacity(n * (n - 1) / 2);
-        for i in 0..n {
-            for j in i + 1..n {
-                correlation.push(pearson(&rows[i], &rows[j]));
-            }
-        }
+        let correlation = upper_triangle(&Moments::of(binned.view()).correlation());
         let spikes = |i: usize, k: usize| -> Vec<f64> {
             samples
                 .slice(ndarray::s![i, k, ..])
@@ -273,9 +253,14 @@ mod tests {
         let st = SampleStatistics::of(x.view(), &config).unwrap();
         assert_eq!(st.rate[0], vec![0.25, 0.25]);
         assert!((st.rate[1][1] - 0.35).abs() < 1e-12);
-        // Binned: neuron 0 [1, 0, 0, 1], neuron 1 [1, 0, 0, 1.4].
-        let want = pearson(&[1.0, 0.0, 0.0, 1.0], &[1.0, 0.0, 0.0, 1.4]);
-        assert!((st.correlation[0] - want).abs() < 1e-12 && want > 0.9);
+        // Binned: neuron 0 [1, 0, 0, 1] (mean 0.5), neuron 1 [1, 0, 0, 1.4] (mean 0.6):
+        // sum of products of deviations 1.2, of squares 1 and 1.52.
+        let want = 1.2 / 1.52f64.sqrt();
+        assert!(
+            (st.correlation[0] - want).abs() < 1e-12,
+            "{}",
+            st.correlation[0]
+        );
         // Neuron 0: a spike at 0 against one at 3: D^2 = 2 - 2 exp(-3 / tau).
         let d = (2.0 - 2.0 * (-3.0f64 / 12.0).exp()).sqrt();
         assert!((st.van_rossum[0][0] - d).abs() < 1e-12);

@@ -255,14 +255,19 @@ impl CyclePreprocessing {
             .select(Axis(0), &self.order)
     }
 
-    /// A model-order, normalised signal of `condition` back in original order and units.
-    pub fn from_model(&self, model: ArrayView2<'_, f64>, condition: Condition) -> Array2<f64> {
+    /// The model row of each original neuron (the inverse of `order`).
+    pub fn positions(&self) -> Vec<usize> {
         let mut positions = vec![0; self.order.len()];
         for (p, &o) in self.order.iter().enumerate() {
             positions[o] = p;
         }
+        positions
+    }
+
+    /// A model-order, normalised signal of `condition` back in original order and units.
+    pub fn from_model(&self, model: ArrayView2<'_, f64>, condition: Condition) -> Array2<f64> {
         self.normalisation(condition)
-            .invert(model.select(Axis(0), &positions).view())
+            .invert(model.select(Axis(0), &self.positions()).view())
     }
 }
 
