@@ -88,21 +88,8 @@ pub enum Simulation {
     /// Paired pre/post-learning samples: post = pre with a known change (rate gain, a new
     /// assembly, delayed responses) of chosen neurons. Post goes to `<OUT stem>.post.parquet`.
     Prepost {
-        /// Neurons whose rate changes.
-        #[arg(long = "gain-neurons", default_value_t = 4)]
-        gain_neurons: usize,
-        /// Factor on their spike probability.
-        #[arg(long = "rate-gain", default_value_t = 2.0)]
-        rate_gain: f64,
-        /// Neurons of the new assembly.
-        #[arg(long = "assembly-neurons", default_value_t = 4)]
-        assembly_neurons: usize,
-        /// Neurons whose responses are delayed.
-        #[arg(long = "shift-neurons", default_value_t = 4)]
-        shift_neurons: usize,
-        /// Delay in bins.
-        #[arg(long = "timing-shift", default_value_t = 3)]
-        timing_shift: usize,
+        #[command(flatten)]
+        change: ChangeFlags,
         #[command(flatten)]
         common: Common,
     },
@@ -113,21 +100,8 @@ pub enum Simulation {
     /// --out-dir.
     #[command(name = "prepost-imaging")]
     PrepostImaging {
-        /// Neurons whose rate changes.
-        #[arg(long = "gain-neurons", default_value_t = 4)]
-        gain_neurons: usize,
-        /// Factor on their spike probability.
-        #[arg(long = "rate-gain", default_value_t = 2.0)]
-        rate_gain: f64,
-        /// Neurons of the new assembly.
-        #[arg(long = "assembly-neurons", default_value_t = 4)]
-        assembly_neurons: usize,
-        /// Neurons whose responses are delayed.
-        #[arg(long = "shift-neurons", default_value_t = 4)]
-        shift_neurons: usize,
-        /// Delay in frames.
-        #[arg(long = "timing-shift", default_value_t = 3)]
-        timing_shift: usize,
+        #[command(flatten)]
+        change: ChangeFlags,
         /// Neurons.
         #[arg(long, default_value_t = 32)]
         neurons: usize,
@@ -203,6 +177,41 @@ pub enum Simulation {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// The known change of the pre -> post simulations.
+#[derive(Debug, Args)]
+pub struct ChangeFlags {
+    /// Neurons whose rate changes.
+    #[arg(long = "gain-neurons", default_value_t = 4)]
+    gain_neurons: usize,
+    /// Factor on their spike probability.
+    #[arg(long = "rate-gain", default_value_t = 2.0)]
+    rate_gain: f64,
+    /// Neurons of the new assembly.
+    #[arg(long = "assembly-neurons", default_value_t = 4)]
+    assembly_neurons: usize,
+    /// Neurons whose responses are delayed.
+    #[arg(long = "shift-neurons", default_value_t = 4)]
+    shift_neurons: usize,
+    /// Delay in bins (frames).
+    #[arg(long = "timing-shift", default_value_t = 3)]
+    timing_shift: usize,
+}
+
+impl ChangeFlags {
+    /// The pre -> post change of these flags, on `population`.
+    fn config(&self, population: neuroforge_sim::UniformConfig) -> neuroforge_sim::PrePostConfig {
+        neuroforge_sim::PrePostConfig {
+            gain_neurons: self.gain_neurons,
+            rate_gain: self.rate_gain,
+            assembly_neurons: self.assembly_neurons,
+            shift_neurons: self.shift_neurons,
+            timing_shift: self.timing_shift,
+            population,
+            ..neuroforge_sim::PrePostConfig::default()
+        }
+    }
 }
 
 /// Sample count, seed and output of the Spike-GAN populations.
@@ -294,23 +303,9 @@ pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, CliError> {
                 .map_err(|e| sim_error(&common.out, e))?;
             write_population(&x, "packets", to_json(&truth)?, common)
         }
-        Simulation::Prepost {
-            gain_neurons,
-            rate_gain,
-            assembly_neurons,
-            shift_neurons,
-            timing_shift,
-            common,
-        } => {
+        Simulation::Prepost { change, common } => {
             neuroforge_io::Container::from_path(&common.out)?;
-            let config = neuroforge_sim::PrePostConfig {
-                gain_neurons,
-                rate_gain,
-                assembly_neurons,
-                shift_neurons,
-                timing_shift,
-                ..neuroforge_sim::PrePostConfig::default()
-            };
+            let config = change.config(neuroforge_sim::PrePostConfig::default().population);
             let (pre, post, truth) = neuroforge_sim::prepost(&config, common.samples, common.seed)
                 .map_err(|e| sim_error(&common.out, e))?;
             let truth = to_json(&truth)?;
@@ -330,11 +325,7 @@ pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, CliError> {
             Ok(vec![common.out, post_path])
         }
         Simulation::PrepostImaging {
-            gain_neurons,
-            rate_gain,
-            assembly_neurons,
-            shift_neurons,
-            timing_shift,
+            change,
             neurons,
             bins,
             rate,
@@ -349,14 +340,7 @@ pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, CliError> {
                 heldout_samples,
                 ..neuroforge_sim::PrePostCalciumConfig::default()
             };
-            config.prepost = neuroforge_sim::PrePostConfig {
-                gain_neurons,
-                rate_gain,
-                assembly_neurons,
-                shift_neurons,
-                timing_shift,
-                ..config.prepost
-            };
+            config.prepost = change.config(config.prepost.population.clone());
             config.prepost.population.neurons = neurons;
             config.prepost.population.bins = bins;
             config.prepost.population.rate = rate;
