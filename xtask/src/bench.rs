@@ -15,7 +15,9 @@
 //!   available, `../shared/peers/spikegan_torch.py N T` (PyTorch eager, same model, same
 //!   threads) at the same sizes, and the ratio. When the virtual environment holds the PyTorch
 //!   torch-sys expects, the benchmark also runs on burn's libtorch backend (`--features
-//!   bench-tch`, group `spikegan_iteration_tch`).
+//!   bench-tch`, group `spikegan_iteration_tch`). Then the paper's convolutions layer by layer
+//!   on flex (`cargo bench -p neuroforge-models --bench conv`: forward, autodiff backward, input
+//!   and weight gradients).
 //!
 //! - MARBLE at scale: `cargo bench -p neuroforge-manifold --bench geometry` (40,000 points in 8
 //!   dimensions: CkNN graph, whole geometry with local frames), the same job's peak memory
@@ -87,7 +89,8 @@ pub fn run() -> Result<()> {
             venv().display()
         );
     }
-    spikegan(&python)
+    spikegan(&python)?;
+    marble()
 }
 
 /// The Spike-GAN iteration beside PyTorch, with the ratio of the medians.
@@ -108,6 +111,11 @@ fn spikegan(python: &Path) -> Result<()> {
         ),
     }
     check_backends::run(&mut bench)?;
+    // Where the iteration's time goes: the convolutions layer by layer.
+    run_in_root(
+        "cargo",
+        &["bench", "-p", "neuroforge-models", "--bench", "conv"],
+    )?;
     let peer = root().join("../shared/peers/spikegan_torch.py");
     if !(peer.exists() && has_modules(python, "torch")) {
         eprintln!(
@@ -152,6 +160,11 @@ fn spikegan(python: &Path) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// MARBLE's geometry at scale, its peak memory and the embedding of 100,000 points.
+fn marble() -> Result<()> {
     run_in_root(
         "cargo",
         &["bench", "-p", "neuroforge-manifold", "--bench", "geometry"],
