@@ -3,8 +3,9 @@
 //! records it, and the three pieces of that backward pass computed directly (the input gradient
 //! as a transposed convolution; the weight gradient as burn's generic rule computes it, a
 //! convolution over the batch with a kernel as long as the output; and the same weight gradient
-//! as one matrix product of the gradient with the strided input slices). The figures behind the
-//! weight-gradient attempt in docs/BENCHMARKS.md.
+//! as one matrix product of the gradient with the strided input slices), and the forward +
+//! backward pass through neuroforge-kernels, which the model uses. The figures behind the
+//! weight-gradient attempts in docs/BENCHMARKS.md.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use burn::tensor::module::{conv_transpose1d, conv1d};
@@ -139,7 +140,27 @@ fn conv(c: &mut Criterion) {
                 )
             })
         });
-        let padding_out = layer.length - ((l_out - 1) * layer.stride + KERNEL - 2 * PADDING);
+        // The convolutions as the model runs them: neuroforge-kernels' extension, whose
+        // weight gradient is one matrix product over the batch (im2col + gemm).
+        group.bench_function(format!("{}/forward_backward_native", layer.name), |b| {
+            b.iter(|| {
+                let xa = x.clone().autodiff().require_grad();
+                let wa = w.clone().autodiff().require_grad();
+                let y = neuroforge_kernels::conv1d(xa.clone(), wa.clone(), layer.stride, PADDING);
+                let grads = (y * g.clone().autodiff()).sum().backward();
+                (
+                    xa.grad(&grads).unwrap().into_data(),
+                    wa.grad(&grads).unwrap().into_data(),
+                )
+            })
+        });
+        let padding_out = neuroforge_kernels::adjoint_output_padding(
+            layer.length,
+            l_out,
+            KERNEL,
+            layer.stride,
+            PADDING,
+        );
         let transpose_options =
             ConvTransposeOptions::new([layer.stride], [PADDING], [padding_out], [1], 1);
         group.bench_function(format!("{}/input_gradient", layer.name), |b| {

@@ -1,8 +1,8 @@
 //! The Spike-GAN critic and its explicit input gradient.
 
 use burn::module::Module;
-use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor};
+use neuroforge_kernels::leaky_relu;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 

@@ -1,8 +1,9 @@
 //! The Spike-GAN generator.
 
 use burn::module::Module;
-use burn::tensor::activation::{leaky_relu, relu, sigmoid};
+use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
+use neuroforge_kernels::leaky_relu;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 

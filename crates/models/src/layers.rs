@@ -2,8 +2,6 @@
 //! transposed (input-gradient) maps that the critic's explicit backward pass needs.
 
 use burn::module::{Module, Param};
-use burn::tensor::module::{conv_transpose1d, conv1d};
-use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -53,41 +51,33 @@ impl ConvLayer {
         }
     }
 
-    fn options(&self) -> ConvOptions<1> {
-        ConvOptions::new([self.stride], [self.padding], [1], 1)
-    }
-
     /// `x [B, C_in, L] -> [B, C_out, L_out]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        conv1d(x, self.weight.val(), Some(self.bias.val()), self.options())
+        self.convolve(x, self.weight.val(), self.bias.val())
     }
 
     /// The same convolution with the weights and bias detached from any autodiff graph (used
     /// to read the activation pattern without recording it).
     pub fn forward_detached(&self, x: Tensor<3>) -> Tensor<3> {
-        conv1d(
-            x,
-            self.weight.val().detach(),
-            Some(self.bias.val().detach()),
-            self.options(),
-        )
+        self.convolve(x, self.weight.val().detach(), self.bias.val().detach())
+    }
+
+    fn convolve(&self, x: Tensor<3>, weight: Tensor<3>, bias: Tensor<1>) -> Tensor<3> {
+        let out_channels = bias.dims()[0];
+        neuroforge_kernels::conv1d(x, weight, self.stride, self.padding)
+            + bias.reshape([1, out_channels, 1])
     }
 
     /// The adjoint of the (bias-free) convolution: maps a gradient with respect to the output
     /// `[B, C_out, L_out]` to the gradient with respect to an input of length `input_len`.
     /// Differentiable in the weights.
     pub fn backward_input(&self, grad_output: Tensor<3>, input_len: usize) -> Tensor<3> {
-        let [_, _, output_len] = grad_output.dims();
-        let kernel = self.weight.dims()[2];
-        // Length a transposed convolution produces without output padding.
-        let base = (output_len.saturating_sub(1)) * self.stride + kernel;
-        let produced = base.saturating_sub(2 * self.padding);
-        let padding_out = input_len.saturating_sub(produced);
-        conv_transpose1d(
+        neuroforge_kernels::conv1d_adjoint(
             grad_output,
             self.weight.val(),
-            None,
-            ConvTransposeOptions::new([self.stride], [self.padding], [padding_out], [1], 1),
+            self.stride,
+            self.padding,
+            input_len,
         )
     }
 }
