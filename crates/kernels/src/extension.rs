@@ -22,10 +22,7 @@ pub trait LeakyReluKernels: Backend {
         grad: FloatTensor<Self>,
         negative_slope: f64,
     ) -> FloatTensor<Self> {
-        let bool_dtype = burn::backend::get_or_init_device_settings::<Self>(&x.device()).bool_dtype;
-        let positive = Self::float_greater_elem(x, 0f32.into(), bool_dtype);
-        let scaled = Self::float_mul_scalar(grad.clone(), negative_slope.into());
-        Self::float_mask_where(scaled, positive, grad)
+        default_leaky_relu_backward::<Self>(x, grad, negative_slope)
     }
 }
 
@@ -70,7 +67,8 @@ fn leaky_relu_backward_in_place(x: &[f32], grad: &mut [f32], slope: f32) {
     }
 }
 
-/// The trait's default backward rule, for inputs the native loop does not take.
+/// The generic backward rule: the trait's default body, and flex's fallback for inputs the
+/// native loop does not take.
 fn default_leaky_relu_backward<B: Backend>(
     x: FloatTensor<B>,
     grad: FloatTensor<B>,
