@@ -5,7 +5,7 @@
 //! - `ci`: formatting check, clippy with warnings denied, the whole test suite.
 //! - `fuzz [--seconds N] [TARGET...]`: run the importers' fuzz targets for a bounded time.
 //! - `bench`: the criterion benchmarks beside their Python peers (docs/BENCHMARKS.md).
-//! - `reproduce <experiment> [--quick|--full] [--device D] [--check]`: the published
+//! - `reproduce <experiment> [--quick|--full] [--device D] [--check] [--overwrite]`: the published
 //!   experiments end to end through the release binary, into `runs/<experiment>/`.
 //! - `check-backends [--skip-install]`: the cross-backend tests on ndarray and libtorch (PyTorch
 //!   installed into a virtual environment outside the repository) against flex, and the CUDA
@@ -27,7 +27,7 @@ mod reproduce_cyclegan;
 mod reproduce_marble;
 
 const USAGE: &str = "usage: cargo xtask <ci | bench | check-backends [--skip-install] | fuzz [--seconds N] [TARGET...] | interop | \
-                     reproduce <EXPERIMENT|all> [--quick|--full] [--device D] [--check]>";
+                     reproduce <EXPERIMENT|all> [--quick|--full] [--device D] [--check] [--overwrite]>";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

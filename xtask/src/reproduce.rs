@@ -1,11 +1,13 @@
-//! `cargo xtask reproduce <experiment> [--quick|--full] [--device D] [--check]`: the published
-//! experiments, end to end, through the `neuroforge` binary (built in release mode first).
+//! `cargo xtask reproduce <experiment> [--quick|--full] [--device D] [--check] [--overwrite]`:
+//! the published experiments, end to end, through the `neuroforge` binary (built in release
+//! mode first).
 //!
 //! Each experiment writes `runs/<experiment>/`: the data it made or copied, the run directory
 //! of each model trained (`run/`), `samples.parquet`, `report.md` with its plots,
 //! `results.json` with the key figures and `manifest.json` (commit, features, device, seeds,
 //! settings, durations). `--check` compares the key figures of a `--quick` run with the bounds
-//! committed in `xtask/expected/<experiment>.json` and fails on a regression.
+//! committed in `xtask/expected/<experiment>.json` and fails on a regression. A directory that
+//! holds a `--full` run is never deleted by a later run unless `--overwrite` is given.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -28,7 +30,7 @@ const EXPERIMENTS: [&str; 6] = [
 
 const USAGE: &str = "usage: cargo xtask reproduce <spikegan-uniform | spikegan-retina | \
                      spikegan-packets | marble-vanderpol | marble-hippocampus | cyclegan-synthetic | all> [--quick | --full] [--device D] [--check] \
-                     [--features F]";
+                     [--features F] [--overwrite]";
 
 /// Adam's learning rate in `--quick` runs (the paper's, used by `--full`, is 1e-4).
 const QUICK_LEARNING_RATE: f64 = 1e-3;
@@ -41,7 +43,7 @@ pub(crate) enum Mode {
 }
 
 impl Mode {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Mode::Quick => "quick",
             Mode::Full => "full",
@@ -54,6 +56,8 @@ pub(crate) struct Options {
     pub(crate) device: Option<String>,
     pub(crate) check: bool,
     pub(crate) features: Option<String>,
+    /// Whether an existing `--full` run in `runs/<experiment>/` may be deleted.
+    pub(crate) overwrite: bool,
 }
 
 /// The settings of one Spike-GAN experiment.
@@ -113,6 +117,7 @@ pub fn run(args: &[String]) -> Result<()> {
         device: None,
         check: false,
         features: None,
+        overwrite: false,
     };
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -120,6 +125,7 @@ pub fn run(args: &[String]) -> Result<()> {
             "--quick" => options.mode = Mode::Quick,
             "--full" => options.mode = Mode::Full,
             "--check" => options.check = true,
+            "--overwrite" => options.overwrite = true,
             "--device" => {
                 options.device = Some(iter.next().context("--device needs a value")?.clone())
             }
@@ -136,6 +142,10 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     if options.check && options.mode != Mode::Quick {
         bail!("--check compares --quick runs with their committed expectations");
+    }
+    // Before anything runs: no experiment may delete a --full run unasked.
+    for name in &names {
+        ensure_replaceable(&root().join("runs").join(name), &options)?;
     }
     // MARBLE and CycleGAN experiments run one after another, before the Spike-GAN ones.
     let sequential = |n: &String| n.starts_with("marble-") || n.starts_with("cyclegan-");
@@ -299,14 +309,34 @@ impl Runner {
     }
 }
 
+/// The file in `runs/<name>/` that records which mode (`quick` or `full`) wrote it.
+const MODE_MARKER: &str = ".mode";
+
 /// `runs/<name>/`, emptied (a previous run's files would otherwise mix with this one's).
-pub(crate) fn fresh_run_dir(name: &str) -> Result<PathBuf> {
+///
+/// A directory holding a `--full` run (hours of training, possibly still to be resumed) is
+/// never emptied unless `--overwrite` was given: the call fails naming it instead.
+pub(crate) fn fresh_run_dir(name: &str, options: &Options) -> Result<PathBuf> {
     let dir = root().join("runs").join(name);
+    ensure_replaceable(&dir, options)?;
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
     std::fs::create_dir_all(&dir)?;
+    write_file(&dir.join(MODE_MARKER), options.mode.name())?;
     Ok(dir)
+}
+
+/// Fails if `dir` holds a `--full` run and `--overwrite` was not given.
+fn ensure_replaceable(dir: &Path, options: &Options) -> Result<()> {
+    let previous = std::fs::read_to_string(dir.join(MODE_MARKER)).unwrap_or_default();
+    if previous.trim() == Mode::Full.name() && !options.overwrite {
+        bail!(
+            "{} holds a --full run; move it aside, or pass --overwrite to delete it",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 pub(crate) fn s(p: &Path) -> String {
@@ -395,7 +425,7 @@ fn run_spikegan(
     parallel: bool,
 ) -> Result<Value> {
     let started = Instant::now();
-    let dir = fresh_run_dir(exp.name)?;
+    let dir = fresh_run_dir(exp.name, options)?;
     let runner = Runner {
         binary: binary.to_path_buf(),
         log: parallel.then(|| dir.join("log.txt")),
@@ -928,4 +958,40 @@ fn check(name: &str, results: &Value) -> Result<Vec<String>> {
         }
     }
     Ok(failures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(mode: Mode, overwrite: bool) -> Options {
+        Options {
+            mode,
+            device: None,
+            check: false,
+            features: None,
+            overwrite,
+        }
+    }
+
+    #[test]
+    fn a_full_run_is_kept_unless_overwrite_is_given() -> Result<()> {
+        let dir = std::env::temp_dir().join(format!("nf-xtask-guard-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        // No marker (a directory from before markers, or none at all): replaceable.
+        ensure_replaceable(&dir, &options(Mode::Quick, false))?;
+        write_file(&dir.join(MODE_MARKER), Mode::Quick.name())?;
+        ensure_replaceable(&dir, &options(Mode::Full, false))?;
+        write_file(&dir.join(MODE_MARKER), Mode::Full.name())?;
+        let refused = ensure_replaceable(&dir, &options(Mode::Quick, false));
+        let message = format!(
+            "{:#}",
+            refused.err().context("a --full run was not protected")?
+        );
+        assert!(message.contains("--full run") && message.contains("--overwrite"));
+        assert!(ensure_replaceable(&dir, &options(Mode::Full, false)).is_err());
+        ensure_replaceable(&dir, &options(Mode::Quick, true))?;
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
 }

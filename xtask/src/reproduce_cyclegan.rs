@@ -103,7 +103,7 @@ fn figures(evaluation: &Value, attribution: &Value) -> Value {
 pub fn run_synthetic(binary: &Path, options: &Options) -> Result<Value> {
     let name = "cyclegan-synthetic";
     let started = Instant::now();
-    let dir = fresh_run_dir(name)?;
+    let dir = fresh_run_dir(name, options)?;
     let runner = Runner::new(binary, None);
     let settings = settings(options.mode);
     let mut durations = serde_json::Map::new();

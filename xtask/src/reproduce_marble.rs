@@ -79,7 +79,7 @@ fn write_manifest(
 pub fn run_vanderpol(binary: &Path, options: &Options) -> Result<Value> {
     let name = "marble-vanderpol";
     let started = Instant::now();
-    let dir = fresh_run_dir(name)?;
+    let dir = fresh_run_dir(name, options)?;
     let runner = Runner::new(binary, None);
     let settings = settings(options.mode);
     let mu: Vec<f64> = (0..settings.mu_values)
@@ -275,7 +275,7 @@ pub fn run_vanderpol(binary: &Path, options: &Options) -> Result<Value> {
 pub fn run_hippocampus(binary: &Path, options: &Options) -> Result<Value> {
     let name = "marble-hippocampus";
     let started = Instant::now();
-    let dir = fresh_run_dir(name)?;
+    let dir = fresh_run_dir(name, options)?;
     let runner = Runner::new(binary, None);
     let epochs = match options.mode {
         Mode::Quick => 30,
