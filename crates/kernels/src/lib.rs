@@ -10,10 +10,17 @@
 //! a scale and a masked select forward and two masked selects backward. Which path a call takes
 //! depends only on the tensor's device ([`uses_native_kernels`]); both give the same values.
 //!
+//! On libtorch with the `tch` feature (off by default: it needs libtorch to build), the two
+//! convolutions under autodiff go through a second extension whose backward pass is libtorch's
+//! own (one native `convolution_backward` call, through libtorch's autograd) instead of burn's
+//! generic rules, which run a convolution with batch and channels swapped that oneDNN is slow
+//! at.
+//!
 //! Features: `flex` (the native path; enables burn's `flex` and `extension`, and `x86-v4`, which
 //! compiles gemm's AVX-512 micro-kernels for flex's matrix products; gemm picks them at run time
-//! only on CPUs that have AVX-512) and `autodiff` (the autodiff rule; enables burn's
-//! `autodiff`). Without them the crate is a thin, backend-free layer over burn's ops.
+//! only on CPUs that have AVX-512), `tch` (the libtorch path) and `autodiff` (the autodiff
+//! rules; enables burn's `autodiff`). Without them the crate is a thin, backend-free layer over
+//! burn's ops.
 
 use burn::tensor::module::{conv_transpose1d, conv1d as burn_conv1d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -21,6 +28,8 @@ use burn::tensor::{Device, Tensor};
 
 #[cfg(feature = "flex")]
 mod extension;
+#[cfg(feature = "tch")]
+mod libtorch;
 
 /// Output length of a convolution over `input_len` samples with `kernel_size`, `stride` and
 /// symmetric zero padding `padding`.
@@ -47,16 +56,47 @@ pub fn adjoint_output_padding(
     input_len.saturating_sub(produced)
 }
 
-/// Whether tensors on `device` use this crate's native kernels (flex, with or without autodiff,
-/// when the matching features are enabled) rather than burn's generic rules.
+/// Whether tensors on `device` use one of this crate's native kernels rather than only burn's
+/// generic rules: the leaky ReLU on flex (feature `flex`), the convolutions' backward pass on
+/// libtorch (feature `tch`, under autodiff); an autodiff device needs the `autodiff` feature.
 pub fn uses_native_kernels(device: &Device) -> bool {
+    uses_native_leaky_relu(device) || uses_native_conv(device)
+}
+
+/// Whether an autodiff device (if `device` is one) is served by the compiled autodiff rules.
+#[cfg(any(feature = "flex", feature = "tch"))]
+fn autodiff_supported(device: &Device) -> bool {
+    !device.is_autodiff() || cfg!(feature = "autodiff")
+}
+
+/// The flex leaky ReLU applies.
+fn uses_native_leaky_relu(device: &Device) -> bool {
     #[cfg(feature = "flex")]
     {
-        let autodiff_ok = !device.is_autodiff() || cfg!(feature = "autodiff");
         let inner = device.clone().inner();
-        autodiff_ok && matches!(inner.as_dispatch(), burn::backend::DispatchDevice::Flex(_))
+        autodiff_supported(device)
+            && matches!(inner.as_dispatch(), burn::backend::DispatchDevice::Flex(_))
     }
     #[cfg(not(feature = "flex"))]
+    {
+        let _ = device;
+        false
+    }
+}
+
+/// The libtorch convolutions apply (only under autodiff: without it they are burn's ops).
+fn uses_native_conv(device: &Device) -> bool {
+    #[cfg(feature = "tch")]
+    {
+        let inner = device.clone().inner();
+        device.is_autodiff()
+            && autodiff_supported(device)
+            && matches!(
+                inner.as_dispatch(),
+                burn::backend::DispatchDevice::LibTorch(_)
+            )
+    }
+    #[cfg(not(feature = "tch"))]
     {
         let _ = device;
         false
@@ -68,7 +108,7 @@ pub fn uses_native_kernels(device: &Device) -> bool {
 /// one loop over the input and the gradient (burn's generic rule is three masked passes).
 pub fn leaky_relu<const D: usize>(x: Tensor<D>, negative_slope: f64) -> Tensor<D> {
     #[cfg(feature = "flex")]
-    if uses_native_kernels(&x.device()) {
+    if uses_native_leaky_relu(&x.device()) {
         return extension::leaky_relu(x, negative_slope);
     }
     burn::tensor::activation::leaky_relu(x, negative_slope)
@@ -78,6 +118,10 @@ pub fn leaky_relu<const D: usize>(x: Tensor<D>, negative_slope: f64) -> Tensor<D
 /// `stride` and symmetric zero padding `padding`, without bias. Differentiable in `x` and
 /// `weight`.
 pub fn conv1d(x: Tensor<3>, weight: Tensor<3>, stride: usize, padding: usize) -> Tensor<3> {
+    #[cfg(feature = "tch")]
+    if uses_native_conv(&x.device()) {
+        return libtorch::conv1d(x, weight, stride, padding);
+    }
     burn_conv1d(
         x,
         weight,
@@ -99,6 +143,10 @@ pub fn conv1d_adjoint(
     let [_, _, output_len] = grad_output.dims();
     let kernel_size = weight.dims()[2];
     let padding_out = adjoint_output_padding(input_len, output_len, kernel_size, stride, padding);
+    #[cfg(feature = "tch")]
+    if uses_native_conv(&grad_output.device()) {
+        return libtorch::conv1d_adjoint(grad_output, weight, stride, padding, padding_out);
+    }
     conv_transpose1d(
         grad_output,
         weight,

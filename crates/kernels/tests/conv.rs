@@ -1,5 +1,6 @@
-//! The layer primitives against burn's own ops on flex: values, the adjoint identity, autodiff
-//! gradients, a finite-difference check, and the native leaky ReLU's gradient.
+//! The layer primitives against burn's own ops on flex (and, with the `tch` feature, on
+//! libtorch, where the convolutions' backward pass is libtorch's): values, the adjoint identity,
+//! autodiff gradients, a finite-difference check, and the native leaky ReLU's gradient.
 
 use burn::tensor::module::{conv_transpose1d, conv1d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -45,6 +46,24 @@ fn assert_close(ours: &[f32], reference: &[f32], what: &str) {
 
 fn options(stride: usize, padding: usize) -> ConvOptions<1> {
     ConvOptions::new([stride], [padding], [1], 1)
+}
+
+/// The autodiff devices whose convolution gradients are checked against burn's own rules.
+#[allow(deprecated)] // burn 0.22 marks its libtorch backend deprecated
+fn autodiff_devices() -> Vec<Device> {
+    #[allow(unused_mut)] // extended only with the tch feature
+    let mut devices = vec![Device::flex().autodiff()];
+    #[cfg(feature = "tch")]
+    devices.push(Device::libtorch().autodiff());
+    devices
+}
+
+#[cfg(feature = "tch")]
+#[allow(deprecated)]
+#[test]
+fn libtorch_autodiff_devices_take_the_native_path() {
+    assert!(kernels::uses_native_kernels(&Device::libtorch().autodiff()));
+    assert!(!kernels::uses_native_kernels(&Device::libtorch()));
 }
 
 #[test]
@@ -112,49 +131,92 @@ fn gradients(
     (grad_a, grad_w)
 }
 
+/// Gradients with respect to both arguments, each alone (the other a constant), of our map and
+/// burn's, compared.
+fn compare_gradients(
+    a: &Tensor<3>,
+    w: &Tensor<3>,
+    probe: &Tensor<3>,
+    ours: impl Fn(Tensor<3>, Tensor<3>) -> Tensor<3>,
+    reference: impl Fn(Tensor<3>, Tensor<3>) -> Tensor<3>,
+    what: &str,
+) {
+    let both = gradients(a, w, probe, &ours);
+    let expected = gradients(a, w, probe, &reference);
+    assert_close(&both.0, &expected.0, &format!("{what} input gradient"));
+    assert_close(&both.1, &expected.1, &format!("{what} weight gradient"));
+    // Only the weights tracked (the input is data), then only the input.
+    let loss_grad = |tracked: Tensor<3>, constant: Tensor<3>, weight_tracked: bool| {
+        let tracked = tracked.require_grad();
+        let y = if weight_tracked {
+            ours(constant, tracked.clone())
+        } else {
+            ours(tracked.clone(), constant)
+        };
+        let grads = (y * probe.clone()).sum().backward();
+        tracked.grad(&grads).map(values).unwrap_or_default()
+    };
+    let weight_only = loss_grad(w.clone(), a.clone(), true);
+    assert_close(
+        &weight_only,
+        &expected.1,
+        &format!("{what} weight gradient alone"),
+    );
+    let input_only = loss_grad(a.clone(), w.clone(), false);
+    assert_close(
+        &input_only,
+        &expected.0,
+        &format!("{what} input gradient alone"),
+    );
+}
+
 #[test]
 fn convolution_gradients_match_burn_autodiff() {
-    let device = Device::flex().autodiff();
-    let mut rng = ChaCha8Rng::seed_from_u64(2);
-    for (batch, c_in, c_out, len, k, stride, padding) in CASES {
-        let l_out = kernels::output_len(len, k, stride, padding);
-        let x = random([batch, c_in, len], &mut rng, &device);
-        let w = random([c_out, c_in, k], &mut rng, &device);
-        let probe = random([batch, c_out, l_out], &mut rng, &device);
-        let ours = gradients(&x, &w, &probe, |x, w| {
-            kernels::conv1d(x, w, stride, padding)
-        });
-        let reference = gradients(&x, &w, &probe, |x, w| {
-            conv1d(x, w, None, options(stride, padding))
-        });
-        assert_close(&ours.0, &reference.0, "conv1d input gradient");
-        assert_close(&ours.1, &reference.1, "conv1d weight gradient");
+    for device in autodiff_devices() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        for (batch, c_in, c_out, len, k, stride, padding) in CASES {
+            let l_out = kernels::output_len(len, k, stride, padding);
+            let x = random([batch, c_in, len], &mut rng, &device);
+            let w = random([c_out, c_in, k], &mut rng, &device);
+            let probe = random([batch, c_out, l_out], &mut rng, &device);
+            compare_gradients(
+                &x,
+                &w,
+                &probe,
+                |x, w| kernels::conv1d(x, w, stride, padding),
+                |x, w| conv1d(x, w, None, options(stride, padding)),
+                &format!("conv1d on {device:?}"),
+            );
+        }
     }
 }
 
 #[test]
 fn adjoint_gradients_match_burn_autodiff() {
-    let device = Device::flex().autodiff();
-    let mut rng = ChaCha8Rng::seed_from_u64(3);
-    for (batch, c_in, c_out, len, k, stride, padding) in CASES {
-        let l_out = kernels::output_len(len, k, stride, padding);
-        let padding_out = kernels::adjoint_output_padding(len, l_out, k, stride, padding);
-        let g = random([batch, c_out, l_out], &mut rng, &device);
-        let w = random([c_out, c_in, k], &mut rng, &device);
-        let probe = random([batch, c_in, len], &mut rng, &device);
-        let ours = gradients(&g, &w, &probe, |g, w| {
-            kernels::conv1d_adjoint(g, w, stride, padding, len)
-        });
-        let reference = gradients(&g, &w, &probe, |g, w| {
-            conv_transpose1d(
-                g,
-                w,
-                None,
-                ConvTransposeOptions::new([stride], [padding], [padding_out], [1], 1),
-            )
-        });
-        assert_close(&ours.0, &reference.0, "adjoint input gradient");
-        assert_close(&ours.1, &reference.1, "adjoint weight gradient");
+    for device in autodiff_devices() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for (batch, c_in, c_out, len, k, stride, padding) in CASES {
+            let l_out = kernels::output_len(len, k, stride, padding);
+            let padding_out = kernels::adjoint_output_padding(len, l_out, k, stride, padding);
+            let g = random([batch, c_out, l_out], &mut rng, &device);
+            let w = random([c_out, c_in, k], &mut rng, &device);
+            let probe = random([batch, c_in, len], &mut rng, &device);
+            compare_gradients(
+                &g,
+                &w,
+                &probe,
+                |g, w| kernels::conv1d_adjoint(g, w, stride, padding, len),
+                |g, w| {
+                    conv_transpose1d(
+                        g,
+                        w,
+                        None,
+                        ConvTransposeOptions::new([stride], [padding], [padding_out], [1], 1),
+                    )
+                },
+                &format!("adjoint on {device:?}"),
+            );
+        }
     }
 }
 
@@ -162,13 +224,18 @@ fn adjoint_gradients_match_burn_autodiff() {
 /// in the weights, summed in f64 on the host.
 #[test]
 fn weight_gradient_matches_finite_differences() {
-    let device = Device::flex().autodiff();
+    for device in autodiff_devices() {
+        weight_gradient_matches_finite_differences_on(&device);
+    }
+}
+
+fn weight_gradient_matches_finite_differences_on(device: &Device) {
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     let (batch, c_in, c_out, len, k, stride, padding) = (2, 2, 3, 10, 5, 2, 2);
     let l_out = kernels::output_len(len, k, stride, padding);
-    let x = random([batch, c_in, len], &mut rng, &device);
-    let w = random([c_out, c_in, k], &mut rng, &device);
-    let probe = random([batch, c_out, l_out], &mut rng, &device);
+    let x = random([batch, c_in, len], &mut rng, device);
+    let w = random([c_out, c_in, k], &mut rng, device);
+    let probe = random([batch, c_out, l_out], &mut rng, device);
     // The loss is quadratic in w through the square, so the derivative is not trivially linear.
     let loss = |w: Tensor<3>| {
         let y = kernels::conv1d(x.clone(), w, stride, padding) * probe.clone();
@@ -183,14 +250,14 @@ fn weight_gradient_matches_finite_differences() {
         let shifted = |delta: f32| {
             let mut v = base.clone();
             v[i] += delta;
-            let w = Tensor::<3>::from_data(TensorData::new(v, [c_out, c_in, k]), &device);
+            let w = Tensor::<3>::from_data(TensorData::new(v, [c_out, c_in, k]), device);
             let total: f64 = values(loss(w).detach()).iter().map(|&v| f64::from(v)).sum();
             total
         };
         let numeric = (shifted(h) - shifted(-h)) / (2.0 * f64::from(h));
         assert!(
             (f64::from(a) - numeric).abs() < 2e-3 * (1.0 + numeric.abs()),
-            "weight {i}: autodiff {a}, central difference {numeric}"
+            "{device:?} weight {i}: autodiff {a}, central difference {numeric}"
         );
     }
 }
