@@ -869,6 +869,9 @@ fn main() -> ExitCode {
     };
     init_tracing();
     float_mode::flush_subnormals_everywhere();
+    if neuroforge_kernels::retain_freed_memory() {
+        tracing::debug!("glibc keeps freed memory for libtorch's next tensors");
+    }
     // Panics are reported once, in one line, by the handler below: the hook only keeps the
     // message. (Decoders that panic on corrupt files are contained inside neuroforge-io and
     // reported there as bad input.)

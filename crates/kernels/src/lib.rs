@@ -1,14 +1,16 @@
 //! The layer primitives of neuroforge's Spike-GAN networks: the 1-D convolution over time, its
-//! adjoint (the transposed convolution the critic's explicit input gradient is made of), and
-//! the leaky ReLU between them.
+//! adjoint (the transposed convolution the critic's explicit input gradient is made of), the
+//! leaky ReLU between them, and the leaky ReLU's backward map (the derivative masks of that
+//! explicit input gradient).
 //!
 //! The convolutions are burn's own `conv1d` and `conv_transpose1d` on every backend (with the
-//! output padding that makes the transposed convolution the exact adjoint). The leaky ReLU is
-//! burn's too, except on burn's flex backend with the `flex` feature (on by default): there it
-//! goes through a backend extension with a handwritten autodiff rule, whose backward pass is one
-//! vectorised loop over the input and the gradient where burn's generic rule records a compare,
-//! a scale and a masked select forward and two masked selects backward. Which path a call takes
-//! depends only on the tensor's device ([`uses_native_kernels`]); both give the same values.
+//! output padding that makes the transposed convolution the exact adjoint). The leaky ReLU and
+//! its backward map are burn's too, except on burn's flex backend with the `flex` feature (on
+//! by default) and on libtorch with the `tch` feature: there they go through a backend
+//! extension with handwritten autodiff rules, one pass each (a vectorised loop on flex, aten's
+//! fused `leaky_relu_backward` on libtorch) where burn's generic rules record a compare, a scale
+//! and a masked select forward and two masked selects backward. Which path a call takes depends
+//! only on the tensor's device ([`uses_native_kernels`]); both give the same values.
 //!
 //! On libtorch with the `tch` feature (off by default: it needs libtorch to build), the two
 //! convolutions under autodiff go through a second extension whose backward pass is libtorch's
@@ -16,9 +18,9 @@
 //! generic rules, which run a convolution with batch and channels swapped that oneDNN is slow
 //! at.
 //!
-//! Features: `flex` (the native path; enables burn's `flex` and `extension`, and `x86-v4`, which
+//! Features: `flex` (the native leaky ReLU on flex; enables burn's `flex` and `extension`, and `x86-v4`, which
 //! compiles gemm's AVX-512 micro-kernels for flex's matrix products; gemm picks them at run time
-//! only on CPUs that have AVX-512), `tch` (the libtorch path) and `autodiff` (the autodiff
+//! only on CPUs that have AVX-512), `tch` (the libtorch kernels) and `autodiff` (the autodiff
 //! rules; enables burn's `autodiff`). Without them the crate is a thin, backend-free layer over
 //! burn's ops.
 
@@ -26,8 +28,8 @@ use burn::tensor::module::{conv_transpose1d, conv1d as burn_conv1d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor};
 
-#[cfg(feature = "flex")]
-mod extension;
+#[cfg(any(feature = "flex", feature = "tch"))]
+mod activation;
 #[cfg(feature = "tch")]
 mod libtorch;
 
@@ -57,8 +59,9 @@ pub fn adjoint_output_padding(
 }
 
 /// Whether tensors on `device` use one of this crate's native kernels rather than only burn's
-/// generic rules: the leaky ReLU on flex (feature `flex`), the convolutions' backward pass on
-/// libtorch (feature `tch`, under autodiff); an autodiff device needs the `autodiff` feature.
+/// generic rules: the leaky ReLU on flex (feature `flex`), the leaky ReLU and the convolutions'
+/// backward pass on libtorch (feature `tch`; the convolutions only under autodiff); an autodiff
+/// device needs the `autodiff` feature.
 pub fn uses_native_kernels(device: &Device) -> bool {
     uses_native_leaky_relu(device) || uses_native_conv(device)
 }
@@ -69,15 +72,22 @@ fn autodiff_supported(device: &Device) -> bool {
     !device.is_autodiff() || cfg!(feature = "autodiff")
 }
 
-/// The flex leaky ReLU applies.
+/// The native leaky ReLU applies (flex or libtorch).
 fn uses_native_leaky_relu(device: &Device) -> bool {
-    #[cfg(feature = "flex")]
+    #[cfg(any(feature = "flex", feature = "tch"))]
     {
         let inner = device.clone().inner();
-        autodiff_supported(device)
-            && matches!(inner.as_dispatch(), burn::backend::DispatchDevice::Flex(_))
+        #[allow(deprecated)] // burn 0.22 marks its libtorch backend deprecated
+        let native = match inner.as_dispatch() {
+            #[cfg(feature = "flex")]
+            burn::backend::DispatchDevice::Flex(_) => true,
+            #[cfg(feature = "tch")]
+            burn::backend::DispatchDevice::LibTorch(_) => true,
+            _ => false,
+        };
+        autodiff_supported(device) && native
     }
-    #[cfg(not(feature = "flex"))]
+    #[cfg(not(any(feature = "flex", feature = "tch")))]
     {
         let _ = device;
         false
@@ -104,14 +114,33 @@ fn uses_native_conv(device: &Device) -> bool {
 }
 
 /// The leaky ReLU (`x` where `x >= 0`, `negative_slope * x` elsewhere), differentiable in `x`
-/// with derivative 1 where `x > 0` and `negative_slope` elsewhere. On flex its backward pass is
-/// one loop over the input and the gradient (burn's generic rule is three masked passes).
+/// with derivative 1 where `x > 0` and `negative_slope` elsewhere. On flex and libtorch its
+/// forward and backward passes are one pass each (burn's generic rule is three masked passes).
 pub fn leaky_relu<const D: usize>(x: Tensor<D>, negative_slope: f64) -> Tensor<D> {
-    #[cfg(feature = "flex")]
+    #[cfg(any(feature = "flex", feature = "tch"))]
     if uses_native_leaky_relu(&x.device()) {
-        return extension::leaky_relu(x, negative_slope);
+        return activation::leaky_relu(x, negative_slope);
     }
     burn::tensor::activation::leaky_relu(x, negative_slope)
+}
+
+/// The leaky ReLU's backward map at the pre-activations `pre_activation`: `grad` where
+/// `pre_activation > 0`, `negative_slope * grad` elsewhere (the vector-Jacobian product of
+/// [`leaky_relu`]). Differentiable in `grad`; `pre_activation` is a constant of it (the map is
+/// piecewise constant in it), so it receives no gradient. One pass on flex and libtorch.
+pub fn leaky_relu_backward<const D: usize>(
+    pre_activation: Tensor<D>,
+    grad: Tensor<D>,
+    negative_slope: f64,
+) -> Tensor<D> {
+    #[cfg(any(feature = "flex", feature = "tch"))]
+    if uses_native_leaky_relu(&grad.device()) {
+        return activation::leaky_relu_backward(pre_activation, grad, negative_slope);
+    }
+    let positive = pre_activation.detach().greater_elem(0.0);
+    grad.clone()
+        .mul_scalar(negative_slope)
+        .mask_where(positive, grad)
 }
 
 /// The convolution `x [B, C_in, L] -> [B, C_out, L_out]` with weights `[C_out, C_in, K]`,
@@ -153,4 +182,38 @@ pub fn conv1d_adjoint(
         None,
         ConvTransposeOptions::new([stride], [padding], [padding_out], [1], 1),
     )
+}
+
+/// Makes the C library's allocator keep the memory libtorch frees, so that the next tensor of
+/// the same size reuses it. Returns whether the settings were applied (only with the `tch`
+/// feature on glibc; elsewhere it does nothing).
+///
+/// libtorch allocates tensor storage with the C library's `malloc`, not through Rust's global
+/// allocator. glibc hands large freed blocks back to the system (by `munmap`, or by trimming
+/// the top of the heap), so the next tensor faults fresh zeroed pages in again: 16% of a
+/// Spike-GAN iteration on libtorch went to page faults and page clearing (docs/BENCHMARKS.md).
+/// This raises glibc's mmap threshold to 32 MiB (its maximum; larger tensors are mapped as
+/// before), its trim threshold to 1 GiB, and pads heap growth by 64 MiB. The cost is a process
+/// that keeps up to that much freed memory. Call once at start-up, before the first tensor.
+pub fn retain_freed_memory() -> bool {
+    #[cfg(all(feature = "tch", target_os = "linux", target_env = "gnu"))]
+    {
+        const MIB: libc::c_int = 1 << 20;
+        let settings = [
+            (libc::M_MMAP_THRESHOLD, 32 * MIB),
+            (libc::M_TRIM_THRESHOLD, 1024 * MIB),
+            (libc::M_TOP_PAD, 64 * MIB),
+        ];
+        settings.iter().all(|&(parameter, value)| {
+            // SAFETY: `mallopt` only changes the allocator's tuning parameters, with values
+            // glibc documents as valid for them; it touches no memory of the caller's.
+            #[allow(unsafe_code)]
+            let applied = unsafe { libc::mallopt(parameter, value) };
+            applied == 1
+        })
+    }
+    #[cfg(not(all(feature = "tch", target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
 }

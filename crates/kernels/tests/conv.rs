@@ -58,12 +58,18 @@ fn autodiff_devices() -> Vec<Device> {
     devices
 }
 
+/// The same backends without autodiff.
+fn plain_devices() -> Vec<Device> {
+    autodiff_devices().into_iter().map(Device::inner).collect()
+}
+
 #[cfg(feature = "tch")]
 #[allow(deprecated)]
 #[test]
-fn libtorch_autodiff_devices_take_the_native_path() {
+fn libtorch_devices_take_the_native_path() {
     assert!(kernels::uses_native_kernels(&Device::libtorch().autodiff()));
-    assert!(!kernels::uses_native_kernels(&Device::libtorch()));
+    // Without autodiff only the leaky ReLU is native (the convolutions are libtorch's anyway).
+    assert!(kernels::uses_native_kernels(&Device::libtorch()));
 }
 
 #[test]
@@ -263,38 +269,86 @@ fn weight_gradient_matches_finite_differences_on(device: &Device) {
 
 #[test]
 fn leaky_relu_and_its_gradient_match_burn() {
-    let device = Device::flex().autodiff();
-    let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let x = random([3, 4, 17], &mut rng, &device);
-    let probe = random([3, 4, 17], &mut rng, &device);
-    for slope in [0.2, 0.01] {
-        let ours = kernels::leaky_relu(x.clone().require_grad(), slope);
-        let reference = burn::tensor::activation::leaky_relu(x.clone(), slope);
-        assert_close(&values(ours.detach()), &values(reference), "leaky ReLU");
+    for device in autodiff_devices() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let x = random([3, 4, 17], &mut rng, &device);
+        let probe = random([3, 4, 17], &mut rng, &device);
+        for slope in [0.2, 0.01] {
+            let ours = kernels::leaky_relu(x.clone().require_grad(), slope);
+            let reference = burn::tensor::activation::leaky_relu(x.clone(), slope);
+            assert_close(&values(ours.detach()), &values(reference), "leaky ReLU");
 
-        let run = |f: &dyn Fn(Tensor<3>) -> Tensor<3>| {
-            let tracked = x.clone().require_grad();
-            let grads = (f(tracked.clone()) * probe.clone()).sum().backward();
-            tracked.grad(&grads).map(values).unwrap_or_default()
-        };
-        let ours = run(&|t| kernels::leaky_relu(t, slope));
-        let reference = run(&|t| burn::tensor::activation::leaky_relu(t, slope));
-        assert_close(&ours, &reference, "leaky ReLU gradient");
-        // And the definition: probe where x > 0, slope * probe elsewhere.
-        let expected: Vec<f32> = values(x.clone())
-            .iter()
-            .zip(values(probe.clone()))
-            .map(|(&v, p)| if v > 0.0 { p } else { slope as f32 * p })
-            .collect();
-        assert_close(&ours, &expected, "leaky ReLU gradient vs definition");
+            let run = |f: &dyn Fn(Tensor<3>) -> Tensor<3>| {
+                let tracked = x.clone().require_grad();
+                let grads = (f(tracked.clone()) * probe.clone()).sum().backward();
+                tracked.grad(&grads).map(values).unwrap_or_default()
+            };
+            let ours = run(&|t| kernels::leaky_relu(t, slope));
+            let reference = run(&|t| burn::tensor::activation::leaky_relu(t, slope));
+            assert_close(&ours, &reference, "leaky ReLU gradient");
+            // And the definition: probe where x > 0, slope * probe elsewhere.
+            let expected = masked(&values(x.clone()), &values(probe.clone()), slope);
+            assert_close(&ours, &expected, "leaky ReLU gradient vs definition");
+        }
     }
     // Without autodiff too.
-    let plain = Device::flex();
-    let x = random([2, 3, 5], &mut rng, &plain);
-    let ours = kernels::leaky_relu(x.clone(), 0.2);
-    assert_close(
-        &values(ours),
-        &values(burn::tensor::activation::leaky_relu(x, 0.2)),
-        "leaky ReLU without autodiff",
-    );
+    for plain in plain_devices() {
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        let x = random([2, 3, 5], &mut rng, &plain);
+        let ours = kernels::leaky_relu(x.clone(), 0.2);
+        assert_close(
+            &values(ours),
+            &values(burn::tensor::activation::leaky_relu(x, 0.2)),
+            "leaky ReLU without autodiff",
+        );
+    }
+}
+
+/// `grad` where `pre > 0`, `slope * grad` elsewhere: the leaky ReLU's backward map by its
+/// definition.
+fn masked(pre: &[f32], grad: &[f32], slope: f64) -> Vec<f32> {
+    pre.iter()
+        .zip(grad)
+        .map(|(&p, &g)| if p > 0.0 { g } else { slope as f32 * g })
+        .collect()
+}
+
+#[test]
+fn leaky_relu_backward_map_and_its_gradient_match_the_definition() {
+    for device in autodiff_devices().into_iter().chain(plain_devices()) {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let pre = random([3, 4, 17], &mut rng, &device);
+        let grad = random([3, 4, 17], &mut rng, &device);
+        let probe = random([3, 4, 17], &mut rng, &device);
+        for slope in [0.2, 0.01] {
+            let expected = masked(&values(pre.clone()), &values(grad.clone()), slope);
+            let ours = kernels::leaky_relu_backward(pre.clone(), grad.clone(), slope);
+            assert_close(&values(ours), &expected, "backward map vs definition");
+            // The same as differentiating the activation with `grad` as the output gradient.
+            if device.is_autodiff() {
+                let tracked_pre = pre.clone().require_grad();
+                let grads = (kernels::leaky_relu(tracked_pre.clone(), slope) * grad.clone())
+                    .sum()
+                    .backward();
+                let via_autodiff = tracked_pre.grad(&grads).map(values).unwrap_or_default();
+                assert_close(&via_autodiff, &expected, "backward map vs autodiff");
+
+                // Its own gradient in `grad` is the backward map of the probe (a diagonal,
+                // self-adjoint Jacobian); the pre-activations get none.
+                let tracked_grad = grad.clone().require_grad();
+                let tracked_pre = pre.clone().require_grad();
+                let output =
+                    kernels::leaky_relu_backward(tracked_pre.clone(), tracked_grad.clone(), slope);
+                let grads = (output * probe.clone()).sum().backward();
+                let ours = tracked_grad.grad(&grads).map(values).unwrap_or_default();
+                let expected = masked(&values(pre.clone()), &values(probe.clone()), slope);
+                assert_close(&ours, &expected, "gradient of the backward map");
+                let pre_grad = tracked_pre.grad(&grads).map(values).unwrap_or_default();
+                assert!(
+                    pre_grad.iter().all(|g| *g == 0.0),
+                    "{device:?}: the pre-activations got a non-zero gradient"
+                );
+            }
+        }
+    }
 }

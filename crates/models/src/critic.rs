@@ -2,7 +2,7 @@
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use neuroforge_kernels::leaky_relu;
+use neuroforge_kernels::{leaky_relu, leaky_relu_backward};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -94,32 +94,22 @@ impl Critic {
         features
     }
 
-    /// The leaky ReLU's derivative at the pre-activations `a`: 1 where `a > 0`, the slope
-    /// elsewhere. Built from values only, so it carries no graph.
-    fn slope_mask<const D: usize>(&self, pre_activation: Tensor<D>) -> Tensor<D> {
-        pre_activation
-            .detach()
-            .greater_elem(0.0)
-            .float()
-            .mul_scalar(1.0 - self.leaky_slope)
-            .add_scalar(self.leaky_slope)
-    }
-
     /// The gradient of `sum_b D(x)_b` with respect to the input, `[B, N, T]`: row `b` is
     /// `dD(x_b)/dx_b`.
     ///
     /// Computed by an explicit backward pass written as ordinary tensor operations: the linear
-    /// layers' transposed weights, the leaky-ReLU derivative masks read from a detached forward
-    /// pass, and transposed convolutions with the convolution weights. The result is therefore
-    /// differentiable with respect to the critic's weights by burn's first-order autodiff, which
-    /// is what the WGAN-GP penalty needs. The masks are piecewise constant in the weights, so
+    /// layers' transposed weights, the leaky ReLUs' backward maps at the pre-activations of a
+    /// detached forward pass (their derivative masks, 1 or the slope), and transposed
+    /// convolutions with the convolution weights. The result is therefore differentiable with
+    /// respect to the critic's weights by burn's first-order autodiff, which is what the
+    /// WGAN-GP penalty needs. The masks are piecewise constant in the weights, so
     /// treating them as constants is exact wherever no pre-activation is exactly zero (as in
     /// PyTorch's double backward). The input `x` is treated as a constant.
     pub fn input_gradient(&self, x: Tensor<3>) -> Tensor<3> {
         let x = x.detach();
         let [batch, neurons, bins] = x.dims();
-        // Forward pass for the activation pattern only.
-        let mut conv_masks = Vec::with_capacity(self.convs.len());
+        // Forward pass for the activation pattern only: the pre-activations, detached.
+        let mut conv_pre = Vec::with_capacity(self.convs.len());
         let mut conv_input_lengths = Vec::with_capacity(self.convs.len());
         // The activation after the last masked layer feeds only the head, whose derivative does
         // not depend on it, so it is not computed.
@@ -128,7 +118,7 @@ impl Critic {
         for (index, conv) in self.convs.iter().enumerate() {
             conv_input_lengths.push(h.dims()[2]);
             let pre = conv.forward_detached(h);
-            conv_masks.push(self.slope_mask(pre.clone()));
+            conv_pre.push(pre.clone());
             let feeds_a_masked_layer = index + 1 < self.convs.len() || hidden > 0;
             h = if feeds_a_masked_layer {
                 leaky_relu(pre, self.leaky_slope)
@@ -138,10 +128,10 @@ impl Critic {
         }
         let [_, channels, length] = h.dims();
         let mut features: Tensor<2> = h.reshape([batch, channels * length]);
-        let mut dense_masks = Vec::with_capacity(self.dense.len());
+        let mut dense_pre = Vec::with_capacity(self.dense.len());
         for (index, layer) in self.dense.iter().take(hidden).enumerate() {
             let pre = layer.forward_detached(features);
-            dense_masks.push(self.slope_mask(pre.clone()));
+            dense_pre.push(pre.clone());
             features = if index + 1 < hidden {
                 leaky_relu(pre, self.leaky_slope)
             } else {
@@ -155,22 +145,22 @@ impl Critic {
         if let Some(head) = self.dense.last() {
             grad = head.backward_input(grad);
         }
-        for (layer, mask) in self.dense.iter().take(hidden).zip(dense_masks).rev() {
-            grad = layer.backward_input(grad * mask);
+        for (layer, pre) in self.dense.iter().take(hidden).zip(dense_pre).rev() {
+            grad = layer.backward_input(leaky_relu_backward(pre, grad, self.leaky_slope));
         }
         let mut grad: Tensor<3> = if self.convs.is_empty() {
             grad.reshape([batch, neurons, bins])
         } else {
             grad.reshape([batch, channels, length])
         };
-        for ((conv, mask), input_len) in self
+        for ((conv, pre), input_len) in self
             .convs
             .iter()
-            .zip(conv_masks)
+            .zip(conv_pre)
             .zip(conv_input_lengths)
             .rev()
         {
-            grad = conv.backward_input(grad * mask, input_len);
+            grad = conv.backward_input(leaky_relu_backward(pre, grad, self.leaky_slope), input_len);
         }
         grad
     }

@@ -27,6 +27,8 @@ fn devices() -> Vec<(&'static str, Device)> {
 }
 
 fn iteration(c: &mut Criterion) {
+    // As `neuroforge` does at start-up (a no-op without libtorch).
+    neuroforge_kernels::retain_freed_memory();
     for (group_name, device) in devices() {
         iteration_on(c, group_name, &device);
     }
