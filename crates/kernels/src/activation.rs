@@ -145,53 +145,31 @@ fn default_leaky_relu_backward<B: Backend>(
 #[cfg(feature = "autodiff")]
 mod autodiff {
     use burn::backend::Backend;
+    use burn::backend::autodiff::Autodiff;
     use burn::backend::autodiff::checkpoint::base::Checkpointer;
     use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
     use burn::backend::autodiff::grads::Gradients;
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-    use burn::backend::autodiff::{Autodiff, NodeId};
     use burn::backend::tensor::FloatTensor;
 
     use super::LeakyReluKernels;
 
-    /// The activation's rule: its gradient is the backward map at the checkpointed input.
+    /// The rule of both operations: the activation's vector-Jacobian product is the backward
+    /// map at its input, and the backward map's own is the backward map again, at the same
+    /// pre-activations (it is linear in `grad` with a diagonal, self-adjoint Jacobian). The
+    /// pre-activations of the backward map get no gradient: it is piecewise constant in them
+    /// (its derivative is zero wherever no pre-activation is exactly zero).
     #[derive(Debug)]
     struct LeakyReluBackward;
 
     impl<B: Backend + LeakyReluKernels> Backward<B, 1> for LeakyReluBackward {
-        type State = (NodeId, f64);
-
-        fn backward(
-            self,
-            ops: Ops<Self::State, 1>,
-            grads: &mut Gradients,
-            checkpointer: &mut Checkpointer,
-        ) {
-            let [node_x] = ops.parents;
-            let grad = grads.consume::<B>(&ops.node);
-            let (x_state, negative_slope) = ops.state;
-            if let Some(node) = node_x {
-                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
-                grads.register::<B>(node.id, B::nf_leaky_relu_backward(x, grad, negative_slope));
-            }
-        }
-    }
-
-    /// The backward map's rule: it is linear in `grad` with a diagonal (self-adjoint) Jacobian,
-    /// so its own vector-Jacobian product is the backward map again, at the same
-    /// pre-activations. The pre-activations get no gradient: the map is piecewise constant in
-    /// them (its derivative is zero wherever no pre-activation is exactly zero).
-    #[derive(Debug)]
-    struct LeakyReluBackwardBackward;
-
-    impl<B: Backend + LeakyReluKernels> Backward<B, 1> for LeakyReluBackwardBackward {
         type State = (B::FloatTensorPrimitive, f64);
 
         fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let [node_grad] = ops.parents;
+            let [node] = ops.parents;
             let upstream = grads.consume::<B>(&ops.node);
             let (x, negative_slope) = ops.state;
-            if let Some(node) = node_grad {
+            if let Some(node) = node {
                 grads.register::<B>(
                     node.id,
                     B::nf_leaky_relu_backward(x, upstream, negative_slope),
@@ -207,10 +185,10 @@ mod autodiff {
                 .compute_bound()
                 .stateful()
             {
-                OpsKind::Tracked(mut prep) => {
-                    let x_state = prep.checkpoint(&x);
-                    let output = B::nf_leaky_relu(x.into_primitive(), negative_slope);
-                    prep.finish((x_state, negative_slope), output)
+                OpsKind::Tracked(prep) => {
+                    let x = x.into_primitive();
+                    let output = B::nf_leaky_relu(x.clone(), negative_slope);
+                    prep.finish((x, negative_slope), output)
                 }
                 OpsKind::UnTracked(prep) => {
                     prep.finish(B::nf_leaky_relu(x.into_primitive(), negative_slope))
@@ -224,7 +202,7 @@ mod autodiff {
             negative_slope: f64,
         ) -> FloatTensor<Self> {
             let x = x.into_primitive();
-            match LeakyReluBackwardBackward
+            match LeakyReluBackward
                 .prepare::<C>([grad.node()])
                 .compute_bound()
                 .stateful()
