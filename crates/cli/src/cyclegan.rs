@@ -210,6 +210,9 @@ struct Progress {
 }
 
 impl CycleObserver for Progress {
+    fn stop_requested(&mut self) -> bool {
+        crate::interrupt::stop_requested()
+    }
     fn on_start(&mut self, start: u64, total: u64) {
         self.bar.start(start, total);
     }
@@ -275,6 +278,8 @@ pub fn train(
         description(pre.0, &pre.1, data.pre.len()),
         description(post.0, &post.1, data.post.len()),
     ];
+    // From here on, Ctrl-C stops after a checkpoint instead of losing the session.
+    crate::interrupt::catch_stop_signals();
     let mut progress = Progress {
         bar: StepBar::new("iterations", 0),
     };
@@ -314,6 +319,8 @@ pub fn resume(
     let (pre_path, post_path) = (PathBuf::from(&pre.path), PathBuf::from(&post.path));
     let (pre_rec, post_rec) = (open(&pre_path)?, open(&post_path)?);
     let data = prepare(&config, (&pre_path, &pre_rec), (&post_path, &post_rec))?;
+    // From here on, Ctrl-C stops after a checkpoint instead of losing the session.
+    crate::interrupt::catch_stop_signals();
     let mut progress = Progress {
         bar: StepBar::new("iterations", 0),
     };

@@ -17,6 +17,7 @@ mod device;
 mod error;
 mod float_mode;
 mod inspect;
+mod interrupt;
 mod marble;
 mod points;
 mod preprocess;
@@ -882,6 +883,11 @@ fn main() -> ExitCode {
     }));
     match std::panic::catch_unwind(|| run(cli)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e @ CliError::Train(neuroforge_train::TrainError::Interrupted { .. }))) => {
+            // The conventional status of a program ended by SIGINT (128 + 2).
+            eprintln!("interrupted: {}", one_line(&e.to_string()));
+            ExitCode::from(130)
+        }
         Ok(Err(e)) => {
             eprintln!("error: {}", one_line(&e.to_string()));
             ExitCode::from(2)

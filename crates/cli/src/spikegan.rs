@@ -250,6 +250,9 @@ struct ProgressObserver {
 }
 
 impl TrainObserver for ProgressObserver {
+    fn stop_requested(&mut self) -> bool {
+        crate::interrupt::stop_requested()
+    }
     fn on_start(&mut self, start: u64, total: u64) {
         self.bar.start(start, total);
     }
@@ -300,6 +303,8 @@ pub fn train(
         })?;
     let run = RunDir::create(run_dir)?;
     let description = data_description(data_path, &recording, &split);
+    // From here on, Ctrl-C stops after a checkpoint instead of losing the session.
+    crate::interrupt::catch_stop_signals();
     let mut observer = ProgressObserver {
         bar: StepBar::new("iterations", 0),
     };
@@ -348,6 +353,8 @@ pub fn resume(
             path: data_path.clone(),
             message: e.to_string(),
         })?;
+    // From here on, Ctrl-C stops after a checkpoint instead of losing the session.
+    crate::interrupt::catch_stop_signals();
     let mut observer = ProgressObserver {
         bar: StepBar::new("iterations", 0),
     };

@@ -75,28 +75,70 @@ fn inspect(path: &Path) -> serde_json::Value {
     serde_json::from_str(&ok(&run(&["inspect", p(path), "--json"]))).unwrap()
 }
 
+/// The arguments of `train spikegan` on `data` with `config` into `run_dir`.
+fn train_args<'a>(
+    data: &'a Path,
+    config: &'a Path,
+    run_dir: &'a Path,
+    iterations: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "train",
+        "spikegan",
+        "--data",
+        p(data),
+        "--run-dir",
+        p(run_dir),
+        "--config",
+        p(config),
+        "--iterations",
+        iterations,
+    ]
+}
+
+/// Start `neuroforge` with `args` in the background (stdout discarded, stderr piped), and wait
+/// until it has written the checkpoint of iteration 20 in `run_dir` (or two minutes passed).
+fn spawn_until_checkpoint_20(args: &[&str], run_dir: &Path) -> std::process::Child {
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("neuroforge"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !run_dir.join("checkpoints/iter-0000000020").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child
+}
+
+fn manifest(run_dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// The iterations of a run's metrics log, in the order they were written.
+fn logged_iterations(run_dir: &Path) -> Vec<u64> {
+    std::fs::read_to_string(run_dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["iteration"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
+
 #[test]
 fn train_sample_and_explain_write_what_they_promise() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, config) = setup(tmp.path());
     let run_dir = tmp.path().join("run");
-    let out = ok(&run(&[
-        "train",
-        "spikegan",
-        "--data",
-        p(&data),
-        "--run-dir",
-        p(&run_dir),
-        "--config",
-        p(&config),
-        "--iterations",
-        "20",
-    ]));
+    let out = ok(&run(&train_args(&data, &config, &run_dir, "20")));
     assert!(out.contains("20 iterations"), "{out}");
 
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap())
-            .unwrap();
+    let manifest = manifest(&run_dir);
     assert_eq!(manifest["status"], "finished");
     assert_eq!(manifest["seed"], 5);
     // `cargo xtask check-backends` runs these tests again with BURN_DEVICE=tch.
@@ -117,16 +159,7 @@ fn train_sample_and_explain_write_what_they_promise() {
     assert_eq!(manifest["config"]["training"]["beta1"], 0.0);
     let toml = std::fs::read_to_string(run_dir.join("config.toml")).unwrap();
     assert!(toml.contains("gradient_penalty = 10.0"), "{toml}");
-    let metrics = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
-    let iterations: Vec<u64> = metrics
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["iteration"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(iterations, vec![5, 10, 15, 20]);
+    assert_eq!(logged_iterations(&run_dir), vec![5, 10, 15, 20]);
     let kept: Vec<String> = std::fs::read_dir(run_dir.join("checkpoints"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
@@ -248,75 +281,27 @@ fn a_run_killed_with_sigkill_and_resumed_ends_like_the_uninterrupted_run() {
     let total = "300";
 
     let whole = tmp.path().join("whole");
-    ok(&run(&[
-        "train",
-        "spikegan",
-        "--data",
-        p(&data),
-        "--run-dir",
-        p(&whole),
-        "--config",
-        p(&config),
-        "--iterations",
-        total,
-    ]));
+    ok(&run(&train_args(&data, &config, &whole, total)));
 
-    let killed = tmp.path().join("killed");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("neuroforge"))
-        .args([
-            "train",
-            "spikegan",
-            "--data",
-            p(&data),
-            "--run-dir",
-            p(&killed),
-            "--config",
-            p(&config),
-            "--iterations",
-            total,
-        ])
-        .env_remove("RUST_LOG")
-        .stderr(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     // Kill it once it has written a checkpoint past iteration 0 (and well before the end).
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let past_first = killed.join("checkpoints/iter-0000000020").exists();
-        if past_first || Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let killed = tmp.path().join("killed");
+    let mut child = spawn_until_checkpoint_20(&train_args(&data, &config, &killed, total), &killed);
     assert!(
         child.try_wait().unwrap().is_none(),
         "the run finished before it could be killed: raise its iterations"
     );
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
-    let manifest = std::fs::read_to_string(killed.join("manifest.json")).unwrap();
-    assert!(manifest.contains("\"running\""), "{manifest}");
+    assert_eq!(manifest(&killed)["status"], "running");
 
     let out = ok(&run(&["resume", "--run-dir", p(&killed)]));
     assert!(out.contains(&format!("{total} iterations")), "{out}");
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(killed.join("manifest.json")).unwrap())
-            .unwrap();
+    let manifest = manifest(&killed);
     assert_eq!(manifest["status"], "finished");
     assert_eq!(manifest["sessions"].as_array().unwrap().len(), 2);
     // Every iteration logged once, in order, across the kill.
-    let metrics = std::fs::read_to_string(killed.join("metrics.jsonl")).unwrap();
-    let logged: Vec<u64> = metrics
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["iteration"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
     let expected: Vec<u64> = (1..=60).map(|k| 5 * k).collect();
-    assert_eq!(logged, expected);
+    assert_eq!(logged_iterations(&killed), expected);
 
     let a = final_probabilities(&whole, &tmp.path().join("whole-p.parquet"));
     let b = final_probabilities(&killed, &tmp.path().join("killed-p.parquet"));
@@ -326,24 +311,58 @@ fn a_run_killed_with_sigkill_and_resumed_ends_like_the_uninterrupted_run() {
     );
 }
 
+/// Ctrl-C (SIGINT) during training: a checkpoint of the last iteration, status
+/// `interrupted`, exit status 130 and one line saying so; `resume` then finishes the run.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_training_after_a_checkpoint_and_resume_finishes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, config) = setup(tmp.path());
+    let run_dir = tmp.path().join("run");
+    let child = spawn_until_checkpoint_20(&train_args(&data, &config, &run_dir, "300"), &run_dir);
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("interrupted: training interrupted after iteration "),
+        "{stderr}"
+    );
+
+    let stopped = manifest(&run_dir);
+    assert_eq!(stopped["status"], "interrupted");
+    let stopped_at = stopped["sessions"][0]["end_iteration"].as_u64().unwrap();
+    assert!((20..300).contains(&stopped_at), "stopped at {stopped_at}");
+    assert!(
+        last.contains(&format!("after iteration {stopped_at};")),
+        "{last}"
+    );
+    let checkpoint = format!("checkpoints/iter-{stopped_at:010}");
+    assert!(run_dir.join(&checkpoint).is_dir(), "no {checkpoint}");
+
+    let out = ok(&run(&["resume", "--run-dir", p(&run_dir)]));
+    assert!(out.contains("300 iterations"), "{out}");
+    let resumed = manifest(&run_dir);
+    assert_eq!(resumed["status"], "finished");
+    assert_eq!(resumed["sessions"][1]["start_iteration"], stopped_at);
+    assert_eq!(
+        logged_iterations(&run_dir),
+        (1..=60).map(|k| 5 * k).collect::<Vec<u64>>()
+    );
+}
+
 #[test]
 fn bad_runs_and_devices_are_one_line_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, config) = setup(tmp.path());
     let run_dir = tmp.path().join("run");
     let train = |extra: &[&str]| {
-        let mut args = vec![
-            "train",
-            "spikegan",
-            "--data",
-            p(&data),
-            "--run-dir",
-            p(&run_dir),
-            "--config",
-            p(&config),
-            "--iterations",
-            "2",
-        ];
+        let mut args = train_args(&data, &config, &run_dir, "2");
         args.extend_from_slice(extra);
         run(&args)
     };

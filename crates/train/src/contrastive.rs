@@ -525,6 +525,7 @@ pub fn save_marble_run(
         sessions: vec![Session {
             command: context.command,
             device: context.device,
+            git_commit: context.git_commit.clone(),
             start_iteration: 0,
             end_iteration: epochs,
             started_unix_s,

@@ -44,6 +44,16 @@ pub enum TrainError {
         /// Which quantity and its value.
         what: String,
     },
+    /// Training stopped on request (the observer asked, e.g. after Ctrl-C) after writing a
+    /// checkpoint of the last completed iteration.
+    #[error(
+        "training interrupted after iteration {iteration}; a checkpoint of it was written, so \
+         resuming the run continues from there"
+    )]
+    Interrupted {
+        /// The last completed generator iteration (the one checkpointed).
+        iteration: u64,
+    },
 }
 
 impl TrainError {

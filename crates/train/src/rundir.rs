@@ -57,15 +57,21 @@ pub struct Session {
     pub command: Vec<String>,
     /// The device of this session.
     pub device: String,
+    /// The git commit of the program that ran this session, when known (a run resumed by a
+    /// newer build records both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
     /// The generator iteration this session started after (0 for a new run).
     pub start_iteration: u64,
-    /// The last generator iteration it completed.
+    /// The last generator iteration it completed; while it runs, the last one checkpointed
+    /// (so a killed session still shows how far it got).
     pub end_iteration: u64,
     /// Start time, seconds since the Unix epoch.
     pub started_unix_s: f64,
     /// End time, seconds since the Unix epoch (`None` while running or if killed).
     pub ended_unix_s: Option<f64>,
-    /// Generator iterations per second of wall time in this session.
+    /// Generator iterations per second of wall time in this session (while it runs: up to its
+    /// last checkpoint).
     pub iterations_per_s: Option<f64>,
 }
 
@@ -350,6 +356,7 @@ impl RunDir {
         manifest.sessions.push(Session {
             command: context.command.clone(),
             device: context.device.clone(),
+            git_commit: context.git_commit.clone(),
             start_iteration: start,
             end_iteration: start,
             started_unix_s: unix_seconds(),
@@ -361,9 +368,24 @@ impl RunDir {
         Ok(OpenSession { manifest, index })
     }
 
+    /// Record in the manifest that `session` has checkpointed iteration `iteration` after
+    /// `seconds` of wall time (the run stays `running`).
+    pub(crate) fn record_progress(
+        &self,
+        session: &mut OpenSession,
+        iteration: u64,
+        seconds: f64,
+    ) -> Result<()> {
+        let entry = &mut session.manifest.sessions[session.index];
+        let done = iteration.saturating_sub(entry.start_iteration);
+        entry.end_iteration = iteration;
+        entry.iterations_per_s = (seconds > 0.0 && done > 0).then(|| done as f64 / seconds);
+        self.write_manifest(&session.manifest)
+    }
+
     /// Close `session` after iteration `end` and `seconds` of wall time: its end and
-    /// throughput, the run's status from `outcome` (`finished`, `diverged` or `failed`), the
-    /// last metrics line and the iterations done.
+    /// throughput, the run's status from `outcome` (`finished`, `diverged`, `interrupted` or
+    /// `failed`), the last metrics line and the iterations done.
     pub(crate) fn end_session<L: Serialize>(
         &self,
         session: OpenSession,
@@ -384,6 +406,7 @@ impl RunDir {
         manifest.status = match outcome {
             Ok(()) => "finished".into(),
             Err(TrainError::Diverged { .. }) => "diverged".into(),
+            Err(TrainError::Interrupted { .. }) => "interrupted".into(),
             Err(_) => "failed".into(),
         };
         if let Some(line) = last_line {

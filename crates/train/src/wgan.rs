@@ -456,6 +456,11 @@ pub trait TrainObserver {
     fn on_log(&mut self, _line: &MetricsLine) {}
     /// A checkpoint was written.
     fn on_checkpoint(&mut self, _iteration: u64, _path: &Path) {}
+    /// Asked after every iteration: `true` stops training there, after a checkpoint of that
+    /// iteration, with [`TrainError::Interrupted`] (a later resume continues from it).
+    fn stop_requested(&mut self) -> bool {
+        false
+    }
 }
 
 /// An observer that reports nothing.
@@ -473,7 +478,7 @@ pub fn train_spikegan(
 ) -> Result<Option<MetricsLine>> {
     let training = trainer.config.training.clone();
     let start = trainer.iteration();
-    let session = run.begin_session(context, start)?;
+    let mut session = run.begin_session(context, start)?;
     tracing::info!(
         start,
         total = training.iterations,
@@ -527,11 +532,22 @@ pub fn train_spikegan(
             window_len = 0;
             window_start = Instant::now();
         }
-        if iteration.is_multiple_of(training.checkpoint_every) || last {
+        let stop = !last && observer.stop_requested();
+        if iteration.is_multiple_of(training.checkpoint_every) || last || stop {
             let partial = run.begin_checkpoint(iteration)?;
             trainer.save_into(&partial)?;
             let path = run.commit_checkpoint(&partial, iteration, training.keep_checkpoints)?;
+            run.record_progress(
+                &mut session,
+                iteration,
+                session_start.elapsed().as_secs_f64(),
+            )?;
             observer.on_checkpoint(iteration, &path);
+        }
+        if stop {
+            tracing::info!(iteration, "training interrupted on request");
+            outcome = Err(TrainError::Interrupted { iteration });
+            break;
         }
     }
     run.end_session(

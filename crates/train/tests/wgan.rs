@@ -10,8 +10,9 @@ use common::flat_weights;
 use ndarray::Array2;
 use neuroforge_models::SpikeGanConfig;
 use neuroforge_train::{
-    DataConfig, RunContext, RunDir, Silent, SpikeGanRunConfig, SpikeGanTrainer, TrainError,
-    WganConfig, load_trained, resume_spikegan, sample_spikes, split_samples, start_spikegan,
+    DataConfig, RunContext, RunDir, Silent, SpikeGanRunConfig, SpikeGanTrainer, SplitSamples,
+    TrainError, TrainObserver, WganConfig, load_trained, resume_spikegan, sample_spikes,
+    split_samples, start_spikegan,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -42,6 +43,41 @@ fn small_config(neurons: usize, bins: usize, iterations: u64) -> SpikeGanRunConf
             ..WganConfig::default()
         },
     }
+}
+
+/// Two independent neurons (rates 0.2 and 0.5), 100 samples of 16 bins, split as by default.
+fn two_neuron_split() -> SplitSamples {
+    let data = bernoulli_data(&[0.2, 0.5], 100, 16, 4);
+    split_samples(data, Some(16), &DataConfig::default()).unwrap()
+}
+
+/// `small_config(2, 16, 30)` trained without interruption into `dir`.
+fn uninterrupted_run(
+    dir: &std::path::Path,
+    split: &SplitSamples,
+    context: &RunContext,
+    device: &Device,
+) -> RunDir {
+    let run = RunDir::create(dir).unwrap();
+    start_spikegan(
+        &run,
+        small_config(2, 16, 30),
+        split,
+        None,
+        context,
+        device,
+        &mut Silent,
+    )
+    .unwrap();
+    run
+}
+
+/// The final generators and critics of two runs are bit-identical.
+fn assert_same_final_weights(a: &RunDir, b: &RunDir, device: &Device) {
+    let (_, g_a, c_a) = load_trained(a, device).unwrap();
+    let (_, g_b, c_b) = load_trained(b, device).unwrap();
+    assert_eq!(flat_weights(&g_a), flat_weights(&g_b));
+    assert_eq!(flat_weights(&c_a), flat_weights(&c_b));
 }
 
 #[test]
@@ -107,22 +143,10 @@ fn training_brings_the_generated_rates_to_the_data() {
 #[test]
 fn a_resumed_run_ends_with_the_weights_of_the_uninterrupted_run() {
     let device = Device::flex();
-    let data = bernoulli_data(&[0.2, 0.5], 100, 16, 4);
-    let split = split_samples(data, Some(16), &DataConfig::default()).unwrap();
+    let split = two_neuron_split();
     let tmp = tempfile::tempdir().unwrap();
     let context = RunContext::default();
-
-    let whole = RunDir::create(&tmp.path().join("whole")).unwrap();
-    start_spikegan(
-        &whole,
-        small_config(2, 16, 30),
-        &split,
-        None,
-        &context,
-        &device,
-        &mut Silent,
-    )
-    .unwrap();
+    let whole = uninterrupted_run(&tmp.path().join("whole"), &split, &context, &device);
 
     // The same run stopped after 20 iterations (its config then says 20), resumed to 30.
     let parts = RunDir::create(&tmp.path().join("parts")).unwrap();
@@ -142,11 +166,9 @@ fn a_resumed_run_ends_with_the_weights_of_the_uninterrupted_run() {
     // The weights after iteration 30 are bit-identical (the files themselves differ: each run
     // draws its own parameter ids). Equal weights after 10 resumed iterations also mean that
     // the Adam moments were restored: fresh moments would have moved the weights differently.
-    let (_, g_whole, c_whole) = load_trained(&whole, &device).unwrap();
-    let (_, g_parts, c_parts) = load_trained(&parts, &device).unwrap();
-    assert_eq!(flat_weights(&g_whole), flat_weights(&g_parts));
-    assert_eq!(flat_weights(&c_whole), flat_weights(&c_parts));
+    assert_same_final_weights(&whole, &parts, &device);
     // And the run really moved after the resume.
+    let (_, g_parts, _) = load_trained(&parts, &device).unwrap();
     let at_20 = SpikeGanTrainer::from_checkpoint(
         small_config(2, 16, 30),
         &parts.checkpoint_path(20),
@@ -166,6 +188,104 @@ fn a_resumed_run_ends_with_the_weights_of_the_uninterrupted_run() {
     assert_eq!(manifest.sessions.len(), 2);
     assert_eq!(manifest.sessions[1].start_iteration, 20);
     assert_eq!(manifest.status, "finished");
+}
+
+/// Asks training to stop once iteration `at` has finished.
+struct StopAfter {
+    at: u64,
+    seen: u64,
+}
+
+impl TrainObserver for StopAfter {
+    fn on_iteration(&mut self, iteration: u64, _losses: &neuroforge_train::IterationLosses) {
+        self.seen = iteration;
+    }
+    fn stop_requested(&mut self) -> bool {
+        self.seen >= self.at
+    }
+}
+
+#[test]
+fn a_run_stopped_on_request_checkpoints_where_it_stopped_and_resumes_exactly() {
+    let device = Device::flex();
+    let split = two_neuron_split();
+    let tmp = tempfile::tempdir().unwrap();
+    let context = RunContext {
+        git_commit: Some("abc123".into()),
+        ..RunContext::default()
+    };
+    let whole = uninterrupted_run(&tmp.path().join("whole"), &split, &context, &device);
+
+    // Stopped after iteration 13, between the checkpoints at 10 and 20.
+    let stopped = RunDir::create(&tmp.path().join("stopped")).unwrap();
+    let outcome = start_spikegan(
+        &stopped,
+        small_config(2, 16, 30),
+        &split,
+        None,
+        &context,
+        &device,
+        &mut StopAfter { at: 13, seen: 0 },
+    );
+    match outcome {
+        Err(TrainError::Interrupted { iteration }) => assert_eq!(iteration, 13),
+        other => panic!("expected an interruption at 13, got {other:?}"),
+    }
+    assert_eq!(stopped.latest_checkpoint().unwrap().0, 13);
+    let manifest = stopped.read_manifest().unwrap();
+    assert_eq!(manifest.status, "interrupted");
+    assert_eq!(manifest.sessions[0].end_iteration, 13);
+    assert_eq!(manifest.sessions[0].git_commit.as_deref(), Some("abc123"));
+    assert!(
+        manifest.sessions[0]
+            .iterations_per_s
+            .is_some_and(|r| r > 0.0)
+    );
+
+    resume_spikegan(&stopped, &split, &context, &device, &mut Silent).unwrap();
+    assert_same_final_weights(&whole, &stopped, &device);
+    let manifest = stopped.read_manifest().unwrap();
+    assert_eq!(manifest.status, "finished");
+    assert_eq!(manifest.sessions[1].start_iteration, 13);
+    assert_eq!(manifest.sessions[1].end_iteration, 30);
+}
+
+/// A run killed (not asked to stop) still records in its manifest how far it checkpointed.
+#[test]
+fn a_running_session_records_each_checkpoint_in_the_manifest() {
+    let device = Device::flex();
+    let split = two_neuron_split();
+    let tmp = tempfile::tempdir().unwrap();
+
+    struct Watch {
+        run: RunDir,
+        seen: Vec<(u64, u64, String)>,
+    }
+    impl TrainObserver for Watch {
+        fn on_checkpoint(&mut self, iteration: u64, _path: &std::path::Path) {
+            let manifest = self.run.read_manifest().unwrap();
+            let session = manifest.sessions.last().unwrap();
+            self.seen
+                .push((iteration, session.end_iteration, manifest.status.clone()));
+        }
+    }
+    let run = RunDir::create(&tmp.path().join("run")).unwrap();
+    let mut watch = Watch {
+        run: run.clone(),
+        seen: Vec::new(),
+    };
+    start_spikegan(
+        &run,
+        small_config(2, 16, 25),
+        &split,
+        None,
+        &RunContext::default(),
+        &device,
+        &mut watch,
+    )
+    .unwrap();
+    let running = |i: u64| (i, i, "running".to_string());
+    assert_eq!(watch.seen, vec![running(10), running(20), running(25)]);
 }
 
 #[test]
