@@ -15,6 +15,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -125,6 +126,7 @@ pub fn run(args: &[String]) -> Result<()> {
         overwrite: false,
         resume: false,
     };
+    catch_stop_signals();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -310,6 +312,9 @@ impl Runner {
                 command.stderr(std::process::Stdio::inherit());
             }
         }
+        if stop_requested() {
+            bail!("interrupted before `neuroforge {}`", args.join(" "));
+        }
         let output = command
             .output()
             .with_context(|| format!("cannot start {}", self.binary.display()))?;
@@ -319,6 +324,9 @@ impl Runner {
                  reproduce` command with --resume finishes the experiment",
                 args.join(" ")
             );
+        }
+        if !output.status.success() && stop_requested() {
+            bail!("interrupted during `neuroforge {}`", args.join(" "));
         }
         if !output.status.success() {
             let hint = self
@@ -356,6 +364,31 @@ pub(crate) fn fresh_run_dir(name: &str, options: &Options) -> Result<PathBuf> {
     std::fs::create_dir_all(&dir)?;
     write_file(&dir.join(MODE_MARKER), options.mode.name())?;
     Ok(dir)
+}
+
+/// Set by the first SIGINT or SIGTERM after [`catch_stop_signals`].
+static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+
+/// Ctrl-C reaches the whole process group: the training child stops after a checkpoint of the
+/// iteration in progress and exits with 130, which [`Runner::run`] turns into how to resume; so
+/// the first signal only marks that no further command may start, and a second one ends xtask
+/// at once (130 for SIGINT, 143 for SIGTERM).
+fn catch_stop_signals() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    for (signal, status) in [(SIGINT, 130), (SIGTERM, 143)] {
+        // The conditional exit first, so that it sees the flag as it was before this signal.
+        let installed =
+            signal_hook::flag::register_conditional_shutdown(signal, status, &STOP_REQUESTED)
+                .and_then(|_| signal_hook::flag::register(signal, &STOP_REQUESTED));
+        if let Err(e) = installed {
+            eprintln!("warning: cannot catch signal {signal} ({e}): it ends xtask at once");
+        }
+    }
+}
+
+/// Whether a stop signal has arrived since [`catch_stop_signals`].
+fn stop_requested() -> bool {
+    STOP_REQUESTED.load(Ordering::Relaxed)
 }
 
 /// `runs/<name>/`, holding a run of `options.mode` with a training run directory to resume.
