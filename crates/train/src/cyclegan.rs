@@ -668,13 +668,12 @@ pub fn train_cyclegan(
         }
         let stop = !last && observer.stop_requested();
         if iteration.is_multiple_of(training.checkpoint_every) || last || stop {
-            let partial = run.begin_checkpoint(iteration)?;
-            trainer.save_into(&partial)?;
-            let path = run.commit_checkpoint(&partial, iteration, training.keep_checkpoints)?;
-            run.record_progress(
+            let path = run.checkpoint_session(
                 &mut session,
                 iteration,
+                training.keep_checkpoints,
                 session_start.elapsed().as_secs_f64(),
+                |partial| trainer.save_into(partial),
             )?;
             observer.on_checkpoint(iteration, &path);
         }

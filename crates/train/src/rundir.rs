@@ -368,19 +368,27 @@ impl RunDir {
         Ok(OpenSession { manifest, index })
     }
 
-    /// Record in the manifest that `session` has checkpointed iteration `iteration` after
-    /// `seconds` of wall time (the run stays `running`).
-    pub(crate) fn record_progress(
+    /// Write the checkpoint of `iteration` of a running `session` (`save` fills the partial
+    /// directory it is given), keep the `keep` newest, and record in the manifest that the
+    /// session got this far after `seconds` of wall time (the run stays `running`). Returns the
+    /// checkpoint's directory.
+    pub(crate) fn checkpoint_session(
         &self,
         session: &mut OpenSession,
         iteration: u64,
+        keep: usize,
         seconds: f64,
-    ) -> Result<()> {
+        save: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<PathBuf> {
+        let partial = self.begin_checkpoint(iteration)?;
+        save(&partial)?;
+        let path = self.commit_checkpoint(&partial, iteration, keep)?;
         let entry = &mut session.manifest.sessions[session.index];
         let done = iteration.saturating_sub(entry.start_iteration);
         entry.end_iteration = iteration;
         entry.iterations_per_s = (seconds > 0.0 && done > 0).then(|| done as f64 / seconds);
-        self.write_manifest(&session.manifest)
+        self.write_manifest(&session.manifest)?;
+        Ok(path)
     }
 
     /// Close `session` after iteration `end` and `seconds` of wall time: its end and
