@@ -34,7 +34,8 @@ struct Settings {
 fn settings(mode: Mode) -> Settings {
     match mode {
         // About 2 minutes for the main model and 5 for each image-layout model on one core.
-        Mode::Quick => Settings {
+        // --standard changes only the Spike-GAN schedules.
+        Mode::Quick | Mode::Standard => Settings {
             train_samples: 400,
             heldout_samples: 300,
             iterations: 3000,

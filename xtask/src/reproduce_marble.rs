@@ -28,7 +28,8 @@ struct VanDerPolSettings {
 fn settings(mode: Mode) -> VanDerPolSettings {
     match mode {
         // 21 conditions, 64 trajectories each: about a minute on one core.
-        Mode::Quick => VanDerPolSettings {
+        // --standard changes only the Spike-GAN schedules.
+        Mode::Quick | Mode::Standard => VanDerPolSettings {
             mu_values: 21,
             initial_conditions: 64,
             steps: 40,
@@ -278,7 +279,7 @@ pub fn run_hippocampus(binary: &Path, options: &Options) -> Result<Value> {
     let dir = fresh_run_dir(name, options)?;
     let runner = Runner::new(binary, None);
     let epochs = match options.mode {
-        Mode::Quick => 30,
+        Mode::Quick | Mode::Standard => 30,
         Mode::Full => 100,
     };
     let fixtures = root().join("fixtures/hc-linear-track");

@@ -10,11 +10,11 @@ use neuroforge_explain::{ImportanceConfig, importance_maps, packet_shape};
 use neuroforge_io::{
     Activity, BinnedActivity, Covariate, CovariateValues, Provenance, Recording, TraceActivity,
 };
-use neuroforge_models::{Architecture, SpikeGanConfig};
+use neuroforge_models::{Architecture, ModelPreset, SpikeGanConfig};
 use neuroforge_train::{
     DataConfig, DataDescription, IterationLosses, MetricsLine, RunContext, RunDir,
-    SpikeGanRunConfig, SplitSamples, TrainObserver, load_trained, resume_spikegan, sample_spikes,
-    split_samples, start_spikegan,
+    SpikeGanRunConfig, SplitSamples, TrainObserver, TrainingRecipe, load_trained, resume_spikegan,
+    sample_spikes, split_samples, start_spikegan,
 };
 
 use crate::device::{compiled_backends, select_device};
@@ -31,7 +31,18 @@ pub struct SpikeGanFlags {
     /// Seed of the weights and of every random draw [default: 0, or the config's].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Generator iterations [default: 300000, the paper's].
+    /// Training recipe the `[training]` settings start from: `fast` (neuroforge's: binary
+    /// samples to the critic with a straight-through gradient, lr 1e-3 with a cosine decay,
+    /// weight average for sampling) or `paper` (the published schedule) [default: fast, or
+    /// the config's `recipe`].
+    #[arg(long, value_parser = parse_recipe)]
+    pub recipe: Option<TrainingRecipe>,
+    /// Model the `[model]` settings start from: `paper` (the authors' widths and
+    /// initialisation) or `half-width` (neuroforge's model before 2026-12-04) [default:
+    /// paper, or the config's `model_preset`].
+    #[arg(long = "model-preset", value_parser = parse_model_preset)]
+    pub model_preset: Option<ModelPreset>,
+    /// Generator iterations [default: 20000 with the fast recipe, 300000 with the paper's].
     #[arg(long)]
     pub iterations: Option<u64>,
     /// Bins per sample of a continuous recording [default: 32].
@@ -40,6 +51,10 @@ pub struct SpikeGanFlags {
     /// Bins between window starts [default: 1].
     #[arg(long)]
     pub stride: Option<usize>,
+    /// Fraction of the data held out to watch the critic overfit [default: 0.2; the paper's
+    /// retina setting is 0, every window].
+    #[arg(long = "holdout-fraction")]
+    pub holdout_fraction: Option<f64>,
     /// conv (the paper's) or dense (the fully connected comparison model) [default: conv].
     #[arg(long, value_parser = parse_architecture)]
     pub architecture: Option<Architecture>,
@@ -49,6 +64,15 @@ pub struct SpikeGanFlags {
     /// Checkpoint every this many iterations [default: 1000].
     #[arg(long = "checkpoint-every")]
     pub checkpoint_every: Option<u64>,
+}
+
+fn parse_recipe(s: &str) -> Result<TrainingRecipe, String> {
+    TrainingRecipe::from_name(s).ok_or_else(|| format!("unknown recipe '{s}': use fast or paper"))
+}
+
+fn parse_model_preset(s: &str) -> Result<ModelPreset, String> {
+    ModelPreset::from_name(s)
+        .ok_or_else(|| format!("unknown model preset '{s}': use paper or half-width"))
 }
 
 fn parse_architecture(s: &str) -> Result<Architecture, String> {
@@ -178,13 +202,16 @@ fn resolve_config(
     if let Some(stride) = flags.stride {
         data.stride = stride;
     }
+    if let Some(fraction) = flags.holdout_fraction {
+        data.holdout_fraction = fraction;
+    }
     let bins = match sample_len {
         Some(len) if data.window.is_none() => len,
         _ => data
             .window
             .unwrap_or(neuroforge_train::data::DEFAULT_WINDOW),
     };
-    let mut model = match table.remove("model") {
+    let model = match table.remove("model") {
         Some(toml::Value::Table(t)) => t,
         Some(_) => return Err(bad("[model] must be a table".into())),
         None => toml::Table::new(),
@@ -196,20 +223,46 @@ fn resolve_config(
             )));
         }
     }
-    model.insert("neurons".into(), toml::Value::Integer(neurons as i64));
-    model.insert("bins".into(), toml::Value::Integer(bins as i64));
-    let mut model: SpikeGanConfig = toml::Value::Table(model)
+    let preset: Option<ModelPreset> = match table.remove("model_preset") {
+        Some(value) => Some(
+            value
+                .try_into()
+                .map_err(|e| bad(format!("model_preset: {}", one_line(&e.to_string()))))?,
+        ),
+        None => None,
+    };
+    let preset = flags.model_preset.or(preset).unwrap_or_default();
+    // The preset's settings, then every key the file sets.
+    let mut merged = toml::Table::try_from(SpikeGanConfig::preset(preset, neurons, bins))
+        .map_err(|e| bad(e.to_string()))?;
+    merged.extend(model);
+    let mut model: SpikeGanConfig = toml::Value::Table(merged)
         .try_into()
         .map_err(|e| bad(format!("[model]: {}", one_line(&e.to_string()))))?;
     if let Some(architecture) = flags.architecture {
         model.architecture = architecture;
     }
-    let mut training: neuroforge_train::WganConfig = match table.remove("training") {
-        Some(value) => value
-            .try_into()
-            .map_err(|e| bad(format!("[training]: {}", one_line(&e.to_string()))))?,
-        None => Default::default(),
+    let recipe: Option<TrainingRecipe> = match table.remove("recipe") {
+        Some(value) => Some(
+            value
+                .try_into()
+                .map_err(|e| bad(format!("recipe: {}", one_line(&e.to_string()))))?,
+        ),
+        None => None,
     };
+    let recipe = flags.recipe.or(recipe).unwrap_or_default();
+    let training_keys = match table.remove("training") {
+        Some(toml::Value::Table(t)) => t,
+        Some(_) => return Err(bad("[training] must be a table".into())),
+        None => toml::Table::new(),
+    };
+    // The recipe's settings, then every key the file sets.
+    let mut merged =
+        toml::Table::try_from(recipe.settings(None)).map_err(|e| bad(e.to_string()))?;
+    merged.extend(training_keys);
+    let mut training: neuroforge_train::WganConfig = toml::Value::Table(merged)
+        .try_into()
+        .map_err(|e| bad(format!("[training]: {}", one_line(&e.to_string()))))?;
     if let Some(iterations) = flags.iterations {
         training.iterations = iterations;
     }
@@ -230,13 +283,16 @@ fn resolve_config(
     };
     if let Some(key) = table.keys().next() {
         return Err(bad(format!(
-            "unknown key '{key}': the file holds seed, [data], [model], [training]"
+            "unknown key '{key}': the file holds seed, recipe, model_preset, [data], [model], \
+             [training]"
         )));
     }
     model.validate().map_err(|e| bad(e.to_string()))?;
     training.check().map_err(|e| bad(e.to_string()))?;
     Ok(SpikeGanRunConfig {
         seed: flags.seed.unwrap_or(seed),
+        recipe: Some(recipe),
+        model_preset: Some(preset),
         data,
         model,
         training,
@@ -260,8 +316,17 @@ impl TrainObserver for ProgressObserver {
         self.bar.set_position(iteration);
     }
     fn on_log(&mut self, line: &MetricsLine) {
+        let errors = line
+            .sample_errors
+            .map(|e| {
+                format!(
+                    " rate err {:.3} (floor {:.3}) cov err {:.3}",
+                    e.firing_rate_l1, e.firing_rate_floor, e.covariance_l1
+                )
+            })
+            .unwrap_or_default();
         self.bar.set_message(format!(
-            "W {:.3} GP {:.3} held-out W {}",
+            "W {:.3} GP {:.3} held-out W {}{errors}",
             line.losses.wasserstein,
             line.losses.gradient_penalty,
             line.wasserstein_heldout
@@ -273,13 +338,21 @@ impl TrainObserver for ProgressObserver {
 fn summary_line(run: &Path, last: Option<MetricsLine>) -> String {
     match last {
         Some(line) => format!(
-            "{}: {} iterations, critic Wasserstein estimate {:.4} (held-out {}), {:.1} iterations/s",
+            "{}: {} iterations, critic Wasserstein estimate {:.4} (held-out {}), {:.1} \
+             iterations/s{}",
             run.display(),
             line.iteration,
             line.losses.wasserstein,
             line.wasserstein_heldout
                 .map_or("-".to_string(), |w| format!("{w:.4}")),
-            line.iterations_per_s
+            line.iterations_per_s,
+            line.sample_errors
+                .map(|e| format!(
+                    "; {} fresh samples: firing-rate error {:.4} (floor {:.4}), covariance \
+                     error {:.4}",
+                    e.samples, e.firing_rate_l1, e.firing_rate_floor, e.covariance_l1
+                ))
+                .unwrap_or_default()
         ),
         None => format!("{}: nothing left to train", run.display()),
     }
@@ -435,13 +508,21 @@ pub fn sample(
     }
     let (device, _) = select_device(device)?;
     let run = RunDir::open(run_dir)?;
-    let (_, generator, _) = load_trained(&run, &device)?;
+    let (config, generator, _) = load_trained(&run, &device)?;
     let (iteration, _) = run.latest_checkpoint()?;
     let (probabilities, spikes) = sample_spikes(&generator, count, flags.seed, &device)?;
     let (ids, bin_width_s) = neuron_ids(&run, generator.neurons)?;
     let bins = generator.bins;
+    let which = if config.training.ema_decay > 0.0 {
+        format!(
+            " (the moving average of its weights, decay {})",
+            config.training.ema_decay
+        )
+    } else {
+        String::new()
+    };
     let step = format!(
-        "{count} samples of the Spike-GAN generator of {} after {iteration} iterations, \
+        "{count} samples of the Spike-GAN generator{which} of {} after {iteration} iterations, \
          x = 1[p > u], seed {}",
         run_dir.display(),
         flags.seed

@@ -188,6 +188,8 @@ fn rates_after_training(data: &Array2<u8>, iterations: u64, device: &Device) -> 
     model.generator_widths = vec![32, 16];
     let config = SpikeGanRunConfig {
         seed: 11,
+        recipe: None,
+        model_preset: None,
         data: DataConfig::default(),
         model,
         training: WganConfig {

@@ -26,8 +26,55 @@ pub enum DenseWidth {
     MatchConv,
 }
 
-/// Configuration of a Spike-GAN generator and critic. Defaults are the paper's setting
-/// "128 features, 2 layers, kernel 5" (METHODS.md section 1).
+/// How the weights and biases of every layer are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Initialisation {
+    /// The authors' (`tflib`'s `set_weights_stdev(0.02)`): weights uniform on
+    /// `+-0.02 sqrt(3)` (standard deviation 0.02), biases zero, every layer.
+    #[default]
+    Authors,
+    /// PyTorch's default for `Linear` and `Conv1d`: weights and biases uniform on
+    /// `+-1 / sqrt(fan_in)`.
+    Torch,
+}
+
+/// A named model setting, so that a run can say which one it trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelPreset {
+    /// The authors' code as it ran (`num_features = 128`): critic 128 -> 256 channels,
+    /// generator 256 -> 128 -> N, weights of standard deviation 0.02 and zero biases, a leaky
+    /// ReLU before the generator's sigmoid.
+    #[default]
+    Paper,
+    /// The half-width model neuroforge trained before 2026-12-04 (critic 64 -> 128, generator
+    /// 128 -> 64 -> N, PyTorch's initialisation, no leaky ReLU before the sigmoid), kept for
+    /// comparison with earlier runs.
+    HalfWidth,
+}
+
+impl ModelPreset {
+    /// The name used in configuration files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelPreset::Paper => "paper",
+            ModelPreset::HalfWidth => "half-width",
+        }
+    }
+
+    /// Parses a preset name (`paper`, `half-width`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "paper" => Some(ModelPreset::Paper),
+            "half-width" => Some(ModelPreset::HalfWidth),
+            _ => None,
+        }
+    }
+}
+
+/// Configuration of a Spike-GAN generator and critic. Defaults are the authors' code for the
+/// paper's setting "128 features, 2 layers, kernel 5" (METHODS.md section 1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpikeGanConfig {
@@ -41,13 +88,14 @@ pub struct SpikeGanConfig {
     /// Dimension of the generator's Gaussian input. Default 128.
     #[serde(default = "default_latent_dim")]
     pub latent_dim: usize,
-    /// Output channels of the critic's stride-2 convolutions, in order. Default `[64, 128]`
-    /// (the authors' flag `num_features = 128`, halved internally for the first layer).
+    /// Output channels of the critic's stride-2 convolutions, in order. Default `[128, 256]`
+    /// (the authors' flag `num_features = 128`: halved to 64 internally, and layer `l` has
+    /// `64 * 2^(l+1)` channels).
     #[serde(default = "default_critic_widths")]
     pub critic_widths: Vec<usize>,
     /// Channels of the generator's stages: the first is the width of the reshaped projection of
     /// `z`, the following ones the outputs of its upsample + convolution stages; a last stage to
-    /// N channels is always added. Default `[128, 64]`.
+    /// N channels is always added. Default `[256, 128]` (the authors').
     #[serde(default = "default_generator_widths")]
     pub generator_widths: Vec<usize>,
     /// Convolution kernel length (odd). Default 5.
@@ -56,6 +104,14 @@ pub struct SpikeGanConfig {
     /// Negative slope of the leaky ReLUs. Default 0.2.
     #[serde(default = "default_leaky_slope")]
     pub leaky_slope: f64,
+    /// How the weights are drawn. Default `authors` (standard deviation 0.02, zero biases).
+    #[serde(default)]
+    pub initialisation: Initialisation,
+    /// Whether the convolutional generator applies a leaky ReLU before its final sigmoid, as
+    /// the authors' code does (it bounds the probabilities below by `sigmoid(slope * x)`
+    /// instead of 0 for negative pre-activations). Default true.
+    #[serde(default = "default_true")]
+    pub leaky_relu_before_sigmoid: bool,
     /// Hidden layers of the fully connected networks. Default 4.
     #[serde(default = "default_dense_layers")]
     pub dense_layers: usize,
@@ -72,10 +128,13 @@ fn default_latent_dim() -> usize {
     128
 }
 fn default_critic_widths() -> Vec<usize> {
-    vec![64, 128]
+    vec![128, 256]
 }
 fn default_generator_widths() -> Vec<usize> {
-    vec![128, 64]
+    vec![256, 128]
+}
+fn default_true() -> bool {
+    true
 }
 fn default_kernel_size() -> usize {
     5
@@ -94,8 +153,38 @@ fn default_critic_dense_width() -> DenseWidth {
 }
 
 impl SpikeGanConfig {
-    /// The paper's convolutional model for samples of `neurons x bins`.
+    /// The paper's convolutional model (the authors' code) for samples of `neurons x bins`.
     pub fn paper(neurons: usize, bins: usize) -> Self {
+        Self::preset(ModelPreset::Paper, neurons, bins)
+    }
+
+    /// The model of a named preset for samples of `neurons x bins`.
+    pub fn preset(preset: ModelPreset, neurons: usize, bins: usize) -> Self {
+        let mut config = Self::authors(neurons, bins);
+        config.apply_preset(preset);
+        config
+    }
+
+    /// Sets the widths, initialisation and output layer of a named preset (everything else is
+    /// kept).
+    pub fn apply_preset(&mut self, preset: ModelPreset) {
+        match preset {
+            ModelPreset::Paper => {
+                self.critic_widths = default_critic_widths();
+                self.generator_widths = default_generator_widths();
+                self.initialisation = Initialisation::Authors;
+                self.leaky_relu_before_sigmoid = true;
+            }
+            ModelPreset::HalfWidth => {
+                self.critic_widths = vec![64, 128];
+                self.generator_widths = vec![128, 64];
+                self.initialisation = Initialisation::Torch;
+                self.leaky_relu_before_sigmoid = false;
+            }
+        }
+    }
+
+    fn authors(neurons: usize, bins: usize) -> Self {
         Self {
             architecture: Architecture::Conv,
             neurons,
@@ -105,6 +194,8 @@ impl SpikeGanConfig {
             generator_widths: default_generator_widths(),
             kernel_size: default_kernel_size(),
             leaky_slope: default_leaky_slope(),
+            initialisation: Initialisation::Authors,
+            leaky_relu_before_sigmoid: true,
             dense_layers: default_dense_layers(),
             generator_dense_width: default_generator_dense_width(),
             critic_dense_width: default_critic_dense_width(),
@@ -255,9 +346,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paper_critic_parameter_count_matches_the_layer_plan() {
+    fn authors_model_has_the_published_parameter_counts() {
+        // The authors' code at N = 50, T = 32 (issue 23 and METHODS.md): Conv1d(50->128, k5) +
+        // Conv1d(128->256, k5) + Linear(256*8 -> 1), and Linear(128 -> 256*8) +
+        // Conv1d(256->128, k5) + Conv1d(128->50, k5).
+        let config = SpikeGanConfig::paper(50, 32);
+        assert_eq!(config.conv_critic_parameters(), 198_273);
+        assert_eq!(config.conv_generator_parameters(), 460_210);
+    }
+
+    #[test]
+    fn half_width_parameter_count_matches_the_layer_plan() {
         // Conv1d(16->64,k5) + Conv1d(64->128,k5) + Linear(128*32 -> 1).
-        let config = SpikeGanConfig::paper(16, 128);
+        let config = SpikeGanConfig::preset(ModelPreset::HalfWidth, 16, 128);
         let expected = (16 * 5 * 64 + 64) + (64 * 5 * 128 + 128) + (128 * 32 + 1);
         assert_eq!(config.conv_critic_parameters(), expected);
         // Linear(128 -> 128*32), Conv1d(128->64), Conv1d(64->16).

@@ -37,6 +37,7 @@ impl Critic {
     pub fn new(config: &SpikeGanConfig, seed: u64, device: &Device) -> Result<Self, ModelError> {
         config.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let init = config.initialisation;
         let mut convs = Vec::new();
         let mut dense = Vec::new();
         match config.architecture {
@@ -44,27 +45,35 @@ impl Critic {
                 let mut channels = config.neurons;
                 let mut length = config.bins;
                 for &width in &config.critic_widths {
-                    convs.push(ConvLayer::new(
-                        channels,
-                        width,
-                        config.kernel_size,
-                        2,
+                    convs.push(ConvLayer::with_initialisation(
+                        init,
+                        [channels, width, config.kernel_size, 2],
                         &mut rng,
                         device,
                     ));
                     channels = width;
                     length /= 2;
                 }
-                dense.push(DenseLayer::new(channels * length, 1, &mut rng, device));
+                dense.push(DenseLayer::with_initialisation(
+                    init,
+                    channels * length,
+                    1,
+                    &mut rng,
+                    device,
+                ));
             }
             Architecture::Dense => {
                 let width = config.critic_hidden_width();
                 let mut features = config.sample_len();
                 for _ in 0..config.dense_layers {
-                    dense.push(DenseLayer::new(features, width, &mut rng, device));
+                    dense.push(DenseLayer::with_initialisation(
+                        init, features, width, &mut rng, device,
+                    ));
                     features = width;
                 }
-                dense.push(DenseLayer::new(features, 1, &mut rng, device));
+                dense.push(DenseLayer::with_initialisation(
+                    init, features, 1, &mut rng, device,
+                ));
             }
         }
         Ok(Self {

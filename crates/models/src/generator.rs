@@ -17,7 +17,7 @@ use crate::layers::{ConvLayer, DenseLayer};
 /// Convolutional layout (the paper's): a linear projection of `z` reshaped to
 /// `[widths[0], T / 2^stages]` and a leaky ReLU, then per stage a nearest-neighbour upsampling
 /// by 2 and a stride-1 convolution (leaky ReLU between stages, a sigmoid after the last one,
-/// which outputs N channels). Fully connected layout: `dense_layers` linear layers with ReLUs,
+/// which outputs N channels, preceded by a leaky ReLU in the authors' code). Fully connected layout: `dense_layers` linear layers with ReLUs,
 /// then a linear layer to `N * T` values and a sigmoid.
 #[derive(Module, Debug)]
 pub struct Generator {
@@ -28,6 +28,10 @@ pub struct Generator {
     /// Negative slope of the leaky ReLUs.
     #[module(skip)]
     pub leaky_slope: f64,
+    /// Whether a leaky ReLU precedes the final sigmoid of the convolutional layout (the
+    /// authors' code).
+    #[module(skip)]
+    pub leaky_relu_before_sigmoid: bool,
     /// Channels of the reshaped projection (convolutional layout).
     pub base_channels: usize,
     /// Length of the reshaped projection (convolutional layout).
@@ -45,6 +49,7 @@ impl Generator {
     pub fn new(config: &SpikeGanConfig, seed: u64, device: &Device) -> Result<Self, ModelError> {
         config.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let init = config.initialisation;
         let mut dense = Vec::new();
         let mut convs = Vec::new();
         let (base_channels, base_len) = match config.architecture {
@@ -52,7 +57,8 @@ impl Generator {
                 let stages = config.generator_widths.len();
                 let base_len = config.bins >> stages;
                 let base_channels = config.generator_widths[0];
-                dense.push(DenseLayer::new(
+                dense.push(DenseLayer::with_initialisation(
+                    init,
                     config.latent_dim,
                     base_channels * base_len,
                     &mut rng,
@@ -65,11 +71,9 @@ impl Generator {
                     .skip(1)
                     .chain([&config.neurons])
                 {
-                    convs.push(ConvLayer::new(
-                        channels,
-                        width,
-                        config.kernel_size,
-                        1,
+                    convs.push(ConvLayer::with_initialisation(
+                        init,
+                        [channels, width, config.kernel_size, 1],
                         &mut rng,
                         device,
                     ));
@@ -81,10 +85,13 @@ impl Generator {
                 let width = config.generator_hidden_width();
                 let mut features = config.latent_dim;
                 for _ in 0..config.dense_layers {
-                    dense.push(DenseLayer::new(features, width, &mut rng, device));
+                    dense.push(DenseLayer::with_initialisation(
+                        init, features, width, &mut rng, device,
+                    ));
                     features = width;
                 }
-                dense.push(DenseLayer::new(
+                dense.push(DenseLayer::with_initialisation(
+                    init,
                     features,
                     config.sample_len(),
                     &mut rng,
@@ -97,6 +104,7 @@ impl Generator {
             dense,
             convs,
             leaky_slope: config.leaky_slope,
+            leaky_relu_before_sigmoid: config.leaky_relu_before_sigmoid,
             base_channels,
             base_len,
             neurons: config.neurons,
@@ -132,6 +140,8 @@ impl Generator {
             h = conv.forward(upsample_nearest2(h));
             h = if index < last {
                 leaky_relu(h, self.leaky_slope)
+            } else if self.leaky_relu_before_sigmoid {
+                sigmoid(leaky_relu(h, self.leaky_slope))
             } else {
                 sigmoid(h)
             };

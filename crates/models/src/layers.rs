@@ -6,12 +6,35 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-/// Draws `count` values from U(-bound, bound): PyTorch's default initialisation of linear and
-/// convolution layers (bound = 1 / sqrt(fan_in) for weights and biases alike).
+use crate::config::Initialisation;
+
+/// Draws `count` values from U(-bound, bound).
 fn uniform(rng: &mut ChaCha8Rng, count: usize, bound: f64) -> Vec<f32> {
     (0..count)
         .map(|_| rng.random_range(-bound..bound) as f32)
         .collect()
+}
+
+/// Weights and biases of a layer with `fan_in` inputs per output, drawn as `init` says.
+fn initial_values(
+    init: Initialisation,
+    rng: &mut ChaCha8Rng,
+    fan_in: usize,
+    weights: usize,
+    biases: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    match init {
+        Initialisation::Torch => {
+            let bound = 1.0 / (fan_in as f64).sqrt();
+            let weight = uniform(rng, weights, bound);
+            (weight, uniform(rng, biases, bound))
+        }
+        Initialisation::Authors => {
+            // Uniform with standard deviation 0.02: half-width 0.02 * sqrt(3).
+            let weight = uniform(rng, weights, 0.02 * 3f64.sqrt());
+            (weight, vec![0.0; biases])
+        }
+    }
 }
 
 /// A 1-D convolution over time with 'same'-style symmetric zero padding `kernel_size / 2`.
@@ -37,9 +60,29 @@ impl ConvLayer {
         rng: &mut ChaCha8Rng,
         device: &Device,
     ) -> Self {
-        let bound = 1.0 / ((in_channels * kernel_size) as f64).sqrt();
-        let weight = uniform(rng, out_channels * in_channels * kernel_size, bound);
-        let bias = uniform(rng, out_channels, bound);
+        Self::with_initialisation(
+            Initialisation::Torch,
+            [in_channels, out_channels, kernel_size, stride],
+            rng,
+            device,
+        )
+    }
+
+    /// A layer of `[in_channels, out_channels, kernel_size, stride]` initialised as `init` says
+    /// from `rng`.
+    pub fn with_initialisation(
+        init: Initialisation,
+        [in_channels, out_channels, kernel_size, stride]: [usize; 4],
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Self {
+        let (weight, bias) = initial_values(
+            init,
+            rng,
+            in_channels * kernel_size,
+            out_channels * in_channels * kernel_size,
+            out_channels,
+        );
         Self {
             weight: Param::from_data(
                 TensorData::new(weight, [out_channels, in_channels, kernel_size]),
@@ -99,9 +142,30 @@ impl DenseLayer {
         rng: &mut ChaCha8Rng,
         device: &Device,
     ) -> Self {
-        let bound = 1.0 / (in_features as f64).sqrt();
-        let weight = uniform(rng, in_features * out_features, bound);
-        let bias = uniform(rng, out_features, bound);
+        Self::with_initialisation(
+            Initialisation::Torch,
+            in_features,
+            out_features,
+            rng,
+            device,
+        )
+    }
+
+    /// A layer initialised as `init` says from `rng`.
+    pub fn with_initialisation(
+        init: Initialisation,
+        in_features: usize,
+        out_features: usize,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Self {
+        let (weight, bias) = initial_values(
+            init,
+            rng,
+            in_features,
+            in_features * out_features,
+            out_features,
+        );
         Self {
             weight: Param::from_data(TensorData::new(weight, [in_features, out_features]), device),
             bias: Param::from_data(TensorData::new(bias, [out_features]), device),

@@ -39,7 +39,7 @@ mod generator;
 mod layers;
 pub mod marble;
 
-pub use config::{Architecture, DenseWidth, SpikeGanConfig};
+pub use config::{Architecture, DenseWidth, Initialisation, ModelPreset, SpikeGanConfig};
 pub use critic::Critic;
 pub use cyclegan::{CycleGanConfig, CycleGenerator, CycleLayout, PatchDiscriminator};
 pub use generator::Generator;

@@ -47,6 +47,8 @@ fn iteration_on(c: &mut Criterion, group_name: &str, device: &Device) {
         let train = SampleWindows::new(Arc::new(data), bins, starts).unwrap();
         let config = SpikeGanRunConfig {
             seed: 0,
+            recipe: None,
+            model_preset: None,
             data: DataConfig::default(),
             model: SpikeGanConfig::paper(neurons, bins),
             training: WganConfig::default(),

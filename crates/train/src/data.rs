@@ -109,6 +109,21 @@ impl SampleWindows {
         }
     }
 
+    /// The bins of the shared array that at least one sample covers, in order (each bin once,
+    /// however many overlapping windows hold it): the recording these samples were cut from.
+    pub fn covered_bins(&self) -> Vec<usize> {
+        let mut covered = vec![false; self.data.ncols()];
+        for &start in &self.starts {
+            covered[start..start + self.window].fill(true);
+        }
+        (0..covered.len()).filter(|&b| covered[b]).collect()
+    }
+
+    /// The activity of neuron `neuron` in bin `bin` of the shared array (0 or 1).
+    pub(crate) fn bin_value(&self, neuron: usize, bin: usize) -> u8 {
+        self.data[[neuron, bin]]
+    }
+
     /// Sample `index` as a `neurons x window` array.
     pub fn sample(&self, index: usize) -> Array2<u8> {
         let start = self.starts[index];

@@ -26,6 +26,7 @@ pub mod cyclegan;
 pub mod data;
 mod error;
 pub mod imaging;
+pub mod monitor;
 pub mod rundir;
 pub mod sample;
 pub mod wgan;
@@ -46,9 +47,11 @@ pub use imaging::{
     CalciumPipelineConfig, Condition, CycleData, CyclePreprocessing, ModelSignal, NeuronSorting,
     NormalisationKind, SignalWindows, align_neurons, calcium_from_spikes, process_condition,
 };
+pub use monitor::{Moments, SampleErrors};
 pub use rundir::{DataDescription, Manifest, RunContext, RunDir, Session};
 pub use sample::sample_spikes;
 pub use wgan::{
-    IterationLosses, MetricsLine, Silent, SpikeGanRunConfig, SpikeGanTrainer, TrainObserver,
-    WganConfig, load_trained, resume_spikegan, start_spikegan, train_spikegan,
+    CriticInput, IterationLosses, LearningRateSchedule, MetricsLine, Silent, SpikeGanRunConfig,
+    SpikeGanTrainer, TrainObserver, TrainingRecipe, WganConfig, load_trained, resume_spikegan,
+    start_spikegan, train_spikegan,
 };

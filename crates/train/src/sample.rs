@@ -22,8 +22,22 @@ pub fn sample_spikes(
     seed: u64,
     device: &Device,
 ) -> Result<(Array3<f32>, Array3<u8>)> {
+    sample_spikes_with(
+        generator,
+        count,
+        &mut ChaCha8Rng::seed_from_u64(seed),
+        device,
+    )
+}
+
+/// As [`sample_spikes`], every draw from `rng`.
+pub fn sample_spikes_with(
+    generator: &Generator,
+    count: usize,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Result<(Array3<f32>, Array3<u8>)> {
     let (neurons, bins, latent) = (generator.neurons, generator.bins, generator.latent_dim);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut probabilities = Vec::with_capacity(count * neurons * bins);
     let mut remaining = count;
     while remaining > 0 {

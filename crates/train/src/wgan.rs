@@ -14,7 +14,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use burn::module::Module;
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use neuroforge_models::{Critic, Generator, SpikeGanConfig};
@@ -26,9 +26,38 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{load_module, load_optimizer, save_module, save_optimizer};
 use crate::data::{DataConfig, SampleWindows, SplitSamples};
 use crate::error::{Result, TrainError};
+use crate::monitor::{Moments, SampleErrors};
 use crate::rundir::{DataDescription, Manifest, RunContext, RunDir};
+use crate::sample::sample_spikes_with;
 
-/// WGAN-GP settings. Defaults are the paper's (METHODS.md section 1).
+/// What the critic is shown of the generator's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum CriticInput {
+    /// The spike probabilities `p = G(z)` (the paper's; the data it is compared with are
+    /// binary, so the generator is pushed to saturate its sigmoid).
+    #[default]
+    Probabilities,
+    /// A Bernoulli sample `x = 1[p > u]`, binary like the data, with the straight-through
+    /// gradient: the generator's loss is differentiated as if `x` were `p`
+    /// (`x + p - detach(p)`).
+    StraightThrough,
+}
+
+/// How the learning rates change over a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum LearningRateSchedule {
+    /// The same rate at every iteration (the paper's).
+    #[default]
+    Constant,
+    /// A half cosine from the full rate at the first iteration down to
+    /// `final_learning_rate_fraction` of it at the last (`iterations`).
+    Cosine,
+}
+
+/// WGAN-GP settings. Defaults are the paper's (METHODS.md section 1); [`TrainingRecipe`] names
+/// the paper's and neuroforge's own settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WganConfig {
@@ -38,8 +67,30 @@ pub struct WganConfig {
     pub critic_steps: usize,
     /// Weight lambda of the gradient penalty. Default 10.
     pub gradient_penalty: f64,
-    /// Adam learning rate of both networks. Default 1e-4.
+    /// Adam learning rate of the generator, and of the critic unless `critic_learning_rate`
+    /// is set. Default 1e-4.
     pub learning_rate: f64,
+    /// Adam learning rate of the critic, when it differs from the generator's (a two
+    /// time-scale update rule). Default: none (the generator's).
+    pub critic_learning_rate: Option<f64>,
+    /// How both learning rates change over the run. Default `constant`.
+    pub schedule: LearningRateSchedule,
+    /// Iterations over which both learning rates rise linearly from `1/warmup` of their value
+    /// to all of it. Default 0 (none).
+    pub warmup_iterations: u64,
+    /// The fraction of the learning rates left at the last iteration of a `cosine` schedule.
+    /// Default 0.
+    pub final_learning_rate_fraction: f64,
+    /// What the critic is shown of the generator's output. Default `probabilities` (the
+    /// paper's).
+    pub critic_input: CriticInput,
+    /// Decay of an exponential moving average of the generator's weights, kept beside them
+    /// and used for sampling when positive; early iterations fade out through a warm-up
+    /// (`min(decay, (1 + i) / (10 + i))` at iteration `i`). Default 0 (no average).
+    pub ema_decay: f64,
+    /// Generated samples whose firing-rate and covariance errors against the training data
+    /// are logged with each metrics line (0: none). Default 512.
+    pub monitor_samples: usize,
     /// Adam beta1. Default 0.
     pub beta1: f64,
     /// Adam beta2. Default 0.9.
@@ -69,6 +120,13 @@ impl Default for WganConfig {
             critic_steps: 5,
             gradient_penalty: 10.0,
             learning_rate: 1e-4,
+            critic_learning_rate: None,
+            schedule: LearningRateSchedule::Constant,
+            warmup_iterations: 0,
+            final_learning_rate_fraction: 0.0,
+            critic_input: CriticInput::Probabilities,
+            ema_decay: 0.0,
+            monitor_samples: 512,
             beta1: 0.0,
             beta2: 0.9,
             epsilon: 1e-8,
@@ -96,6 +154,10 @@ impl WganConfig {
         }
         for (name, value) in [
             ("learning_rate", self.learning_rate),
+            (
+                "critic_learning_rate",
+                self.critic_learning_rate.unwrap_or(self.learning_rate),
+            ),
             ("epsilon", self.epsilon),
             ("divergence_limit", self.divergence_limit),
         ] {
@@ -109,12 +171,60 @@ impl WganConfig {
                 self.gradient_penalty
             ));
         }
-        for (name, value) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+        for (name, value) in [
+            ("beta1", self.beta1),
+            ("beta2", self.beta2),
+            ("ema_decay", self.ema_decay),
+        ] {
             if !(value.is_finite() && (0.0..1.0).contains(&value)) {
                 return bad(format!("{name} must be in [0, 1) (got {value})"));
             }
         }
+        if !(self.final_learning_rate_fraction.is_finite()
+            && (0.0..=1.0).contains(&self.final_learning_rate_fraction))
+        {
+            return bad(format!(
+                "final_learning_rate_fraction must be in [0, 1] (got {})",
+                self.final_learning_rate_fraction
+            ));
+        }
         Ok(())
+    }
+
+    /// The factor both learning rates are multiplied by at generator iteration `iteration`
+    /// (counted from 1): the warm-up's times the schedule's.
+    pub fn learning_rate_factor(&self, iteration: u64) -> f64 {
+        let warmup = if self.warmup_iterations > 0 {
+            (iteration as f64 / self.warmup_iterations as f64).min(1.0)
+        } else {
+            1.0
+        };
+        let schedule = match self.schedule {
+            LearningRateSchedule::Constant => 1.0,
+            LearningRateSchedule::Cosine => {
+                let span = self.iterations.saturating_sub(1).max(1) as f64;
+                let progress = (iteration.saturating_sub(1) as f64 / span).min(1.0);
+                let floor = self.final_learning_rate_fraction;
+                floor + (1.0 - floor) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+        };
+        warmup * schedule
+    }
+
+    /// The generator's and the critic's learning rates at generator iteration `iteration`.
+    pub fn learning_rates(&self, iteration: u64) -> (f64, f64) {
+        let factor = self.learning_rate_factor(iteration);
+        (
+            self.learning_rate * factor,
+            self.critic_learning_rate.unwrap_or(self.learning_rate) * factor,
+        )
+    }
+
+    /// The decay of the generator's weight average after iteration `iteration`, with its
+    /// warm-up.
+    pub fn ema_decay_at(&self, iteration: u64) -> f64 {
+        let i = iteration as f64;
+        self.ema_decay.min((1.0 + i) / (10.0 + i))
     }
 
     fn adam(&self) -> ModuleOptimizer {
@@ -126,12 +236,76 @@ impl WganConfig {
     }
 }
 
+/// A named set of training settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrainingRecipe {
+    /// neuroforge's recipe (docs/RESULTS.md, "The recipe"): the critic is shown binary
+    /// samples with a straight-through gradient, Adam at 1e-3 with a cosine decay to zero over
+    /// the run, and the generator's weights averaged (decay 0.999, with warm-up) for sampling.
+    /// The paper's model, loss, batch and critic steps are unchanged.
+    #[default]
+    Fast,
+    /// The paper's schedule exactly: probabilities to the critic, Adam at a constant 1e-4,
+    /// no average, 300,000 iterations.
+    Paper,
+}
+
+impl TrainingRecipe {
+    /// The name used in configuration files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrainingRecipe::Fast => "fast",
+            TrainingRecipe::Paper => "paper",
+        }
+    }
+
+    /// Parses a recipe name (`fast`, `paper`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "fast" => Some(TrainingRecipe::Fast),
+            "paper" => Some(TrainingRecipe::Paper),
+            _ => None,
+        }
+    }
+
+    /// The training settings of the recipe (a run of `iterations` generator iterations for
+    /// `fast`, whose schedule spans the run; the paper's 300,000 for `paper`).
+    pub fn settings(self, iterations: Option<u64>) -> WganConfig {
+        let paper = WganConfig::default();
+        match self {
+            TrainingRecipe::Paper => WganConfig {
+                iterations: iterations.unwrap_or(paper.iterations),
+                ..paper
+            },
+            TrainingRecipe::Fast => WganConfig {
+                iterations: iterations.unwrap_or(FAST_RECIPE_ITERATIONS),
+                learning_rate: 1e-3,
+                schedule: LearningRateSchedule::Cosine,
+                critic_input: CriticInput::StraightThrough,
+                ema_decay: 0.999,
+                ..paper
+            },
+        }
+    }
+}
+
+/// Generator iterations of the `fast` recipe when the run does not say.
+pub const FAST_RECIPE_ITERATIONS: u64 = 20_000;
+
 /// The whole configuration of a Spike-GAN run, as written to `config.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpikeGanRunConfig {
     /// The seed of the weights and of every draw during training.
     pub seed: u64,
+    /// The named recipe the `[training]` settings started from (a record: `[training]` holds
+    /// what ran, including any key set by hand).
+    #[serde(default)]
+    pub recipe: Option<TrainingRecipe>,
+    /// The named model preset the `[model]` settings started from (a record, as `recipe`).
+    #[serde(default)]
+    pub model_preset: Option<neuroforge_models::ModelPreset>,
     /// How samples are cut from the data.
     #[serde(default)]
     pub data: DataConfig,
@@ -194,6 +368,14 @@ pub struct MetricsLine {
     pub wasserstein_heldout: Option<f64>,
     /// Generator iterations per second since the previous line.
     pub iterations_per_s: f64,
+    /// Firing-rate and covariance errors of fresh samples of the generator (its weight
+    /// average when the run keeps one) against the training data, when `monitor_samples` is
+    /// positive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_errors: Option<SampleErrors>,
+    /// The generator's learning rate at the line's iteration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learning_rate: Option<f64>,
 }
 
 /// A Spike-GAN generator and critic with their optimisers, on an autodiff device.
@@ -204,10 +386,14 @@ pub struct SpikeGanTrainer {
     critic: Critic,
     generator_optim: ModuleOptimizer,
     critic_optim: ModuleOptimizer,
+    /// The moving average of the generator's weights (without autodiff), when the run keeps
+    /// one.
+    average: Option<Generator>,
     iteration: u64,
 }
 
 const GENERATOR_FILE: &str = "generator.bpk";
+const AVERAGE_FILE: &str = "generator-average.bpk";
 const CRITIC_FILE: &str = "critic.bpk";
 const GENERATOR_OPTIM_FILE: &str = "generator-adam.bpk";
 const CRITIC_OPTIM_FILE: &str = "critic-adam.bpk";
@@ -225,6 +411,7 @@ impl SpikeGanTrainer {
         let (generator_seed, critic_seed) = weight_seeds(config.seed);
         let generator = Generator::new(&config.model, generator_seed, &device)?;
         let critic = Critic::new(&config.model, critic_seed, &device)?;
+        let average = (config.training.ema_decay > 0.0).then(|| generator.valid());
         Ok(Self {
             generator_optim: config.training.adam(),
             critic_optim: config.training.adam(),
@@ -232,6 +419,7 @@ impl SpikeGanTrainer {
             device,
             generator,
             critic,
+            average,
             iteration: 0,
         })
     }
@@ -254,6 +442,15 @@ impl SpikeGanTrainer {
         let adam = || trainer.config.training.adam();
         trainer.generator_optim = load_optimizer(checkpoint, GENERATOR_OPTIM_FILE, adam())?;
         trainer.critic_optim = load_optimizer(checkpoint, CRITIC_OPTIM_FILE, adam())?;
+        if let Some(average) = trainer.average.take() {
+            // A checkpoint without an average (the run turned it on when resumed) starts it
+            // from the current weights.
+            trainer.average = Some(if checkpoint.join(AVERAGE_FILE).exists() {
+                load_module(checkpoint, AVERAGE_FILE, average)?
+            } else {
+                trainer.generator.valid()
+            });
+        }
         trainer.iteration = iteration;
         Ok(trainer)
     }
@@ -276,6 +473,28 @@ impl SpikeGanTrainer {
     /// The critic (on the autodiff device).
     pub fn critic(&self) -> &Critic {
         &self.critic
+    }
+
+    /// The moving average of the generator's weights, when the run keeps one.
+    pub fn average(&self) -> Option<&Generator> {
+        self.average.as_ref()
+    }
+
+    /// The generator samples are drawn from: the weight average when the run keeps one, else
+    /// the generator itself (without autodiff).
+    pub fn sampling_generator(&self) -> Generator {
+        self.average
+            .clone()
+            .unwrap_or_else(|| self.generator.valid())
+    }
+
+    /// Uniform draws shaped like a batch of samples, for Bernoulli samples of probabilities.
+    fn uniform_like(&self, rng: &mut ChaCha8Rng, batch: usize, device: &Device) -> Tensor<3> {
+        let (neurons, bins) = (self.config.model.neurons, self.config.model.bins);
+        let values: Vec<f32> = (0..batch * neurons * bins)
+            .map(|_| rng.random::<f32>())
+            .collect();
+        Tensor::from_data(TensorData::new(values, [batch, neurons, bins]), device)
     }
 
     fn samples_tensor(&self, samples: &SampleWindows, indices: &[usize]) -> Tensor<3> {
@@ -311,7 +530,8 @@ impl SpikeGanTrainer {
         let mut rng = iteration_rng(self.config.seed, next);
         let batch = self.config.training.batch_size;
         let lambda = self.config.training.gradient_penalty;
-        let lr = self.config.training.learning_rate;
+        let (generator_lr, critic_lr) = self.config.training.learning_rates(next);
+        let straight_through = self.config.training.critic_input == CriticInput::StraightThrough;
         let steps = self.config.training.critic_steps;
         let mut losses = IterationLosses::default();
         for _ in 0..steps {
@@ -324,11 +544,12 @@ impl SpikeGanTrainer {
             let alpha = Tensor::<1>::from_data(TensorData::new(alpha, [batch]), &self.device)
                 .reshape([batch, 1, 1]);
             // The generator is a constant of the critic's loss.
-            let fake = self
-                .generator
-                .valid()
-                .forward(z.without_autodiff())
-                .autodiff();
+            let mut fake = self.generator.valid().forward(z.without_autodiff());
+            if straight_through {
+                let u = self.uniform_like(&mut rng, batch, &fake.device());
+                fake = fake.greater(u).float();
+            }
+            let fake = fake.autodiff();
             let interpolated = real.clone() + (fake.clone() - real.clone()) * alpha;
             // Real and generated samples through the critic in one batch.
             let scores = self.critic.forward(Tensor::cat(vec![real, fake], 0));
@@ -345,16 +566,54 @@ impl SpikeGanTrainer {
             losses.add(&step, 1.0 / steps as f64);
             self.check_finite(next, "critic loss", step.critic_loss)?;
             let grads = GradientsParams::from_grads(loss.backward(), &self.critic);
-            self.critic = self.critic_optim.step(lr, self.critic.clone(), grads);
+            self.critic = self
+                .critic_optim
+                .step(critic_lr, self.critic.clone(), grads);
         }
         let z = self.noise(&mut rng, batch);
-        let loss = self.critic.forward(self.generator.forward(z)).mean().neg();
+        let mut fake = self.generator.forward(z);
+        if straight_through {
+            // Binary in the forward pass, the identity's gradient in the backward pass.
+            let u = self.uniform_like(&mut rng, batch, &self.device);
+            let spikes = fake.clone().detach().greater(u).float();
+            fake = fake.clone() + (spikes - fake.detach());
+        }
+        let loss = self.critic.forward(fake).mean().neg();
         losses.generator_loss = to_f64(loss.clone().detach());
         self.check_finite(next, "generator loss", losses.generator_loss)?;
         let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
-        self.generator = self.generator_optim.step(lr, self.generator.clone(), grads);
+        self.generator = self
+            .generator_optim
+            .step(generator_lr, self.generator.clone(), grads);
+        if let Some(average) = self.average.take() {
+            let decay = self.config.training.ema_decay_at(next);
+            self.average = Some(moving_average(average, &self.generator.valid(), decay));
+        }
         self.iteration = next;
         Ok(losses)
+    }
+
+    /// Firing-rate and covariance errors of `monitor_samples` fresh binary samples of the
+    /// sampling generator against `reference` (the training data's moments); `None` when the
+    /// run monitors nothing. The draws come from the iteration's own stream, apart from the
+    /// training draws, so monitoring does not change training.
+    pub fn sample_errors(&self, reference: &Moments) -> Result<Option<SampleErrors>> {
+        let count = self.config.training.monitor_samples;
+        if count == 0 {
+            return Ok(None);
+        }
+        let generator = self.sampling_generator();
+        let mut rng = iteration_rng(self.config.seed, self.iteration);
+        rng.set_word_pos(1 << 41);
+        let (_, spikes) = sample_spikes_with(
+            &generator,
+            count,
+            &mut rng,
+            &self.device.clone().without_autodiff(),
+        )?;
+        let (neurons, bins) = (self.config.model.neurons, self.config.model.bins);
+        let generated = Moments::of_samples(spikes.as_slice().unwrap_or_default(), neurons, bins);
+        Ok(Some(SampleErrors::between(reference, &generated, count)))
     }
 
     fn check_finite(&self, iteration: u64, what: &str, value: f64) -> Result<()> {
@@ -411,9 +670,12 @@ impl SpikeGanTrainer {
         (train, heldout)
     }
 
-    /// Write the networks and optimiser states into `dir`.
+    /// Write the networks, the weight average and the optimiser states into `dir`.
     pub fn save_into(&self, dir: &Path) -> Result<()> {
         save_module(dir, GENERATOR_FILE, &self.generator)?;
+        if let Some(average) = &self.average {
+            save_module(dir, AVERAGE_FILE, average)?;
+        }
         save_module(dir, CRITIC_FILE, &self.critic)?;
         save_optimizer(dir, GENERATOR_OPTIM_FILE, &self.generator_optim)?;
         save_optimizer(dir, CRITIC_OPTIM_FILE, &self.critic_optim)
@@ -434,6 +696,8 @@ fn load_networks(
 }
 
 /// The trained networks of a run directory's newest checkpoint, on `device` (no autodiff).
+/// The generator is the moving average of its weights when the checkpoint holds one (the
+/// weights a run with `ema_decay > 0` samples from).
 pub fn load_trained(
     run: &RunDir,
     device: &Device,
@@ -442,8 +706,57 @@ pub fn load_trained(
     let (_, checkpoint) = run.latest_checkpoint()?;
     let generator = Generator::new(&config.model, 0, device)?;
     let critic = Critic::new(&config.model, 0, device)?;
-    let (generator, critic) = load_networks(&checkpoint, generator, critic)?;
+    let (generator, critic) = if checkpoint.join(AVERAGE_FILE).exists() {
+        (
+            load_module(&checkpoint, AVERAGE_FILE, generator)?,
+            load_module(&checkpoint, CRITIC_FILE, critic)?,
+        )
+    } else {
+        load_networks(&checkpoint, generator, critic)?
+    };
     Ok((config, generator, critic))
+}
+
+/// Collects a module's float parameters, flattened, in visiting order.
+struct FlatParameters(Vec<Tensor<1>>);
+
+impl ModuleVisitor for FlatParameters {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let value = param.val();
+        let count = value.shape().num_elements();
+        self.0.push(value.reshape([count]));
+    }
+}
+
+/// Replaces each float parameter `a` of a module by `decay a + (1 - decay) b`, `b` the
+/// parameter in the same position of another module of the same structure.
+struct TowardParameters {
+    targets: std::vec::IntoIter<Tensor<1>>,
+    decay: f64,
+}
+
+impl ModuleMapper for TowardParameters {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let Some(target) = self.targets.next() else {
+            return param;
+        };
+        let decay = self.decay;
+        param.map(|value| {
+            let dims = value.dims();
+            value.mul_scalar(decay) + target.reshape(dims).mul_scalar(1.0 - decay)
+        })
+    }
+}
+
+/// One step of the exponential moving average: `decay average + (1 - decay) current`, weight
+/// by weight (both without autodiff, of the same configuration).
+fn moving_average(average: Generator, current: &Generator, decay: f64) -> Generator {
+    let mut flat = FlatParameters(Vec::new());
+    current.visit(&mut flat);
+    average.map(&mut TowardParameters {
+        targets: flat.0.into_iter(),
+        decay,
+    })
 }
 
 /// What a training session reports as it goes.
@@ -487,6 +800,7 @@ pub fn train_spikegan(
         "training Spike-GAN"
     );
     observer.on_start(start, training.iterations);
+    let reference = (training.monitor_samples > 0).then(|| Moments::of_windows(&split.train));
     let session_start = Instant::now();
     let mut window_start = Instant::now();
     let mut window = IterationLosses::default();
@@ -509,13 +823,20 @@ pub fn train_spikegan(
         if iteration.is_multiple_of(training.log_every) || last {
             let mut averaged = IterationLosses::default();
             averaged.add(&window, 1.0 / window_len as f64);
+            let iterations_per_s = window_len as f64 / window_start.elapsed().as_secs_f64();
             let (train_w, heldout_w) = trainer.heldout_check(split);
+            let sample_errors = match &reference {
+                Some(reference) => trainer.sample_errors(reference)?,
+                None => None,
+            };
             let line = MetricsLine {
                 iteration,
                 losses: averaged,
                 wasserstein_train_subset: train_w,
                 wasserstein_heldout: heldout_w,
-                iterations_per_s: window_len as f64 / window_start.elapsed().as_secs_f64(),
+                iterations_per_s,
+                sample_errors,
+                learning_rate: Some(training.learning_rates(iteration).0),
             };
             tracing::info!(
                 iteration,
@@ -523,6 +844,8 @@ pub fn train_spikegan(
                 wasserstein = averaged.wasserstein,
                 penalty = averaged.gradient_penalty,
                 heldout = ?heldout_w,
+                rate_error = ?sample_errors.map(|e| e.firing_rate_l1),
+                covariance_error = ?sample_errors.map(|e| e.covariance_l1),
                 "metrics"
             );
             run.append_metrics(&line)?;
@@ -606,4 +929,74 @@ pub fn resume_spikegan(
     run.truncate_metrics_after(iteration)?;
     tracing::info!(iteration, checkpoint = %checkpoint.display(), "resuming");
     train_spikegan(run, trainer, split, context, observer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cosine_schedule_and_warm_up_follow_their_closed_forms() {
+        let config = WganConfig {
+            iterations: 101,
+            learning_rate: 1e-3,
+            critic_learning_rate: Some(4e-3),
+            schedule: LearningRateSchedule::Cosine,
+            final_learning_rate_fraction: 0.1,
+            ..WganConfig::default()
+        };
+        // Iteration i of n: f = 0.1 + 0.9 * (1 + cos(pi (i - 1) / (n - 1))) / 2.
+        for (iteration, expected) in [
+            (1, 1.0),
+            (51, 0.55),
+            (101, 0.1),
+            (26, 0.1 + 0.9 * 0.8535533905932737),
+        ] {
+            let factor = config.learning_rate_factor(iteration);
+            assert!((factor - expected).abs() < 1e-12, "{iteration}: {factor}");
+            let (g, c) = config.learning_rates(iteration);
+            assert!((g - 1e-3 * expected).abs() < 1e-15 && (c - 4e-3 * expected).abs() < 1e-15);
+        }
+        let warm = WganConfig {
+            warmup_iterations: 10,
+            ..WganConfig::default()
+        };
+        assert!((warm.learning_rate_factor(1) - 0.1).abs() < 1e-12);
+        assert!((warm.learning_rate_factor(5) - 0.5).abs() < 1e-12);
+        assert!((warm.learning_rate_factor(10) - 1.0).abs() < 1e-12);
+        assert!((warm.learning_rate_factor(1000) - 1.0).abs() < 1e-12);
+        assert_eq!(WganConfig::default().learning_rate_factor(77), 1.0);
+    }
+
+    #[test]
+    fn the_average_decay_warms_up_to_its_setting() {
+        let config = WganConfig {
+            ema_decay: 0.999,
+            ..WganConfig::default()
+        };
+        assert!((config.ema_decay_at(1) - 2.0 / 11.0).abs() < 1e-12);
+        assert!((config.ema_decay_at(90) - 91.0 / 100.0).abs() < 1e-12);
+        assert_eq!(config.ema_decay_at(100_000), 0.999);
+    }
+
+    #[test]
+    fn recipes_differ_only_where_documented() {
+        let paper = TrainingRecipe::Paper.settings(None);
+        assert_eq!(paper, WganConfig::default());
+        let fast = TrainingRecipe::Fast.settings(Some(1234));
+        assert_eq!(fast.iterations, 1234);
+        assert_eq!(
+            WganConfig {
+                iterations: paper.iterations,
+                learning_rate: paper.learning_rate,
+                schedule: paper.schedule,
+                critic_input: paper.critic_input,
+                ema_decay: paper.ema_decay,
+                ..fast
+            },
+            paper
+        );
+        assert_eq!(fast.critic_input, CriticInput::StraightThrough);
+        assert!(fast.check().is_ok() && paper.check().is_ok());
+    }
 }

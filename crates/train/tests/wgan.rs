@@ -11,8 +11,8 @@ use ndarray::Array2;
 use neuroforge_models::SpikeGanConfig;
 use neuroforge_train::{
     DataConfig, RunContext, RunDir, Silent, SpikeGanRunConfig, SpikeGanTrainer, SplitSamples,
-    TrainError, TrainObserver, WganConfig, load_trained, resume_spikegan, sample_spikes,
-    split_samples, start_spikegan,
+    TrainError, TrainObserver, TrainingRecipe, WganConfig, load_trained, resume_spikegan,
+    sample_spikes, split_samples, start_spikegan,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -32,6 +32,8 @@ fn small_config(neurons: usize, bins: usize, iterations: u64) -> SpikeGanRunConf
     model.generator_widths = vec![32, 16];
     SpikeGanRunConfig {
         seed: 3,
+        recipe: None,
+        model_preset: None,
         data: DataConfig::default(),
         model,
         training: WganConfig {
@@ -312,4 +314,132 @@ fn a_diverging_run_stops_with_a_clear_error_and_keeps_its_checkpoints() {
         "{err:?}"
     );
     assert_eq!(run.read_manifest().unwrap().status, "diverged");
+}
+
+/// `small_config` trained with the fast recipe's settings (binary critic input with the
+/// straight-through gradient, cosine decay from 1e-3, weight average).
+fn fast_config(iterations: u64) -> SpikeGanRunConfig {
+    let mut config = small_config(2, 16, iterations);
+    config.training = WganConfig {
+        batch_size: 32,
+        log_every: 10,
+        checkpoint_every: 10,
+        heldout_samples: 64,
+        monitor_samples: 64,
+        ..TrainingRecipe::Fast.settings(Some(iterations))
+    };
+    config.recipe = Some(TrainingRecipe::Fast);
+    config
+}
+
+#[test]
+fn the_fast_recipe_resumes_exactly_weight_average_included() {
+    let device = Device::flex();
+    let split = two_neuron_split();
+    let tmp = tempfile::tempdir().unwrap();
+    let context = RunContext::default();
+    let whole = RunDir::create(&tmp.path().join("whole")).unwrap();
+    start_spikegan(
+        &whole,
+        fast_config(30),
+        &split,
+        None,
+        &context,
+        &device,
+        &mut Silent,
+    )
+    .unwrap();
+    let stopped = RunDir::create(&tmp.path().join("stopped")).unwrap();
+    let outcome = start_spikegan(
+        &stopped,
+        fast_config(30),
+        &split,
+        None,
+        &context,
+        &device,
+        &mut StopAfter { at: 17, seen: 0 },
+    );
+    assert!(matches!(
+        outcome,
+        Err(TrainError::Interrupted { iteration: 17 })
+    ));
+    resume_spikegan(&stopped, &split, &context, &device, &mut Silent).unwrap();
+    // load_trained gives the weight average when the run keeps one: equal averages mean the
+    // average was saved and restored, not restarted.
+    assert_same_final_weights(&whole, &stopped, &device);
+    let checkpoint = whole.latest_checkpoint().unwrap().1;
+    assert!(checkpoint.join("generator-average.bpk").exists());
+    // The average is not the last weights.
+    let last = SpikeGanTrainer::from_checkpoint(fast_config(30), &checkpoint, 30, &device).unwrap();
+    let (_, average, _) = load_trained(&whole, &device).unwrap();
+    assert_ne!(
+        flat_weights(&last.generator().valid()),
+        flat_weights(&average)
+    );
+    assert_eq!(
+        flat_weights(last.average().unwrap()),
+        flat_weights(&average)
+    );
+    // Every metrics line carries the sample errors, with a positive floor.
+    for line in whole.read_metrics().unwrap() {
+        let errors = &line["sample_errors"];
+        assert_eq!(errors["samples"].as_u64(), Some(64));
+        assert!(errors["firing_rate_floor"].as_f64().unwrap() > 0.0);
+        assert!(errors["firing_rate_l1"].as_f64().unwrap().is_finite());
+        assert!(line["learning_rate"].as_f64().unwrap() <= 1e-3);
+    }
+}
+
+#[test]
+fn the_weight_average_follows_its_closed_form() {
+    // After one iteration from the initial weights w0 the average is
+    // d w0 + (1 - d) w1 with d = min(0.999, 2 / 11) (the warm-up at iteration 1).
+    let device = Device::flex();
+    let split = two_neuron_split();
+    let mut trainer = SpikeGanTrainer::new(fast_config(5), &device).unwrap();
+    let w0 = flat_weights(&trainer.generator().valid());
+    assert_eq!(flat_weights(trainer.average().unwrap()), w0);
+    trainer.step(&split.train).unwrap();
+    let w1 = flat_weights(&trainer.generator().valid());
+    let average = flat_weights(trainer.average().unwrap());
+    let d = 2.0f64 / 11.0;
+    for ((a, x0), x1) in average.iter().zip(&w0).zip(&w1) {
+        let expected = d * f64::from(*x0) + (1.0 - d) * f64::from(*x1);
+        assert!((f64::from(*a) - expected).abs() < 1e-6, "{a} vs {expected}");
+    }
+    assert_ne!(w0, w1);
+}
+
+#[test]
+fn the_fast_recipe_learns_the_rates_of_independent_neurons() {
+    // As training_brings_the_generated_rates_to_the_data, with the critic shown binary samples
+    // (straight-through gradient) and the average sampled.
+    let device = Device::flex();
+    let rates = [0.1, 0.3, 0.6];
+    let data = bernoulli_data(&rates, 400, 16, 2);
+    let split = split_samples(data, Some(16), &DataConfig::default()).unwrap();
+    let mut config = small_config(3, 16, 300);
+    config.training = WganConfig {
+        batch_size: 32,
+        ..TrainingRecipe::Fast.settings(Some(300))
+    };
+    let mut trainer = SpikeGanTrainer::new(config, &device).unwrap();
+    let error = |trainer: &SpikeGanTrainer| {
+        let (p, _) = sample_spikes(&trainer.sampling_generator(), 512, 9, &device).unwrap();
+        rates
+            .iter()
+            .enumerate()
+            .map(|(n, &r)| {
+                let mean = p.index_axis(ndarray::Axis(1), n).mean().unwrap();
+                (f64::from(mean) - r).abs()
+            })
+            .sum::<f64>()
+    };
+    let initial = error(&trainer);
+    for _ in 0..300 {
+        trainer.step(&split.train).unwrap();
+    }
+    let trained = error(&trainer);
+    assert!(initial > 0.4, "untrained rate error {initial}");
+    assert!(trained < 0.2 * initial, "rate error {initial} -> {trained}");
 }
