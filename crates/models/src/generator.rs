@@ -162,6 +162,38 @@ fn upsample_nearest2(x: Tensor<3>) -> Tensor<3> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::module::Param;
+    use burn::tensor::TensorData;
+
+    /// The mean output of a generator whose last convolution has bias -10 and zero weights.
+    fn output_at_bias_minus_10(config: &SpikeGanConfig) -> Result<f64, Box<dyn std::error::Error>> {
+        let device = Device::flex();
+        let mut generator = Generator::new(config, 3, &device)?;
+        let last = generator.convs.len() - 1;
+        let conv = &mut generator.convs[last];
+        let [out, inp, k] = conv.weight.val().dims();
+        conv.weight = Param::from_data(TensorData::zeros::<f32, _>([out, inp, k]), &device);
+        conv.bias = Param::from_data(TensorData::new(vec![-10.0f32; out], [out]), &device);
+        let z = Tensor::<2>::zeros([2, config.latent_dim], &device);
+        Ok(f64::from(generator.forward(z).mean().into_scalar::<f32>()))
+    }
+
+    #[test]
+    fn the_authors_generator_applies_a_leaky_relu_before_its_sigmoid()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let mut config = SpikeGanConfig::paper(4, 8);
+        config.generator_widths = vec![8, 8];
+        // sigmoid(0.2 * -10) with the leaky ReLU, sigmoid(-10) without.
+        let with = output_at_bias_minus_10(&config)?;
+        assert!((with - 1.0 / (1.0 + 2f64.exp())).abs() < 1e-6, "{with}");
+        config.leaky_relu_before_sigmoid = false;
+        let without = output_at_bias_minus_10(&config)?;
+        assert!(
+            (without - 1.0 / (1.0 + 10f64.exp())).abs() < 1e-7,
+            "{without}"
+        );
+        Ok(())
+    }
 
     #[test]
     fn upsampling_repeats_each_bin() -> Result<(), Box<dyn std::error::Error>> {

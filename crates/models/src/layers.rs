@@ -188,3 +188,39 @@ impl DenseLayer {
         grad_output.matmul(self.weight.val().transpose())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn the_authors_initialisation_has_standard_deviation_0_02_and_zero_biases() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let (weights, biases) = initial_values(Initialisation::Authors, &mut rng, 250, 64_000, 128);
+        let n = weights.len() as f64;
+        let mean = weights.iter().map(|&w| f64::from(w)).sum::<f64>() / n;
+        let sd = (weights
+            .iter()
+            .map(|&w| (f64::from(w) - mean).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt();
+        // The standard deviation of 64,000 uniform draws is within 1% of 0.02 (its own
+        // standard error is about 0.3%); every draw lies inside +-0.02 sqrt(3).
+        assert!((sd - 0.02).abs() < 2e-4, "sd {sd}");
+        assert!(mean.abs() < 5e-4, "mean {mean}");
+        let bound = 0.02 * 3f64.sqrt();
+        assert!(weights.iter().all(|&w| f64::from(w).abs() <= bound));
+        assert!(biases.iter().all(|&b| b == 0.0));
+        // PyTorch's: uniform on +-1/sqrt(fan_in) for weights and biases.
+        let (weights, biases) = initial_values(Initialisation::Torch, &mut rng, 250, 64_000, 128);
+        let bound = 1.0 / 250f64.sqrt();
+        let max = weights
+            .iter()
+            .map(|&w| f64::from(w).abs())
+            .fold(0.0, f64::max);
+        assert!(max <= bound && max > 0.99 * bound, "{max} vs {bound}");
+        assert!(biases.iter().any(|&b| b != 0.0));
+    }
+}

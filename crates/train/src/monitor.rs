@@ -76,11 +76,7 @@ impl Moments {
     /// The moments of binary samples laid out `[count, neurons, window]` (sample-major, as the
     /// models produce them), laid end to end in time.
     pub fn of_samples(spikes: &[u8], neurons: usize, window: usize) -> Self {
-        let count = if neurons * window == 0 {
-            0
-        } else {
-            spikes.len() / (neurons * window)
-        };
+        let count = spikes.len().checked_div(neurons * window).unwrap_or(0);
         Self::from_active(neurons, count * window, |bin, out| {
             let (sample, t) = (bin / window, bin % window);
             let base = sample * neurons * window + t;

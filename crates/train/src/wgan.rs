@@ -531,7 +531,7 @@ impl SpikeGanTrainer {
         let batch = self.config.training.batch_size;
         let lambda = self.config.training.gradient_penalty;
         let (generator_lr, critic_lr) = self.config.training.learning_rates(next);
-        let straight_through = self.config.training.critic_input == CriticInput::StraightThrough;
+        let binary_input = self.config.training.critic_input == CriticInput::StraightThrough;
         let steps = self.config.training.critic_steps;
         let mut losses = IterationLosses::default();
         for _ in 0..steps {
@@ -545,7 +545,7 @@ impl SpikeGanTrainer {
                 .reshape([batch, 1, 1]);
             // The generator is a constant of the critic's loss.
             let mut fake = self.generator.valid().forward(z.without_autodiff());
-            if straight_through {
+            if binary_input {
                 let u = self.uniform_like(&mut rng, batch, &fake.device());
                 fake = fake.greater(u).float();
             }
@@ -572,11 +572,10 @@ impl SpikeGanTrainer {
         }
         let z = self.noise(&mut rng, batch);
         let mut fake = self.generator.forward(z);
-        if straight_through {
+        if binary_input {
             // Binary in the forward pass, the identity's gradient in the backward pass.
             let u = self.uniform_like(&mut rng, batch, &self.device);
-            let spikes = fake.clone().detach().greater(u).float();
-            fake = fake.clone() + (spikes - fake.detach());
+            fake = straight_through(fake, u);
         }
         let loss = self.critic.forward(fake).mean().neg();
         losses.generator_loss = to_f64(loss.clone().detach());
@@ -715,6 +714,13 @@ pub fn load_trained(
         load_networks(&checkpoint, generator, critic)?
     };
     Ok((config, generator, critic))
+}
+
+/// Bernoulli samples `1[p > u]` of probabilities `p` whose gradient with respect to `p` is
+/// the identity's (`x + p - detach(p)`, the straight-through estimator).
+pub fn straight_through<const D: usize>(p: Tensor<D>, u: Tensor<D>) -> Tensor<D> {
+    let spikes = p.clone().detach().greater(u).float();
+    p.clone() + (spikes - p.detach())
 }
 
 /// Collects a module's float parameters, flattened, in visiting order.
@@ -966,6 +972,23 @@ mod tests {
         assert!((warm.learning_rate_factor(10) - 1.0).abs() < 1e-12);
         assert!((warm.learning_rate_factor(1000) - 1.0).abs() < 1e-12);
         assert_eq!(WganConfig::default().learning_rate_factor(77), 1.0);
+    }
+
+    #[test]
+    fn straight_through_samples_are_binary_with_the_identity_gradient() {
+        let device = Device::flex().autodiff();
+        let p = Tensor::<1>::from_floats([0.2, 0.7, 0.5, 0.9], &device).require_grad();
+        let u = Tensor::<1>::from_floats([0.5, 0.5, 0.6, 0.1], &device);
+        let weights = Tensor::<1>::from_floats([1.0, -2.0, 3.0, 0.5], &device);
+        let x = straight_through(p.clone(), u);
+        let values = x.clone().into_data().convert::<f32>().try_to_vec::<f32>();
+        assert_eq!(values.ok(), Some(vec![0.0, 1.0, 0.0, 1.0]));
+        // d/dp sum(w x) = w, as for sum(w p).
+        let grads = (x * weights).sum().backward();
+        let grad = p
+            .grad(&grads)
+            .map(|g| g.into_data().convert::<f32>().try_to_vec::<f32>());
+        assert_eq!(grad.and_then(|g| g.ok()), Some(vec![1.0, -2.0, 3.0, 0.5]));
     }
 
     #[test]
