@@ -291,7 +291,7 @@ impl TrainingRecipe {
 }
 
 /// Generator iterations of the `fast` recipe when the run does not say.
-pub const FAST_RECIPE_ITERATIONS: u64 = 20_000;
+pub const FAST_RECIPE_ITERATIONS: u64 = 12_000;
 
 /// The whole configuration of a Spike-GAN run, as written to `config.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
