@@ -123,21 +123,21 @@ fn experiment(name: &str) -> Result<SpikeGanExperiment> {
     Ok(match name {
         "spikegan-uniform" => SpikeGanExperiment {
             name: "spikegan-uniform",
-            iterations: (2400, 6000, 300_000),
+            iterations: (7200, 18_000, 300_000),
             seed: 1,
-            iterations_per_s: 2.4,
+            iterations_per_s: 7.2,
         },
         "spikegan-retina" => SpikeGanExperiment {
             name: "spikegan-retina",
-            iterations: (3000, 12_000, 300_000),
+            iterations: (10_000, 24_000, 300_000),
             seed: 2,
-            iterations_per_s: 4.5,
+            iterations_per_s: 15.0,
         },
         "spikegan-packets" => SpikeGanExperiment {
             name: "spikegan-packets",
-            iterations: (2000, 9000, 300_000),
+            iterations: (6000, 27_000, 300_000),
             seed: 3,
-            iterations_per_s: 4.2,
+            iterations_per_s: 12.0,
         },
         other => bail!("unknown experiment '{other}'\n{USAGE}"),
     })

@@ -42,7 +42,7 @@ pub struct SpikeGanFlags {
     /// paper, or the config's `model_preset`].
     #[arg(long = "model-preset", value_parser = parse_model_preset)]
     pub model_preset: Option<ModelPreset>,
-    /// Generator iterations [default: 12000 with the fast recipe, 300000 with the paper's].
+    /// Generator iterations [default: 24000 with the fast recipe, 300000 with the paper's].
     #[arg(long)]
     pub iterations: Option<u64>,
     /// Bins per sample of a continuous recording [default: 32].

@@ -240,10 +240,11 @@ impl WganConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum TrainingRecipe {
-    /// neuroforge's recipe (docs/RESULTS.md, "The recipe"): the critic is shown binary
-    /// samples with a straight-through gradient, Adam at 1e-3 with a cosine decay to zero over
-    /// the run, and the generator's weights averaged (decay 0.999, with warm-up) for sampling.
-    /// The paper's model, loss, batch and critic steps are unchanged.
+    /// neuroforge's recipe (docs/TRAINING.md): the critic is shown binary samples with a
+    /// straight-through gradient; one critic step per generator step with a critic learning
+    /// rate 4x the generator's (a two time-scale update rule: 4e-3 and 1e-3), both with a
+    /// cosine decay to zero over the run; the generator's weights averaged (decay 0.999, with
+    /// warm-up) for sampling. The paper's model, loss, penalty and batch are unchanged.
     #[default]
     Fast,
     /// The paper's schedule exactly: probabilities to the critic, Adam at a constant 1e-4,
@@ -280,7 +281,9 @@ impl TrainingRecipe {
             },
             TrainingRecipe::Fast => WganConfig {
                 iterations: iterations.unwrap_or(FAST_RECIPE_ITERATIONS),
+                critic_steps: 1,
                 learning_rate: 1e-3,
+                critic_learning_rate: Some(4e-3),
                 schedule: LearningRateSchedule::Cosine,
                 critic_input: CriticInput::StraightThrough,
                 ema_decay: 0.999,
@@ -291,7 +294,7 @@ impl TrainingRecipe {
 }
 
 /// Generator iterations of the `fast` recipe when the run does not say.
-pub const FAST_RECIPE_ITERATIONS: u64 = 12_000;
+pub const FAST_RECIPE_ITERATIONS: u64 = 24_000;
 
 /// The whole configuration of a Spike-GAN run, as written to `config.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1011,7 +1014,9 @@ mod tests {
         assert_eq!(
             WganConfig {
                 iterations: paper.iterations,
+                critic_steps: paper.critic_steps,
                 learning_rate: paper.learning_rate,
+                critic_learning_rate: paper.critic_learning_rate,
                 schedule: paper.schedule,
                 critic_input: paper.critic_input,
                 ema_decay: paper.ema_decay,
@@ -1020,6 +1025,7 @@ mod tests {
             paper
         );
         assert_eq!(fast.critic_input, CriticInput::StraightThrough);
+        assert_eq!(fast.learning_rates(1), (1e-3, 4e-3));
         assert!(fast.check().is_ok() && paper.check().is_ok());
     }
 }
