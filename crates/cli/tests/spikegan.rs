@@ -157,7 +157,10 @@ fn train_sample_and_explain_write_what_they_promise() {
     // The default (fast) recipe's settings, and the paper's where it keeps them, survive into
     // the resolved config.
     assert_eq!(manifest["config"]["training"]["critic_steps"], 1);
-    assert_eq!(manifest["config"]["training"]["critic_learning_rate"], 0.004);
+    assert_eq!(
+        manifest["config"]["training"]["critic_learning_rate"],
+        0.004
+    );
     assert_eq!(manifest["config"]["training"]["beta1"], 0.0);
     let toml = std::fs::read_to_string(run_dir.join("config.toml")).unwrap();
     assert!(toml.contains("gradient_penalty = 10.0"), "{toml}");
