@@ -7,6 +7,8 @@ for the measurements of docs/RESULTS.md ("one critic step at four times the rate
   --critic-input gumbel  the relaxed value itself (Gumbel-sigmoid / binary Concrete)
   --tau T [--tau-end E]  its temperature, annealed geometrically from T to E over the run
   --late-batch B [--late-from F]  batch B instead of 64 after a fraction F of the iterations
+  --gp L                 the gradient penalty's weight lambda (default 10)
+  --critic-width C       the critic's first width (C -> 2C channels; default: --width)
 
 Everything else as the reference: usage, windows (first 80% of the recording, drawn at random),
 evaluation (as many samples as the recording has non-overlapping windows, against all of it).
@@ -33,12 +35,15 @@ p.add_argument("--tau", type=float, default=1.0)
 p.add_argument("--tau-end", type=float, default=0.0)
 p.add_argument("--late-batch", type=int, default=0)
 p.add_argument("--late-from", type=float, default=0.67)
+p.add_argument("--gp", type=float, default=10.0)
+p.add_argument("--critic-width", type=int, default=0)
 p.add_argument("--ncritic", type=int, default=5)
 p.add_argument("--dlr", type=float, default=0.0)
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 evals = sorted(int(v) for v in a.evals.split(","))
-T, Z, B, CRIT, LAM, W = 32, 128, 64, a.ncritic, 10.0, a.width
+T, Z, B, CRIT, LAM, W = 32, 128, 64, a.ncritic, a.gp, a.width
+WD = a.critic_width or W
 
 real = np.ascontiguousarray(scipy.io.loadmat(a.mat)["data"].T).astype(np.float64)  # N x bins
 N, bins = real.shape
@@ -67,8 +72,8 @@ def errors(mr, mg):
 class Critic(nn.Module):
     def __init__(s):
         super().__init__()
-        s.c1 = nn.Conv1d(N, W, 5, 2, 2); s.c2 = nn.Conv1d(W, 2 * W, 5, 2, 2)
-        s.fc = nn.Linear(2 * W * (T // 4), 1)
+        s.c1 = nn.Conv1d(N, WD, 5, 2, 2); s.c2 = nn.Conv1d(WD, 2 * WD, 5, 2, 2)
+        s.fc = nn.Linear(2 * WD * (T // 4), 1)
 
     def forward(s, x):
         x = F.leaky_relu(s.c1(x), 0.2); x = F.leaky_relu(s.c2(x), 0.2)
