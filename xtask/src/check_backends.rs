@@ -1,7 +1,7 @@
 //! `cargo xtask check-backends [--skip-install]`: the model and training tests on every CPU
 //! backend this machine can build, against flex.
 //!
-//! 1. ndarray: `cargo test -p neuroforge --features ndarray --test backends` (the same weights
+//! 1. ndarray: `cargo test -p neuroforge --features ndarray --test it backends::` (the same weights
 //!    give the same outputs, input gradients and penalty gradients as on flex, and a short
 //!    seeded run reaches the same statistics).
 //! 2. libtorch: in the Python virtual environment outside the repository (`$NEUROFORGE_VENV`,
@@ -98,7 +98,8 @@ pub fn run_checks(args: &[String]) -> Result<()> {
         "--features",
         "ndarray",
         "--test",
-        "backends",
+        "it",
+        "backends::",
     ]))?;
 
     eprintln!("== CUDA: type-check only (DOCS_RS=1 skips the LLVM download)");
@@ -144,7 +145,7 @@ pub fn run_checks(args: &[String]) -> Result<()> {
     };
     // The cross-backend tests, then the command-line tests on libtorch: one feature set, so
     // the second build is shared with the first.
-    for (test, device) in [("backends", None), ("spikegan", Some("tch"))] {
+    for (module, device) in [("backends::", None), ("spikegan::", Some("tch"))] {
         let mut command = Command::new("cargo");
         command.args([
             "test",
@@ -153,7 +154,8 @@ pub fn run_checks(args: &[String]) -> Result<()> {
             "--features",
             "tch,ndarray",
             "--test",
-            test,
+            "it",
+            module,
         ]);
         if let Some(device) = device {
             command.env("BURN_DEVICE", device);

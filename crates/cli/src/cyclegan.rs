@@ -11,10 +11,10 @@ use neuroforge_stats::translation::{
     Divergences, SampleStatistics, TranslationEvalConfig, divergences, paired_errors,
 };
 use neuroforge_train::{
-    Condition, CycleData, CycleGanRunConfig, CycleLosses, CycleObserver, CyclePreprocessing,
-    DataDescription, ModelSignal, NeuronSorting, RunDir, TrainedCycleGan, attributions,
-    calcium_from_spikes, load_cyclegan, process_condition, resume_cyclegan, start_cyclegan,
-    translate_windows,
+    Condition, CycleData, CycleGanRunConfig, CycleGanTrainer, CycleLosses, CyclePreprocessing,
+    DataDescription, ModelSignal, NeuronSorting, RunDir, SessionObserver, TrainedCycleGan,
+    attributions, calcium_from_spikes, load_cyclegan, process_condition, resume_cyclegan,
+    start_cyclegan, translate_windows,
 };
 use serde_json::{Value, json};
 
@@ -209,10 +209,7 @@ struct Progress {
     bar: StepBar,
 }
 
-impl CycleObserver for Progress {
-    fn stop_requested(&mut self) -> bool {
-        crate::interrupt::stop_requested()
-    }
+impl SessionObserver<CycleGanTrainer> for Progress {
     fn on_start(&mut self, start: u64, total: u64) {
         self.bar.start(start, total);
     }
@@ -279,7 +276,7 @@ pub fn train(
         description(post.0, &post.1, data.post.len()),
     ];
     // From here on, Ctrl-C stops after a checkpoint instead of losing the session.
-    crate::interrupt::catch_stop_signals();
+    let stop = crate::interrupt::catch_stop_signals();
     let mut progress = Progress {
         bar: StepBar::new("iterations", 0),
     };
@@ -291,6 +288,7 @@ pub fn train(
         &run_context(&device_name),
         &device,
         &mut progress,
+        &stop,
     )?;
     Ok(summary(run_dir, last))
 }
@@ -320,17 +318,18 @@ pub fn resume(
     let (pre_rec, post_rec) = (open(&pre_path)?, open(&post_path)?);
     let data = prepare(&config, (&pre_path, &pre_rec), (&post_path, &post_rec))?;
     // From here on, Ctrl-C stops after a checkpoint instead of losing the session.
-    crate::interrupt::catch_stop_signals();
+    let stop = crate::interrupt::catch_stop_signals();
     let mut progress = Progress {
         bar: StepBar::new("iterations", 0),
     };
     let last = resume_cyclegan(
         &run,
-        (&data.pre, &data.post),
+        &data,
         iterations,
         &run_context(&device_name),
         &device,
         &mut progress,
+        &stop,
     )?;
     Ok(summary(run_dir, last))
 }

@@ -28,6 +28,7 @@ mod svg;
 
 use error::CliError;
 use neuroforge_stats::transport::TransportMethod;
+use neuroforge_train::ModelKind;
 
 /// mimalloc keeps freed pages for reuse; with glibc's allocator the tensors burn allocates and
 /// frees at every operation cost a page fault per page (docs/BENCHMARKS.md).
@@ -127,8 +128,8 @@ enum Command {
         /// The data file, if it moved since the run started [default: the manifest's].
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Train to this many iterations in total (extends or shortens the configured
-        /// schedule).
+        /// Train to this many iterations (MARBLE: epochs) in total (extends or shortens the
+        /// configured schedule).
         #[arg(long)]
         iterations: Option<u64>,
         /// Device [default: BURN_DEVICE, else flex].
@@ -748,27 +749,30 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let model = neuroforge_train::RunDir::open(&run_dir)
                 .and_then(|run| run.read_manifest())?
                 .model;
-            if model == "cyclegan" {
-                if data.is_some() {
-                    return Err(CliError::Usage(
-                        "a CycleGAN run resumes on the pre and post recordings its manifest \
-                         names; --data does not apply"
-                            .into(),
-                    ));
+            let line = match model {
+                ModelKind::Cyclegan => {
+                    if data.is_some() {
+                        return Err(CliError::Usage(
+                            "a CycleGAN run resumes on the pre and post recordings its \
+                             manifest names; --data does not apply"
+                                .into(),
+                        ));
+                    }
+                    cyclegan::resume(&run_dir, iterations, device.as_deref(), |path| {
+                        Ok(open(path, &flags)?)
+                    })?
                 }
-                let line = cyclegan::resume(&run_dir, iterations, device.as_deref(), |path| {
-                    Ok(open(path, &flags)?)
-                })?;
-                println!("{line}");
-                return Ok(());
-            }
-            let line = spikegan::resume(
-                &run_dir,
-                data.as_deref(),
-                iterations,
-                device.as_deref(),
-                |path| Ok(open(path, &flags)?),
-            )?;
+                ModelKind::Marble => {
+                    marble::resume(&run_dir, data.as_deref(), iterations, device.as_deref())?
+                }
+                ModelKind::Spikegan => spikegan::resume(
+                    &run_dir,
+                    data.as_deref(),
+                    iterations,
+                    device.as_deref(),
+                    |path| Ok(open(path, &flags)?),
+                )?,
+            };
             println!("{line}");
         }
         Command::Sample {

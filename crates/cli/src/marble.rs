@@ -12,11 +12,12 @@ use neuroforge_signal::Pca;
 use neuroforge_stats::decode::{Decoder, Metric, cross_validate};
 use neuroforge_stats::transport::{TransportMethod, classical_mds, condition_distances};
 use neuroforge_train::{
-    ConditionData, MarbleData, MarbleRunConfig, RunDir, embed, load_marble, save_marble_run,
-    train_contrastive,
+    ConditionData, DataDescription, EpochLine, MarbleData, MarbleRunConfig, MarbleSummary,
+    MarbleTrainer, RunDir, SessionObserver, embed, load_marble, resume_marble, start_marble,
 };
 use serde::{Deserialize, Serialize};
 
+use crate::StepBar;
 use crate::device::select_device;
 use crate::error::CliError;
 use crate::spikegan::run_context;
@@ -183,6 +184,52 @@ fn conditions<'a>(prepared: &'a Prepared) -> Vec<ConditionData<'a>> {
         .collect()
 }
 
+/// The progress bar of a MARBLE session, with the latest epoch's losses.
+struct Progress {
+    bar: StepBar,
+}
+
+impl SessionObserver<MarbleTrainer> for Progress {
+    fn on_start(&mut self, start: u64, total: u64) {
+        self.bar.start(start, total);
+    }
+    fn on_log(&mut self, line: &EpochLine) {
+        self.bar.set_position(line.epoch as u64);
+        self.bar.set_message(format!(
+            "loss {:.4} validation {:.4} t {:.3}",
+            line.train_loss, line.validation_loss, line.diffusion_time
+        ));
+    }
+}
+
+/// A point table's conditions through a run's preprocessing, as MARBLE's training data (with
+/// a spinner while the geometry is built).
+fn marble_data(prepared: &Prepared, config: &MarbleRunConfig) -> Result<MarbleData, CliError> {
+    tracing::info!(
+        conditions = prepared.names.len(),
+        "building the geometry of each condition"
+    );
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message("proximity graphs, gradient operators and diffusion terms");
+    spinner.enable_steady_tick(Duration::from_millis(200));
+    let data = MarbleData::prepare(&conditions(prepared), config)?;
+    spinner.finish_and_clear();
+    Ok(data)
+}
+
+fn summary_line(run_dir: &Path, summary: &MarbleSummary) -> String {
+    format!(
+        "{}: {} nodes in {} conditions, best validation loss {:.4} at epoch {} of {}, diffusion time {:.3}",
+        run_dir.display(),
+        summary.nodes,
+        summary.conditions,
+        summary.best_validation_loss,
+        summary.best_epoch,
+        summary.epochs,
+        summary.diffusion_time
+    )
+}
+
 /// `neuroforge train marble`.
 pub fn train(
     data: &Path,
@@ -209,41 +256,10 @@ pub fn train(
         None => None,
     };
     let prepared = prepare(data, &table, pca.as_ref())?;
-    let started = neuroforge_train::rundir::unix_seconds();
-    tracing::info!(
-        conditions = prepared.names.len(),
-        "building the geometry of each condition"
-    );
-    let spinner = ProgressBar::new_spinner();
-    spinner.set_message("proximity graphs, gradient operators and diffusion terms");
-    spinner.enable_steady_tick(Duration::from_millis(200));
-    let marble_data = MarbleData::prepare(&conditions(&prepared), &config)?;
-    spinner.finish_and_clear();
+    let marble_data = marble_data(&prepared, &config)?;
     // Only now that the data is known to be usable.
     let run = RunDir::create(run_dir)?;
-    let bar = crate::StepBar::new("epochs", config.training.epochs as u64);
-    let outcome = train_contrastive(&config, &marble_data, &device, |line| {
-        bar.set_position(line.epoch as u64);
-        bar.set_message(format!(
-            "loss {:.4} validation {:.4} t {:.3}",
-            line.train_loss, line.validation_loss, line.diffusion_time
-        ));
-        tracing::debug!(
-            epoch = line.epoch,
-            train = line.train_loss,
-            validation = line.validation_loss,
-            "epoch"
-        );
-    })?;
-    drop(bar);
-    save_marble_run(
-        &run,
-        &config,
-        &marble_data,
-        &outcome,
-        run_context(&device_name),
-        started,
-    )?;
+    // What `embed` and `resume` need to turn the table into the same data again.
     let preprocessing = Preprocessing {
         pca,
         vectors_from_differences: table.block("v").is_none(),
@@ -252,16 +268,92 @@ pub fn train(
     let text = serde_json::to_string_pretty(&preprocessing)
         .map_err(|e| CliError::unsuitable(run_dir, e.to_string()))?;
     run.write_text(PREPROCESSING_FILE, &text)?;
-    Ok(format!(
-        "{}: {} nodes in {} conditions, best validation loss {:.4} at epoch {} of {}, diffusion time {:.3}",
-        run_dir.display(),
-        marble_data.nodes(),
-        prepared.names.len(),
-        outcome.best_validation_loss,
-        outcome.best_epoch,
-        outcome.history.len(),
-        outcome.model.diffusion_time()
-    ))
+    let description = DataDescription {
+        path: std::fs::canonicalize(data)
+            .unwrap_or_else(|_| data.to_path_buf())
+            .display()
+            .to_string(),
+        neuron_ids: Vec::new(),
+        bin_width_s: None,
+        train_samples: marble_data.nodes(),
+        heldout_samples: 0,
+    };
+    // From here on, Ctrl-C stops after a checkpoint instead of losing the session.
+    let stop = crate::interrupt::catch_stop_signals();
+    let mut progress = Progress {
+        bar: StepBar::new("epochs", 0),
+    };
+    let summary = start_marble(
+        &run,
+        config,
+        &marble_data,
+        Some(description),
+        &run_context(&device_name),
+        &device,
+        &mut progress,
+        &stop,
+    )?;
+    Ok(summary_line(run_dir, &summary))
+}
+
+/// `neuroforge resume` of a MARBLE run: the point table its manifest names (or `data`),
+/// through the run's own preprocessing.
+pub fn resume(
+    run_dir: &Path,
+    data: Option<&Path>,
+    epochs: Option<u64>,
+    device: Option<&str>,
+) -> Result<String, CliError> {
+    let (device, device_name) = select_device(device)?;
+    let run = RunDir::open(run_dir)?;
+    let manifest = run.read_manifest()?;
+    let config: MarbleRunConfig = run.read_config()?;
+    let data_path = match (data, &manifest.data) {
+        (Some(path), _) => path.to_path_buf(),
+        (None, Some(description)) => std::path::PathBuf::from(&description.path),
+        (None, None) => {
+            return Err(CliError::Usage(format!(
+                "{}: the manifest names no data file: pass --data",
+                run_dir.display()
+            )));
+        }
+    };
+    let preprocessing = read_preprocessing(run_dir)?;
+    let table = read_points(&data_path)?;
+    let prepared = prepare(&data_path, &table, preprocessing.pca.as_ref())?;
+    if prepared.names != preprocessing.conditions {
+        return Err(CliError::unsuitable(
+            &data_path,
+            format!(
+                "holds the conditions {:?}, but the run was trained on {:?}",
+                prepared.names, preprocessing.conditions
+            ),
+        ));
+    }
+    let marble_data = marble_data(&prepared, &config)?;
+    // From here on, Ctrl-C stops after a checkpoint instead of losing the session.
+    let stop = crate::interrupt::catch_stop_signals();
+    let mut progress = Progress {
+        bar: StepBar::new("epochs", 0),
+    };
+    let summary = resume_marble(
+        &run,
+        &marble_data,
+        epochs,
+        &run_context(&device_name),
+        &device,
+        &mut progress,
+        &stop,
+    )?;
+    Ok(summary_line(run_dir, &summary))
+}
+
+/// The preprocessing a MARBLE run saved.
+fn read_preprocessing(run_dir: &Path) -> Result<Preprocessing, CliError> {
+    let path = run_dir.join(PREPROCESSING_FILE);
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| CliError::unsuitable(&path, e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| CliError::unsuitable(&path, e.to_string()))
 }
 
 /// `neuroforge embed`: the embedding of every usable point of `data` (rows whose vector could
@@ -275,10 +367,7 @@ pub fn embed_points(
 ) -> Result<String, CliError> {
     let (device, _) = select_device(device)?;
     let (config, model) = load_marble(run_dir, &device)?;
-    let text = std::fs::read_to_string(run_dir.join(PREPROCESSING_FILE))
-        .map_err(|e| CliError::unsuitable(&run_dir.join(PREPROCESSING_FILE), e.to_string()))?;
-    let preprocessing: Preprocessing = serde_json::from_str(&text)
-        .map_err(|e| CliError::unsuitable(&run_dir.join(PREPROCESSING_FILE), e.to_string()))?;
+    let preprocessing = read_preprocessing(run_dir)?;
     let table = read_points(data)?;
     let prepared = prepare(data, &table, preprocessing.pca.as_ref())?;
     let marble_data = MarbleData::prepare(&conditions(&prepared), &config)?;

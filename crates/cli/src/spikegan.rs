@@ -12,9 +12,9 @@ use neuroforge_io::{
 };
 use neuroforge_models::{Architecture, ModelPreset, SpikeGanConfig};
 use neuroforge_train::{
-    DataConfig, DataDescription, IterationLosses, MetricsLine, RunContext, RunDir,
-    SpikeGanRunConfig, SplitSamples, TrainObserver, TrainingRecipe, load_trained, resume_spikegan,
-    sample_spikes, split_samples, start_spikegan,
+    DataConfig, DataDescription, IterationLosses, MetricsLine, RunContext, RunDir, SessionObserver,
+    SpikeGanRunConfig, SpikeGanTrainer, SplitSamples, TrainingRecipe, load_trained,
+    resume_spikegan, sample_spikes, split_samples, start_spikegan,
 };
 
 use crate::device::{compiled_backends, select_device};
@@ -305,10 +305,7 @@ struct ProgressObserver {
     bar: StepBar,
 }
 
-impl TrainObserver for ProgressObserver {
-    fn stop_requested(&mut self) -> bool {
-        crate::interrupt::stop_requested()
-    }
+impl SessionObserver<SpikeGanTrainer> for ProgressObserver {
     fn on_start(&mut self, start: u64, total: u64) {
         self.bar.start(start, total);
     }
@@ -377,7 +374,7 @@ pub fn train(
     let run = RunDir::create(run_dir)?;
     let description = data_description(data_path, &recording, &split);
     // From here on, Ctrl-C stops after a checkpoint instead of losing the session.
-    crate::interrupt::catch_stop_signals();
+    let stop = crate::interrupt::catch_stop_signals();
     let mut observer = ProgressObserver {
         bar: StepBar::new("iterations", 0),
     };
@@ -389,6 +386,7 @@ pub fn train(
         &run_context(&device_name),
         &device,
         &mut observer,
+        &stop,
     )?;
     Ok(summary_line(run_dir, last))
 }
@@ -427,7 +425,7 @@ pub fn resume(
             message: e.to_string(),
         })?;
     // From here on, Ctrl-C stops after a checkpoint instead of losing the session.
-    crate::interrupt::catch_stop_signals();
+    let stop = crate::interrupt::catch_stop_signals();
     let mut observer = ProgressObserver {
         bar: StepBar::new("iterations", 0),
     };
@@ -437,6 +435,7 @@ pub fn resume(
         &run_context(&device_name),
         &device,
         &mut observer,
+        &stop,
     )?;
     Ok(summary_line(run_dir, last))
 }

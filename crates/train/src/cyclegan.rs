@@ -15,7 +15,6 @@
 //! uninterrupted one exactly (same backend).
 
 use std::path::Path;
-use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -28,9 +27,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{load_module, load_optimizer, save_module, save_optimizer};
 use crate::error::{Result, TrainError};
-use crate::imaging::{CalciumPipelineConfig, Condition, CyclePreprocessing, SignalWindows};
-use crate::rundir::{DataDescription, Manifest, RunContext, RunDir};
-use crate::wgan::{iteration_rng, to_f64};
+use crate::imaging::{
+    CalciumPipelineConfig, Condition, CycleData, CyclePreprocessing, SignalWindows,
+};
+use crate::rundir::{DataDescription, Manifest, ModelKind, RunContext, RunDir, RunStatus};
+use crate::session::{
+    CheckpointPolicy, SessionObserver, StepLosses, StopHandle, Trainer, run_session,
+};
+use crate::spikegan::{iteration_rng, to_f64};
 
 /// CycleGAN optimisation settings. Defaults are the published ones where there are any (losses,
 /// weights, Adam); the schedule is sized for this project's synthetic experiment.
@@ -589,108 +593,86 @@ fn upsample_nearest(
     out
 }
 
-/// What a training session reports as it goes.
-pub trait CycleObserver {
-    /// Training starts after `start` of `total` iterations.
-    fn on_start(&mut self, _start: u64, _total: u64) {}
-    /// Iteration `iteration` finished.
-    fn on_iteration(&mut self, _iteration: u64, _losses: &CycleLosses) {}
-    /// A checkpoint was written.
-    fn on_checkpoint(&mut self, _iteration: u64, _path: &Path) {}
-    /// Asked after every iteration: `true` stops training there, after a checkpoint of that
-    /// iteration, with [`TrainError::Interrupted`] (a later resume continues from it).
-    fn stop_requested(&mut self) -> bool {
-        false
+impl StepLosses for CycleLosses {
+    fn accumulate(&mut self, other: &Self, weight: f64) {
+        self.add(other, weight);
     }
 }
 
-/// An observer that reports nothing.
-pub struct QuietCycle;
-impl CycleObserver for QuietCycle {}
+impl Trainer for CycleGanTrainer {
+    type Data = CycleData;
+    type Losses = CycleLosses;
+    type Line = CycleMetricsLine;
 
-/// Train until `config.training.iterations`, logging and checkpointing into `run`.
+    fn iteration(&self) -> u64 {
+        self.iteration
+    }
+
+    fn total_iterations(&self) -> u64 {
+        self.config.training.iterations
+    }
+
+    fn log_every(&self) -> u64 {
+        self.config.training.log_every
+    }
+
+    fn checkpoint_policy(&self) -> CheckpointPolicy {
+        CheckpointPolicy {
+            every: self.config.training.checkpoint_every,
+            keep_last: self.config.training.keep_checkpoints,
+            keep_best: false,
+        }
+    }
+
+    fn step(&mut self, data: &CycleData) -> Result<CycleLosses> {
+        CycleGanTrainer::step(self, &data.pre, &data.post)
+    }
+
+    fn metrics_line(
+        &mut self,
+        _data: &CycleData,
+        iteration: u64,
+        averaged: CycleLosses,
+        iterations_per_s: f64,
+    ) -> Result<CycleMetricsLine> {
+        tracing::info!(
+            iteration,
+            generator = averaged.generator_loss,
+            cycle = averaged.cycle,
+            identity = averaged.identity,
+            discriminator = averaged.discriminator_loss,
+            "metrics"
+        );
+        Ok(CycleMetricsLine {
+            iteration,
+            losses: averaged,
+            iterations_per_s,
+        })
+    }
+
+    fn save_into(&self, dir: &Path) -> Result<()> {
+        CycleGanTrainer::save_into(self, dir)
+    }
+}
+
+/// Train until `config.training.iterations` (or until `stop` is raised), logging and
+/// checkpointing into `run` by the shared session loop ([`run_session`]).
 pub fn train_cyclegan(
     run: &RunDir,
     mut trainer: CycleGanTrainer,
-    data: (&SignalWindows, &SignalWindows),
+    data: &CycleData,
     context: &RunContext,
-    observer: &mut dyn CycleObserver,
+    observer: &mut dyn SessionObserver<CycleGanTrainer>,
+    stop: &StopHandle,
 ) -> Result<Option<CycleMetricsLine>> {
-    let training = trainer.config.training.clone();
-    let start = trainer.iteration();
-    let mut session = run.begin_session(context, start)?;
     tracing::info!(
-        start,
-        total = training.iterations,
-        pre = data.0.len(),
-        post = data.1.len(),
+        start = trainer.iteration(),
+        total = trainer.config.training.iterations,
+        pre = data.pre.len(),
+        post = data.post.len(),
         "training CycleGAN"
     );
-    observer.on_start(start, training.iterations);
-    let session_start = Instant::now();
-    let mut window_start = Instant::now();
-    let (mut window, mut window_len) = (CycleLosses::default(), 0u64);
-    let mut last_line = None;
-    let mut outcome = Ok(());
-    while trainer.iteration() < training.iterations {
-        let losses = match trainer.step(data.0, data.1) {
-            Ok(l) => l,
-            Err(e) => {
-                outcome = Err(e);
-                break;
-            }
-        };
-        let iteration = trainer.iteration();
-        window.add(&losses, 1.0);
-        window_len += 1;
-        observer.on_iteration(iteration, &losses);
-        let last = iteration == training.iterations;
-        if iteration.is_multiple_of(training.log_every) || last {
-            let mut averaged = CycleLosses::default();
-            averaged.add(&window, 1.0 / window_len as f64);
-            let line = CycleMetricsLine {
-                iteration,
-                losses: averaged,
-                iterations_per_s: window_len as f64 / window_start.elapsed().as_secs_f64(),
-            };
-            tracing::info!(
-                iteration,
-                generator = averaged.generator_loss,
-                cycle = averaged.cycle,
-                identity = averaged.identity,
-                discriminator = averaged.discriminator_loss,
-                "metrics"
-            );
-            run.append_metrics(&line)?;
-            last_line = Some(line);
-            (window, window_len) = (CycleLosses::default(), 0);
-            window_start = Instant::now();
-        }
-        let stop = !last && observer.stop_requested();
-        if iteration.is_multiple_of(training.checkpoint_every) || last || stop {
-            let path = run.checkpoint_session(
-                &mut session,
-                iteration,
-                training.keep_checkpoints,
-                session_start.elapsed().as_secs_f64(),
-                |partial| trainer.save_into(partial),
-            )?;
-            observer.on_checkpoint(iteration, &path);
-        }
-        if stop {
-            tracing::info!(iteration, "training interrupted on request");
-            outcome = Err(TrainError::Interrupted { iteration });
-            break;
-        }
-    }
-    run.end_session(
-        session,
-        trainer.iteration(),
-        session_start.elapsed().as_secs_f64(),
-        &outcome,
-        last_line.as_ref(),
-    )?;
-    outcome.map(|()| last_line)
+    run_session(run, &mut trainer, data, context, observer, stop)
 }
 
 /// Start a new CycleGAN run in `run`: write the config, the fitted pipeline and the manifest
@@ -699,11 +681,12 @@ pub fn train_cyclegan(
 pub fn start_cyclegan(
     run: &RunDir,
     mut config: CycleGanRunConfig,
-    data: &crate::imaging::CycleData,
+    data: &CycleData,
     files: [DataDescription; 2],
     context: &RunContext,
     device: &Device,
-    observer: &mut dyn CycleObserver,
+    observer: &mut dyn SessionObserver<CycleGanTrainer>,
+    stop: &StopHandle,
 ) -> Result<Option<CycleMetricsLine>> {
     config.model.neurons = data.pre.neurons();
     config.model.bins = data.pre.window();
@@ -719,32 +702,34 @@ pub fn start_cyclegan(
         serde_json::to_value(&data.preprocessing.steps).unwrap_or_default(),
     );
     let manifest = Manifest {
-        model: "cyclegan".into(),
+        model: ModelKind::Cyclegan,
         seed: config.seed,
         context: context.clone(),
         data: Some(pre_file),
         more_data: vec![post_file],
         config: serde_json::to_value(&config).unwrap_or_default(),
         sessions: Vec::new(),
-        status: "created".into(),
+        status: RunStatus::Created,
         results,
+        best_checkpoint: None,
     };
     run.write_manifest(&manifest)?;
     let partial = run.begin_checkpoint(0)?;
     trainer.save_into(&partial)?;
     run.commit_checkpoint(&partial, 0, config.training.keep_checkpoints)?;
-    train_cyclegan(run, trainer, (&data.pre, &data.post), context, observer)
+    train_cyclegan(run, trainer, data, context, observer, stop)
 }
 
 /// Continue the CycleGAN run in `run` from its newest checkpoint, on the same data (rebuilt by
 /// the caller with the run's pipeline).
 pub fn resume_cyclegan(
     run: &RunDir,
-    data: (&SignalWindows, &SignalWindows),
+    data: &CycleData,
     iterations: Option<u64>,
     context: &RunContext,
     device: &Device,
-    observer: &mut dyn CycleObserver,
+    observer: &mut dyn SessionObserver<CycleGanTrainer>,
+    stop: &StopHandle,
 ) -> Result<Option<CycleMetricsLine>> {
     let mut config: CycleGanRunConfig = run.read_config()?;
     if let Some(total) = iterations {
@@ -754,5 +739,5 @@ pub fn resume_cyclegan(
     let trainer = CycleGanTrainer::from_checkpoint(config, &checkpoint, iteration, device)?;
     run.truncate_metrics_after(iteration)?;
     tracing::info!(iteration, checkpoint = %checkpoint.display(), "resuming CycleGAN");
-    train_cyclegan(run, trainer, data, context, observer)
+    train_cyclegan(run, trainer, data, context, observer, stop)
 }

@@ -3,13 +3,15 @@
 //! Training loops for the models of `neuroforge-models`, with everything a run needs to be
 //! inspected, resumed and reproduced.
 //!
-//! - [`wgan`]: Spike-GAN by WGAN-GP with the exact gradient penalty (paper settings by
+//! - [`spikegan`]: Spike-GAN by WGAN-GP with the exact gradient penalty (paper settings by
 //!   default), the held-out check for critic overfitting, divergence stop;
 //! - [`cyclegan`]: CycleGAN between pre- and post-learning activity (least-squares GAN,
 //!   cycle and identity losses), translation and attribution maps, over the calcium pipeline
 //!   of [`imaging`];
-//! - [`contrastive`]: MARBLE's contrastive training (neighbour positives, random negatives),
+//! - [`marble`]: MARBLE's contrastive training (neighbour positives, random negatives),
 //!   best model by validation loss;
+//! - [`session`]: the one training session loop all three trainers run through (metrics log,
+//!   checkpoint rules, stop on request, the manifest's session record);
 //! - [`rundir`]: run directories (manifest, resolved config, metrics log, atomic checkpoints
 //!   with the last K kept);
 //! - [`data`]: binary sample windows cut from a recording and their training / held-out split;
@@ -21,25 +23,21 @@
 //! decides.
 
 mod checkpoint;
-pub mod contrastive;
 pub mod cyclegan;
 pub mod data;
 mod error;
 pub mod imaging;
+pub mod marble;
 pub mod monitor;
 pub mod rundir;
 pub mod sample;
-pub mod wgan;
+pub mod session;
+pub mod spikegan;
 
-pub use contrastive::{
-    ConditionData, ContrastiveConfig, EpochLine, MarbleData, MarbleOptimizer, MarbleOutcome,
-    MarbleRunConfig, embed, load_marble, save_marble_run, train_contrastive,
-};
 pub use cyclegan::{
     AttributionMaps, CycleDiscriminators, CycleGanRunConfig, CycleGanTrainer, CycleGenerators,
-    CycleLosses, CycleMetricsLine, CycleObserver, CycleTrainingConfig, QuietCycle, TrainedCycleGan,
-    attributions, load_cyclegan, resume_cyclegan, start_cyclegan, train_cyclegan,
-    translate_windows,
+    CycleLosses, CycleMetricsLine, CycleTrainingConfig, TrainedCycleGan, attributions,
+    load_cyclegan, resume_cyclegan, start_cyclegan, train_cyclegan, translate_windows,
 };
 pub use data::{DataConfig, SampleWindows, SplitSamples, split_samples};
 pub use error::{Result, TrainError};
@@ -47,11 +45,21 @@ pub use imaging::{
     CalciumPipelineConfig, Condition, CycleData, CyclePreprocessing, ModelSignal, NeuronSorting,
     NormalisationKind, SignalWindows, align_neurons, calcium_from_spikes, process_condition,
 };
+pub use marble::{
+    ConditionData, ContrastiveConfig, EpochLine, EpochLosses, MarbleData, MarbleOptimizer,
+    MarbleOutcome, MarbleRunConfig, MarbleSummary, MarbleTrainer, embed, load_marble,
+    resume_marble, start_marble, train_contrastive,
+};
 pub use monitor::{Moments, SampleErrors};
-pub use rundir::{DataDescription, Manifest, RunContext, RunDir, Session};
+pub use rundir::{
+    BestCheckpoint, DataDescription, Manifest, ModelKind, RunContext, RunDir, RunStatus, Session,
+};
 pub use sample::sample_spikes;
-pub use wgan::{
-    CriticInput, IterationLosses, LearningRateSchedule, MetricsLine, Silent, SpikeGanRunConfig,
-    SpikeGanTrainer, TrainObserver, TrainingRecipe, WganConfig, load_trained, resume_spikegan,
-    start_spikegan, train_spikegan,
+pub use session::{
+    CheckpointPolicy, SessionObserver, Silent, StepLosses, StopHandle, Trainer, run_session,
+};
+pub use spikegan::{
+    CriticInput, IterationLosses, LearningRateSchedule, MetricsLine, SpikeGanRunConfig,
+    SpikeGanTrainer, TrainingRecipe, WganConfig, load_trained, resume_spikegan, start_spikegan,
+    train_spikegan,
 };

@@ -90,11 +90,68 @@ pub struct DataDescription {
     pub heldout_samples: usize,
 }
 
+/// The model a run trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Spike-GAN (`neuroforge train spikegan`).
+    Spikegan,
+    /// CycleGAN between pre- and post-learning activity (`neuroforge train cyclegan`).
+    Cyclegan,
+    /// MARBLE embeddings of dynamics on manifolds (`neuroforge train marble`).
+    Marble,
+}
+
+impl ModelKind {
+    /// The name used in manifests, file names and commands.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Spikegan => "spikegan",
+            Self::Cyclegan => "cyclegan",
+            Self::Marble => "marble",
+        }
+    }
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Configured, not trained yet.
+    Created,
+    /// A session is training it (or was killed while it did).
+    Running,
+    /// Trained to its configured end.
+    Finished,
+    /// Stopped because a loss became non-finite or too large.
+    Diverged,
+    /// Stopped on request (Ctrl-C) after a checkpoint; `resume` continues it.
+    Interrupted,
+    /// Stopped by an error (a file that could not be written, ...).
+    Failed,
+}
+
+/// The checkpoint with the lowest score of a run that keeps its best one (MARBLE: the
+/// validation loss).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BestCheckpoint {
+    /// Its iteration.
+    pub iteration: u64,
+    /// Its score (lower is better).
+    pub score: f64,
+}
+
 /// The manifest of a run: everything needed to say what ran and to run it again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// What is trained (`spikegan`, ...).
-    pub model: String,
+    /// What is trained.
+    pub model: ModelKind,
     /// The seed every random draw derives from.
     pub seed: u64,
     /// Program version, commit, features and device of the session that created the run.
@@ -109,10 +166,13 @@ pub struct Manifest {
     /// Every session of the run, oldest first.
     pub sessions: Vec<Session>,
     /// `running`, `finished`, `diverged` or `interrupted`.
-    pub status: String,
+    pub status: RunStatus,
     /// Key results (final losses, throughput), filled in when a session ends.
     #[serde(default)]
     pub results: serde_json::Map<String, serde_json::Value>,
+    /// The best checkpoint so far, for runs that keep one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_checkpoint: Option<BestCheckpoint>,
 }
 
 /// A session recorded by [`RunDir::begin_session`] and not yet closed: the manifest as written
@@ -120,6 +180,13 @@ pub struct Manifest {
 pub(crate) struct OpenSession {
     manifest: Manifest,
     index: usize,
+}
+
+impl OpenSession {
+    /// The best checkpoint recorded so far.
+    pub(crate) fn best_checkpoint(&self) -> Option<&BestCheckpoint> {
+        self.manifest.best_checkpoint.as_ref()
+    }
 }
 
 /// A run directory on disk.
@@ -253,7 +320,9 @@ impl RunDir {
             .read_metrics()?
             .into_iter()
             .filter(|v| {
+                // A line's step is its `iteration` (MARBLE's lines call it `epoch`).
                 v.get("iteration")
+                    .or_else(|| v.get("epoch"))
                     .and_then(serde_json::Value::as_u64)
                     .is_some_and(|i| i <= iteration)
             })
@@ -285,6 +354,18 @@ impl RunDir {
         iteration: u64,
         keep: usize,
     ) -> Result<PathBuf> {
+        self.commit_checkpoint_sparing(partial, iteration, keep, None)
+    }
+
+    /// [`RunDir::commit_checkpoint`] that also keeps the checkpoint of iteration `spare`
+    /// (a run's best), however old.
+    pub fn commit_checkpoint_sparing(
+        &self,
+        partial: &Path,
+        iteration: u64,
+        keep: usize,
+        spare: Option<u64>,
+    ) -> Result<PathBuf> {
         let entries = fs::read_dir(partial).map_err(|e| TrainError::file(partial, e))?;
         for entry in entries {
             let file = entry.map_err(|e| TrainError::file(partial, e))?.path();
@@ -302,7 +383,7 @@ impl RunDir {
             .iter()
             .rev()
             .skip(keep.max(1))
-            .filter(|(iteration, _)| *iteration != 0)
+            .filter(|(iteration, _)| *iteration != 0 && Some(*iteration) != spare)
         {
             fs::remove_dir_all(old).map_err(|e| TrainError::file(old, e))?;
         }
@@ -338,6 +419,22 @@ impl RunDir {
         Ok(found)
     }
 
+    /// The checkpoint the manifest names as the run's best, for runs that keep one; else the
+    /// newest.
+    pub fn best_checkpoint(&self) -> Result<(u64, PathBuf)> {
+        if let Some(best) = self.read_manifest()?.best_checkpoint {
+            let path = self.checkpoint_path(best.iteration);
+            if path.is_dir() {
+                return Ok((best.iteration, path));
+            }
+            return Err(TrainError::Checkpoint {
+                path,
+                message: "the manifest names this as the best checkpoint, but it is missing".into(),
+            });
+        }
+        self.latest_checkpoint()
+    }
+
     /// The newest complete checkpoint.
     pub fn latest_checkpoint(&self) -> Result<(u64, PathBuf)> {
         self.checkpoints()?
@@ -363,26 +460,30 @@ impl RunDir {
             ended_unix_s: None,
             iterations_per_s: None,
         });
-        manifest.status = "running".into();
+        manifest.status = RunStatus::Running;
         self.write_manifest(&manifest)?;
         Ok(OpenSession { manifest, index })
     }
 
     /// Write the checkpoint of `iteration` of a running `session` (`save` fills the partial
-    /// directory it is given), keep the `keep` newest, and record in the manifest that the
+    /// directory it is given), keep the `keep` newest and the `best` one, and record in the manifest that the
     /// session got this far after `seconds` of wall time (the run stays `running`). Returns the
     /// checkpoint's directory.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn checkpoint_session(
         &self,
         session: &mut OpenSession,
         iteration: u64,
         keep: usize,
+        best: Option<BestCheckpoint>,
         seconds: f64,
         save: impl FnOnce(&Path) -> Result<()>,
     ) -> Result<PathBuf> {
         let partial = self.begin_checkpoint(iteration)?;
         save(&partial)?;
-        let path = self.commit_checkpoint(&partial, iteration, keep)?;
+        let spare = best.as_ref().map(|b| b.iteration);
+        let path = self.commit_checkpoint_sparing(&partial, iteration, keep, spare)?;
+        session.manifest.best_checkpoint = best;
         let entry = &mut session.manifest.sessions[session.index];
         let done = iteration.saturating_sub(entry.start_iteration);
         entry.end_iteration = iteration;
@@ -412,10 +513,10 @@ impl RunDir {
         entry.ended_unix_s = Some(unix_seconds());
         entry.iterations_per_s = (seconds > 0.0).then(|| done as f64 / seconds);
         manifest.status = match outcome {
-            Ok(()) => "finished".into(),
-            Err(TrainError::Diverged { .. }) => "diverged".into(),
-            Err(TrainError::Interrupted { .. }) => "interrupted".into(),
-            Err(_) => "failed".into(),
+            Ok(()) => RunStatus::Finished,
+            Err(TrainError::Diverged { .. }) => RunStatus::Diverged,
+            Err(TrainError::Interrupted { .. }) => RunStatus::Interrupted,
+            Err(_) => RunStatus::Failed,
         };
         if let Some(line) = last_line {
             manifest.results.insert(

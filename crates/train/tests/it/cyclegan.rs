@@ -3,17 +3,15 @@
 //! and learning a known change.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::common::flat_weights;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
-use common::flat_weights;
 use ndarray::Array3;
 use neuroforge_models::CycleGanConfig;
 use neuroforge_sim::{PrePostCalciumConfig, PrePostConfig, prepost_imaging};
 use neuroforge_train::{
     CalciumPipelineConfig, Condition, CycleData, CycleGanRunConfig, CycleTrainingConfig,
-    DataDescription, NormalisationKind, QuietCycle, RunContext, RunDir, attributions,
+    DataDescription, NormalisationKind, RunContext, RunDir, Silent, StopHandle, attributions,
     load_cyclegan, process_condition, resume_cyclegan, start_cyclegan, translate_windows,
 };
 
@@ -150,7 +148,8 @@ fn a_resumed_run_ends_with_the_weights_of_the_uninterrupted_run() {
         files.clone(),
         &context,
         &device,
-        &mut QuietCycle,
+        &mut Silent,
+        &StopHandle::new(),
     )
     .unwrap();
     let split = tempfile::tempdir().unwrap();
@@ -162,16 +161,18 @@ fn a_resumed_run_ends_with_the_weights_of_the_uninterrupted_run() {
         files,
         &context,
         &device,
-        &mut QuietCycle,
+        &mut Silent,
+        &StopHandle::new(),
     )
     .unwrap();
     resume_cyclegan(
         &run2,
-        (&data.pre, &data.post),
+        &data,
         Some(6),
         &context,
         &device,
-        &mut QuietCycle,
+        &mut Silent,
+        &StopHandle::new(),
     )
     .unwrap();
     let a = load_cyclegan(&run, &device).unwrap();

@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-mod common;
-
-use common::{fails, ok};
+use crate::common::{fails, ok};
 use neuroforge_io::{Activity, read_recording};
 
 fn simulate(dir: &std::path::Path, neurons: usize) {

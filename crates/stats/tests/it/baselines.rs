@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-mod common;
-
-use common::{PUBLISHED_DG, PUBLISHED_KEYS, PUBLISHED_KPAIRWISE};
+use crate::common::{PUBLISHED_DG, PUBLISHED_KEYS, PUBLISHED_KPAIRWISE};
 use ndarray::Array2;
 use neuroforge_stats::baselines::{
     DgConfig, DichotomizedGaussian, Independent, KPairwise, KPairwiseConfig,
@@ -15,7 +13,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 fn retina() -> Array2<f64> {
-    common::retina("original_data_num_neurons_50_1.mat")
+    crate::common::retina("original_data_num_neurons_50_1.mat")
 }
 
 fn errors(real: &Array2<f64>, model: &Array2<f64>) -> [f64; 4] {

@@ -3,13 +3,11 @@
 //! SIGKILL and resumed ending where the uninterrupted run ends, and the bad-input contract.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::run;
+use crate::common::run;
 
 /// A small model so that the binary trains in a second or two.
 const SMALL: &str = r#"

@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-mod common;
-
-use common::{fails, ok};
+use crate::common::{fails, ok};
 use neuroforge_io::{PointTable, read_points, write_points};
 
 #[test]
@@ -117,6 +115,123 @@ fn marble_orders_van_der_pol_conditions_by_mu_and_decodes_a_carried_block() {
             .unwrap()
             .contains("mu=0.5")
     );
+}
+
+/// Ctrl-C (SIGINT) during `train marble`: a checkpoint of the last epoch, status
+/// `interrupted`, exit status 130; `resume` then ends with the uninterrupted run's network
+/// (the same embedding, value for value) and every epoch logged once.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_marble_after_a_checkpoint_and_resume_ends_like_the_uninterrupted_run() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    ok(&[
+        "simulate",
+        "vanderpol",
+        "--mu=-0.5,1",
+        "--initial-conditions",
+        "16",
+        "--extent",
+        "1",
+        "--steps",
+        "30",
+        "--points",
+        "--out",
+        &p("vdp.parquet"),
+    ]);
+    let train = |run: &str| {
+        vec![
+            "train".to_string(),
+            "marble".into(),
+            "--data".into(),
+            p("vdp.parquet"),
+            "--run-dir".into(),
+            p(run),
+            "--epochs".into(),
+            "80".into(),
+            "--k".into(),
+            "15".into(),
+            "--delta".into(),
+            "1.5".into(),
+            "--seed".into(),
+            "3".into(),
+        ]
+    };
+    let whole: Vec<String> = train("whole");
+    ok(&whole.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let stopped_dir = dir.path().join("stopped");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("neuroforge"))
+        .args(train("stopped"))
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !stopped_dir.join("checkpoints/iter-0000000010").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{output:?}");
+    let manifest = |run: &str| -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(run).join("manifest.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    let stopped = manifest("stopped");
+    assert_eq!(stopped["status"], "interrupted");
+    let stopped_at = stopped["sessions"][0]["end_iteration"].as_u64().unwrap();
+    assert!((10..80).contains(&stopped_at), "stopped at {stopped_at}");
+
+    let line = ok(&["resume", "--run-dir", &p("stopped")]);
+    assert!(line.contains("of 80"), "{line}");
+    let resumed = manifest("stopped");
+    assert_eq!(resumed["status"], "finished");
+    assert_eq!(resumed["model"], "marble");
+    assert_eq!(resumed["sessions"][1]["start_iteration"], stopped_at);
+    assert_eq!(
+        resumed["best_checkpoint"],
+        manifest("whole")["best_checkpoint"]
+    );
+    let epochs = |run: &str| -> Vec<u64> {
+        std::fs::read_to_string(dir.path().join(run).join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(epochs("stopped"), (1..=80).collect::<Vec<u64>>());
+    for run in ["whole", "stopped"] {
+        ok(&[
+            "embed",
+            "--run-dir",
+            &p(run),
+            "--data",
+            &p("vdp.parquet"),
+            "--out",
+            &p(&format!("{run}.parquet")),
+        ]);
+    }
+    let z = |run: &str| {
+        read_points(dir.path().join(format!("{run}.parquet")).as_path())
+            .unwrap()
+            .block("z")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(z("whole"), z("stopped"));
 }
 
 #[test]

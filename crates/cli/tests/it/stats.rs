@@ -2,11 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::{fixtures, run};
+use crate::common::{fixtures, run};
 use neuroforge_io::{Activity, read_recording};
 
 /// The statistics METHODS.md publishes for the retina baselines, and the published errors of

@@ -12,7 +12,6 @@
 //! before it, which is what makes a resumed run repeat the uninterrupted one exactly.
 
 use std::path::Path;
-use std::time::Instant;
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -27,8 +26,11 @@ use crate::checkpoint::{load_module, load_optimizer, save_module, save_optimizer
 use crate::data::{DataConfig, SampleWindows, SplitSamples};
 use crate::error::{Result, TrainError};
 use crate::monitor::{Moments, SampleErrors};
-use crate::rundir::{DataDescription, Manifest, RunContext, RunDir};
+use crate::rundir::{DataDescription, Manifest, ModelKind, RunContext, RunDir, RunStatus};
 use crate::sample::sample_spikes_with;
+use crate::session::{
+    CheckpointPolicy, SessionObserver, StepLosses, StopHandle, Trainer, run_session,
+};
 
 /// What the critic is shown of the generator's output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -393,6 +395,9 @@ pub struct SpikeGanTrainer {
     /// one.
     average: Option<Generator>,
     iteration: u64,
+    /// The training data's moments, for the sample errors of the metrics lines (computed at
+    /// the first line that needs them).
+    monitor_reference: Option<Moments>,
 }
 
 const GENERATOR_FILE: &str = "generator.bpk";
@@ -424,6 +429,7 @@ impl SpikeGanTrainer {
             critic,
             average,
             iteration: 0,
+            monitor_reference: None,
         })
     }
 
@@ -768,130 +774,105 @@ fn moving_average(average: Generator, current: &Generator, decay: f64) -> Genera
     })
 }
 
-/// What a training session reports as it goes.
-pub trait TrainObserver {
-    /// Training starts after `start` of `total` iterations.
-    fn on_start(&mut self, _start: u64, _total: u64) {}
-    /// Iteration `iteration` finished.
-    fn on_iteration(&mut self, _iteration: u64, _losses: &IterationLosses) {}
-    /// A metrics line was logged.
-    fn on_log(&mut self, _line: &MetricsLine) {}
-    /// A checkpoint was written.
-    fn on_checkpoint(&mut self, _iteration: u64, _path: &Path) {}
-    /// Asked after every iteration: `true` stops training there, after a checkpoint of that
-    /// iteration, with [`TrainError::Interrupted`] (a later resume continues from it).
-    fn stop_requested(&mut self) -> bool {
-        false
+impl StepLosses for IterationLosses {
+    fn accumulate(&mut self, other: &Self, weight: f64) {
+        self.add(other, weight);
     }
 }
 
-/// An observer that reports nothing.
-pub struct Silent;
-impl TrainObserver for Silent {}
+impl Trainer for SpikeGanTrainer {
+    type Data = SplitSamples;
+    type Losses = IterationLosses;
+    type Line = MetricsLine;
 
-/// Train until `config.training.iterations`, logging and checkpointing into `run`; the
-/// manifest records the session. Returns the last logged metrics.
+    fn iteration(&self) -> u64 {
+        self.iteration
+    }
+
+    fn total_iterations(&self) -> u64 {
+        self.config.training.iterations
+    }
+
+    fn log_every(&self) -> u64 {
+        self.config.training.log_every
+    }
+
+    fn checkpoint_policy(&self) -> CheckpointPolicy {
+        CheckpointPolicy {
+            every: self.config.training.checkpoint_every,
+            keep_last: self.config.training.keep_checkpoints,
+            keep_best: false,
+        }
+    }
+
+    fn step(&mut self, data: &SplitSamples) -> Result<IterationLosses> {
+        SpikeGanTrainer::step(self, &data.train)
+    }
+
+    fn metrics_line(
+        &mut self,
+        data: &SplitSamples,
+        iteration: u64,
+        averaged: IterationLosses,
+        iterations_per_s: f64,
+    ) -> Result<MetricsLine> {
+        let (train_w, heldout_w) = self.heldout_check(data);
+        if self.config.training.monitor_samples > 0 && self.monitor_reference.is_none() {
+            self.monitor_reference = Some(Moments::of_windows(&data.train));
+        }
+        let sample_errors = match &self.monitor_reference {
+            Some(reference) => self.sample_errors(reference)?,
+            None => None,
+        };
+        tracing::info!(
+            iteration,
+            critic_loss = averaged.critic_loss,
+            wasserstein = averaged.wasserstein,
+            penalty = averaged.gradient_penalty,
+            heldout = ?heldout_w,
+            rate_error = ?sample_errors.map(|e| e.firing_rate_l1),
+            covariance_error = ?sample_errors.map(|e| e.covariance_l1),
+            "metrics"
+        );
+        Ok(MetricsLine {
+            iteration,
+            losses: averaged,
+            wasserstein_train_subset: train_w,
+            wasserstein_heldout: heldout_w,
+            iterations_per_s,
+            sample_errors,
+            learning_rate: Some(self.config.training.learning_rates(iteration).0),
+        })
+    }
+
+    fn save_into(&self, dir: &Path) -> Result<()> {
+        SpikeGanTrainer::save_into(self, dir)
+    }
+}
+
+/// Train until `config.training.iterations` (or until `stop` is raised), logging and
+/// checkpointing into `run` by the shared session loop ([`run_session`]); the manifest records
+/// the session. Returns the last logged metrics.
 pub fn train_spikegan(
     run: &RunDir,
     mut trainer: SpikeGanTrainer,
     split: &SplitSamples,
     context: &RunContext,
-    observer: &mut dyn TrainObserver,
+    observer: &mut dyn SessionObserver<SpikeGanTrainer>,
+    stop: &StopHandle,
 ) -> Result<Option<MetricsLine>> {
-    let training = trainer.config.training.clone();
-    let start = trainer.iteration();
-    let mut session = run.begin_session(context, start)?;
     tracing::info!(
-        start,
-        total = training.iterations,
+        start = trainer.iteration(),
+        total = trainer.config.training.iterations,
         train = split.train.len(),
         heldout = split.heldout.len(),
         "training Spike-GAN"
     );
-    observer.on_start(start, training.iterations);
-    let reference = (training.monitor_samples > 0).then(|| Moments::of_windows(&split.train));
-    let session_start = Instant::now();
-    let mut window_start = Instant::now();
-    let mut window = IterationLosses::default();
-    let mut window_len = 0u64;
-    let mut last_line = None;
-    let mut outcome = Ok(());
-    while trainer.iteration() < training.iterations {
-        let losses = match trainer.step(&split.train) {
-            Ok(losses) => losses,
-            Err(e) => {
-                outcome = Err(e);
-                break;
-            }
-        };
-        let iteration = trainer.iteration();
-        window.add(&losses, 1.0);
-        window_len += 1;
-        observer.on_iteration(iteration, &losses);
-        let last = iteration == training.iterations;
-        if iteration.is_multiple_of(training.log_every) || last {
-            let mut averaged = IterationLosses::default();
-            averaged.add(&window, 1.0 / window_len as f64);
-            let iterations_per_s = window_len as f64 / window_start.elapsed().as_secs_f64();
-            let (train_w, heldout_w) = trainer.heldout_check(split);
-            let sample_errors = match &reference {
-                Some(reference) => trainer.sample_errors(reference)?,
-                None => None,
-            };
-            let line = MetricsLine {
-                iteration,
-                losses: averaged,
-                wasserstein_train_subset: train_w,
-                wasserstein_heldout: heldout_w,
-                iterations_per_s,
-                sample_errors,
-                learning_rate: Some(training.learning_rates(iteration).0),
-            };
-            tracing::info!(
-                iteration,
-                critic_loss = averaged.critic_loss,
-                wasserstein = averaged.wasserstein,
-                penalty = averaged.gradient_penalty,
-                heldout = ?heldout_w,
-                rate_error = ?sample_errors.map(|e| e.firing_rate_l1),
-                covariance_error = ?sample_errors.map(|e| e.covariance_l1),
-                "metrics"
-            );
-            run.append_metrics(&line)?;
-            observer.on_log(&line);
-            last_line = Some(line);
-            window = IterationLosses::default();
-            window_len = 0;
-            window_start = Instant::now();
-        }
-        let stop = !last && observer.stop_requested();
-        if iteration.is_multiple_of(training.checkpoint_every) || last || stop {
-            let path = run.checkpoint_session(
-                &mut session,
-                iteration,
-                training.keep_checkpoints,
-                session_start.elapsed().as_secs_f64(),
-                |partial| trainer.save_into(partial),
-            )?;
-            observer.on_checkpoint(iteration, &path);
-        }
-        if stop {
-            tracing::info!(iteration, "training interrupted on request");
-            outcome = Err(TrainError::Interrupted { iteration });
-            break;
-        }
-    }
-    run.end_session(
-        session,
-        trainer.iteration(),
-        session_start.elapsed().as_secs_f64(),
-        &outcome,
-        last_line.as_ref(),
-    )?;
-    outcome.map(|()| last_line)
+    run_session(run, &mut trainer, split, context, observer, stop)
 }
 
 /// Start a new Spike-GAN run in `run`: write config and manifest, then train.
+#[allow(clippy::too_many_arguments)]
 pub fn start_spikegan(
     run: &RunDir,
     config: SpikeGanRunConfig,
@@ -899,20 +880,22 @@ pub fn start_spikegan(
     data: Option<DataDescription>,
     context: &RunContext,
     device: &Device,
-    observer: &mut dyn TrainObserver,
+    observer: &mut dyn SessionObserver<SpikeGanTrainer>,
+    stop: &StopHandle,
 ) -> Result<Option<MetricsLine>> {
     let trainer = SpikeGanTrainer::new(config.clone(), device)?;
     run.write_config(&config)?;
     let manifest = Manifest {
-        model: "spikegan".into(),
+        model: ModelKind::Spikegan,
         seed: config.seed,
         context: context.clone(),
         data,
         more_data: Vec::new(),
         config: serde_json::to_value(&config).unwrap_or_default(),
         sessions: Vec::new(),
-        status: "created".into(),
+        status: RunStatus::Created,
         results: serde_json::Map::new(),
+        best_checkpoint: None,
     };
     run.write_manifest(&manifest)?;
     // The untrained networks are checkpoint 0: a baseline to sample from, and a run killed
@@ -920,7 +903,7 @@ pub fn start_spikegan(
     let partial = run.begin_checkpoint(0)?;
     trainer.save_into(&partial)?;
     run.commit_checkpoint(&partial, 0, config.training.keep_checkpoints)?;
-    train_spikegan(run, trainer, split, context, observer)
+    train_spikegan(run, trainer, split, context, observer, stop)
 }
 
 /// Continue the run in `run` from its newest checkpoint (metrics logged after it are dropped,
@@ -930,14 +913,15 @@ pub fn resume_spikegan(
     split: &SplitSamples,
     context: &RunContext,
     device: &Device,
-    observer: &mut dyn TrainObserver,
+    observer: &mut dyn SessionObserver<SpikeGanTrainer>,
+    stop: &StopHandle,
 ) -> Result<Option<MetricsLine>> {
     let config: SpikeGanRunConfig = run.read_config()?;
     let (iteration, checkpoint) = run.latest_checkpoint()?;
     let trainer = SpikeGanTrainer::from_checkpoint(config, &checkpoint, iteration, device)?;
     run.truncate_metrics_after(iteration)?;
     tracing::info!(iteration, checkpoint = %checkpoint.display(), "resuming");
-    train_spikegan(run, trainer, split, context, observer)
+    train_spikegan(run, trainer, split, context, observer, stop)
 }
 
 #[cfg(test)]

@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-mod common;
-
-use common::{PUBLISHED_DG, PUBLISHED_KEYS, PUBLISHED_KPAIRWISE, retina};
+use crate::common::{PUBLISHED_DG, PUBLISHED_KEYS, PUBLISHED_KPAIRWISE, retina};
 use neuroforge_stats::{CompareConfig, compare};
 
 #[test]

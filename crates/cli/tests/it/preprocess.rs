@@ -3,11 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{fixtures, run};
+use crate::common::{fixtures, run};
 use neuroforge_io::{Activity, NumericData, read_recording};
 use neuroforge_signal::pearson;
 

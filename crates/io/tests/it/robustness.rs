@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-mod common;
-
-use common::format_fixture;
+use crate::common::format_fixture;
 use neuroforge_io::{
     Activity, BinnedActivity, ImportOptions, Provenance, Recording, columnar, default_neuron_ids,
     import, mat, npy, write_recording,
@@ -73,7 +71,7 @@ fn every_truncation_of_an_importable_file_is_an_error() {
 #[test]
 fn every_truncation_of_the_bundled_retina_file_is_an_error() {
     let full = std::fs::read(
-        common::fixtures().join("retina-marre2014/original_data_num_neurons_50_1.mat"),
+        crate::common::fixtures().join("retina-marre2014/original_data_num_neurons_50_1.mat"),
     )
     .unwrap();
     for cut in cut_points(full.len()) {

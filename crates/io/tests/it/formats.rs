@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-mod common;
-
-use common::{expected, format_fixture, row_major};
+use crate::common::{expected, format_fixture, row_major};
 use neuroforge_io::{
     Activity, ActivityKind, ImportOptions, Layout, NumericArray, SourceFormat, import, mat, npy,
 };
@@ -296,7 +294,9 @@ fn retina_recordings_import_as_scipy_reads_them() {
         "DG_num_neurons_50_1.mat",
     ] {
         let want = &e[format!("retina/{name}")];
-        let file = common::fixtures().join("retina-marre2014").join(name);
+        let file = crate::common::fixtures()
+            .join("retina-marre2014")
+            .join(name);
         let rec = import(&file, &ImportOptions::default()).unwrap();
         assert_eq!(
             rec.provenance().variable.as_deref(),

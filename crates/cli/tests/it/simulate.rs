@@ -2,9 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-mod common;
-
-use common::run;
+use crate::common::run;
 use neuroforge_io::{Activity, CovariateValues, read_recording};
 use neuroforge_signal::pearson;
 

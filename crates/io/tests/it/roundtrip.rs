@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-mod common;
-
-use common::bit_identical;
+use crate::common::bit_identical;
 use neuroforge_io::{
     Activity, BinnedActivity, Covariate, CovariateValues, Provenance, Recording, SpikeTrains,
     TraceActivity, read_recording, write_recording,

@@ -11,7 +11,7 @@
 //!    of the flex run's, and both learn the data's rates.
 //!
 //! They run only when a second backend is compiled in:
-//! `cargo test -p neuroforge --features ndarray --test backends` (CI), and on libtorch through
+//! `cargo test -p neuroforge --features ndarray --test it backends::` (CI), and on libtorch through
 //! `cargo xtask check-backends` (docs/BACKENDS.md).
 #![cfg(any(feature = "ndarray", feature = "tch"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, deprecated)]

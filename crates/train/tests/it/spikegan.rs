@@ -2,17 +2,15 @@
 //! population, determinism, exact resume, divergence stop.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::common::flat_weights;
 use burn::module::Module;
 use burn::tensor::Device;
-use common::flat_weights;
 use ndarray::Array2;
 use neuroforge_models::{Initialisation, SpikeGanConfig};
 use neuroforge_train::{
-    DataConfig, RunContext, RunDir, Silent, SpikeGanRunConfig, SpikeGanTrainer, SplitSamples,
-    TrainError, TrainObserver, TrainingRecipe, WganConfig, load_trained, resume_spikegan,
-    sample_spikes, split_samples, start_spikegan,
+    DataConfig, RunContext, RunDir, RunStatus, SessionObserver, Silent, SpikeGanRunConfig,
+    SpikeGanTrainer, SplitSamples, StopHandle, TrainError, TrainingRecipe, WganConfig,
+    load_trained, resume_spikegan, sample_spikes, split_samples, start_spikegan,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -69,6 +67,7 @@ fn uninterrupted_run(
         context,
         device,
         &mut Silent,
+        &StopHandle::new(),
     )
     .unwrap();
     run
@@ -166,10 +165,19 @@ fn a_resumed_run_ends_with_the_weights_of_the_uninterrupted_run() {
         &context,
         &device,
         &mut Silent,
+        &StopHandle::new(),
     )
     .unwrap();
     parts.write_config(&small_config(2, 16, 30)).unwrap();
-    resume_spikegan(&parts, &split, &context, &device, &mut Silent).unwrap();
+    resume_spikegan(
+        &parts,
+        &split,
+        &context,
+        &device,
+        &mut Silent,
+        &StopHandle::new(),
+    )
+    .unwrap();
 
     // The weights after iteration 30 are bit-identical (the files themselves differ: each run
     // draws its own parameter ids). Equal weights after 10 resumed iterations also mean that
@@ -195,21 +203,29 @@ fn a_resumed_run_ends_with_the_weights_of_the_uninterrupted_run() {
     let manifest = parts.read_manifest().unwrap();
     assert_eq!(manifest.sessions.len(), 2);
     assert_eq!(manifest.sessions[1].start_iteration, 20);
-    assert_eq!(manifest.status, "finished");
+    assert_eq!(manifest.status, RunStatus::Finished);
 }
 
-/// Asks training to stop once iteration `at` has finished.
+/// Asks training to stop once iteration `at` has finished, through `stop`.
 struct StopAfter {
     at: u64,
-    seen: u64,
+    stop: StopHandle,
 }
 
-impl TrainObserver for StopAfter {
-    fn on_iteration(&mut self, iteration: u64, _losses: &neuroforge_train::IterationLosses) {
-        self.seen = iteration;
+impl StopAfter {
+    fn new(at: u64) -> Self {
+        Self {
+            at,
+            stop: StopHandle::new(),
+        }
     }
-    fn stop_requested(&mut self) -> bool {
-        self.seen >= self.at
+}
+
+impl SessionObserver<SpikeGanTrainer> for StopAfter {
+    fn on_iteration(&mut self, iteration: u64, _losses: &neuroforge_train::IterationLosses) {
+        if iteration >= self.at {
+            self.stop.request();
+        }
     }
 }
 
@@ -226,6 +242,8 @@ fn a_run_stopped_on_request_checkpoints_where_it_stopped_and_resumes_exactly() {
 
     // Stopped after iteration 13, between the checkpoints at 10 and 20.
     let stopped = RunDir::create(&tmp.path().join("stopped")).unwrap();
+    let mut stop_after_13 = StopAfter::new(13);
+    let stop_13 = stop_after_13.stop.clone();
     let outcome = start_spikegan(
         &stopped,
         small_config(2, 16, 30),
@@ -233,7 +251,8 @@ fn a_run_stopped_on_request_checkpoints_where_it_stopped_and_resumes_exactly() {
         None,
         &context,
         &device,
-        &mut StopAfter { at: 13, seen: 0 },
+        &mut stop_after_13,
+        &stop_13,
     );
     match outcome {
         Err(TrainError::Interrupted { iteration }) => assert_eq!(iteration, 13),
@@ -241,7 +260,7 @@ fn a_run_stopped_on_request_checkpoints_where_it_stopped_and_resumes_exactly() {
     }
     assert_eq!(stopped.latest_checkpoint().unwrap().0, 13);
     let manifest = stopped.read_manifest().unwrap();
-    assert_eq!(manifest.status, "interrupted");
+    assert_eq!(manifest.status, RunStatus::Interrupted);
     assert_eq!(manifest.sessions[0].end_iteration, 13);
     assert_eq!(manifest.sessions[0].git_commit.as_deref(), Some("abc123"));
     assert!(
@@ -250,10 +269,18 @@ fn a_run_stopped_on_request_checkpoints_where_it_stopped_and_resumes_exactly() {
             .is_some_and(|r| r > 0.0)
     );
 
-    resume_spikegan(&stopped, &split, &context, &device, &mut Silent).unwrap();
+    resume_spikegan(
+        &stopped,
+        &split,
+        &context,
+        &device,
+        &mut Silent,
+        &StopHandle::new(),
+    )
+    .unwrap();
     assert_same_final_weights(&whole, &stopped, &device);
     let manifest = stopped.read_manifest().unwrap();
-    assert_eq!(manifest.status, "finished");
+    assert_eq!(manifest.status, RunStatus::Finished);
     assert_eq!(manifest.sessions[1].start_iteration, 13);
     assert_eq!(manifest.sessions[1].end_iteration, 30);
 }
@@ -267,14 +294,14 @@ fn a_running_session_records_each_checkpoint_in_the_manifest() {
 
     struct Watch {
         run: RunDir,
-        seen: Vec<(u64, u64, String)>,
+        seen: Vec<(u64, u64, RunStatus)>,
     }
-    impl TrainObserver for Watch {
+    impl SessionObserver<SpikeGanTrainer> for Watch {
         fn on_checkpoint(&mut self, iteration: u64, _path: &std::path::Path) {
             let manifest = self.run.read_manifest().unwrap();
             let session = manifest.sessions.last().unwrap();
             self.seen
-                .push((iteration, session.end_iteration, manifest.status.clone()));
+                .push((iteration, session.end_iteration, manifest.status));
         }
     }
     let run = RunDir::create(&tmp.path().join("run")).unwrap();
@@ -290,9 +317,10 @@ fn a_running_session_records_each_checkpoint_in_the_manifest() {
         &RunContext::default(),
         &device,
         &mut watch,
+        &StopHandle::new(),
     )
     .unwrap();
-    let running = |i: u64| (i, i, "running".to_string());
+    let running = |i: u64| (i, i, RunStatus::Running);
     assert_eq!(watch.seen, vec![running(10), running(20), running(25)]);
 }
 
@@ -314,12 +342,13 @@ fn a_diverging_run_stops_with_a_clear_error_and_keeps_its_checkpoints() {
         &RunContext::default(),
         &device,
         &mut Silent,
+        &StopHandle::new(),
     );
     assert!(
         matches!(err, Err(TrainError::Diverged { iteration: 1, .. })),
         "{err:?}"
     );
-    assert_eq!(run.read_manifest().unwrap().status, "diverged");
+    assert_eq!(run.read_manifest().unwrap().status, RunStatus::Diverged);
 }
 
 /// `small_config` trained with the fast recipe's settings (binary critic input with the
@@ -353,9 +382,12 @@ fn the_fast_recipe_resumes_exactly_weight_average_included() {
         &context,
         &device,
         &mut Silent,
+        &StopHandle::new(),
     )
     .unwrap();
     let stopped = RunDir::create(&tmp.path().join("stopped")).unwrap();
+    let mut stop_after_17 = StopAfter::new(17);
+    let stop_17 = stop_after_17.stop.clone();
     let outcome = start_spikegan(
         &stopped,
         fast_config(30),
@@ -363,13 +395,22 @@ fn the_fast_recipe_resumes_exactly_weight_average_included() {
         None,
         &context,
         &device,
-        &mut StopAfter { at: 17, seen: 0 },
+        &mut stop_after_17,
+        &stop_17,
     );
     assert!(matches!(
         outcome,
         Err(TrainError::Interrupted { iteration: 17 })
     ));
-    resume_spikegan(&stopped, &split, &context, &device, &mut Silent).unwrap();
+    resume_spikegan(
+        &stopped,
+        &split,
+        &context,
+        &device,
+        &mut Silent,
+        &StopHandle::new(),
+    )
+    .unwrap();
     // load_trained gives the weight average when the run keeps one: equal averages mean the
     // average was saved and restored, not restarted.
     assert_same_final_weights(&whole, &stopped, &device);

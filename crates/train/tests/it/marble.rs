@@ -1,13 +1,17 @@
 //! MARBLE's contrastive training on fields whose local shape differs: a rotation and an
 //! expansion on the same disc. After training, the embedding tells the two apart node by node
 //! (nearest-neighbour classification across conditions), which an untrained network cannot
-//! do as well; a fixed seed gives the same embedding twice.
+//! do as well; a fixed seed gives the same embedding twice; a run stopped on request resumes
+//! to exactly the uninterrupted run's network.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use burn::tensor::Device;
 use ndarray::Array2;
 use neuroforge_manifold::GraphConfig;
 use neuroforge_train::{
-    ConditionData, ContrastiveConfig, MarbleData, MarbleRunConfig, embed, train_contrastive,
+    ConditionData, ContrastiveConfig, MarbleData, MarbleOptimizer, MarbleRunConfig, MarbleTrainer,
+    RunContext, RunDir, RunStatus, SessionObserver, Silent, StopHandle, TrainError, embed,
+    load_marble, resume_marble, start_marble, train_contrastive,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -156,4 +160,152 @@ fn inner_product_features_train_and_tell_a_fast_rotation_from_a_slow_one() {
         faster > 3.0 * same,
         "rotation vs rotation {same}, vs twice as fast {faster}"
     );
+}
+
+/// Two 150-point discs (a rotation and an expansion) and a schedule whose learning rate drops
+/// after every epoch without improvement, so the resumed run must restore the weights,
+/// the optimiser's momentum, the learning rate, the plateau count and the epoch order.
+fn resumable_setup() -> (MarbleRunConfig, MarbleData) {
+    let (a, b) = (disc(150, 11), disc(150, 12));
+    let rotation = Array2::from_shape_fn((150, 2), |(i, k)| [-a[[i, 1]], a[[i, 0]]][k]);
+    let expansion = b.clone();
+    let mut config = small_disc_config(9);
+    config.training.epochs = 12;
+    // A step large enough that the validation loss does not fall every epoch, and a drop of
+    // the learning rate after each epoch that does not improve it.
+    config.training.optimizer = MarbleOptimizer::Sgd {
+        learning_rate: 0.1,
+        momentum: 0.9,
+    };
+    config.training.plateau_patience = 1;
+    config.training.plateau_factor = 0.5;
+    config.training.checkpoint_every = 4;
+    let conditions = [
+        ConditionData {
+            states: a.view(),
+            vectors: rotation.view(),
+        },
+        ConditionData {
+            states: b.view(),
+            vectors: expansion.view(),
+        },
+    ];
+    let data = MarbleData::prepare(&conditions, &config).expect("prepare");
+    (config, data)
+}
+
+/// Raises `stop` once epoch `at` has finished (what Ctrl-C does in the CLI).
+struct StopAt {
+    at: u64,
+    stop: StopHandle,
+}
+
+impl SessionObserver<MarbleTrainer> for StopAt {
+    fn on_iteration(&mut self, epoch: u64, _losses: &neuroforge_train::EpochLosses) {
+        if epoch >= self.at {
+            self.stop.request();
+        }
+    }
+}
+
+#[test]
+fn a_marble_run_stopped_on_request_resumes_to_the_uninterrupted_runs_network() {
+    let (config, data) = resumable_setup();
+    let device = Device::flex();
+    let context = RunContext::default();
+    let tmp = tempfile::tempdir().expect("tmp");
+
+    let whole = RunDir::create(&tmp.path().join("whole")).expect("run");
+    let summary = start_marble(
+        &whole,
+        config.clone(),
+        &data,
+        None,
+        &context,
+        &device,
+        &mut Silent,
+        &StopHandle::new(),
+    )
+    .expect("train");
+    assert_eq!(summary.epochs, 12);
+
+    // The same run stopped after epoch 7 (between the checkpoints at 4 and 8), then resumed.
+    let parts = RunDir::create(&tmp.path().join("parts")).expect("run");
+    let stop = StopHandle::new();
+    let outcome = start_marble(
+        &parts,
+        config.clone(),
+        &data,
+        None,
+        &context,
+        &device,
+        &mut StopAt {
+            at: 7,
+            stop: stop.clone(),
+        },
+        &stop,
+    );
+    assert!(
+        matches!(outcome, Err(TrainError::Interrupted { iteration: 7 })),
+        "{:?}",
+        outcome.err()
+    );
+    assert_eq!(parts.latest_checkpoint().expect("checkpoint").0, 7);
+    assert_eq!(
+        parts.read_manifest().expect("manifest").status,
+        RunStatus::Interrupted
+    );
+    let resumed = resume_marble(
+        &parts,
+        &data,
+        None,
+        &context,
+        &device,
+        &mut Silent,
+        &StopHandle::new(),
+    )
+    .expect("resume");
+
+    // The best checkpoint, its loss and every logged epoch agree exactly.
+    assert_eq!(resumed.best_epoch, summary.best_epoch);
+    assert_eq!(resumed.best_validation_loss, summary.best_validation_loss);
+    let figures = |run: &RunDir| -> Vec<(u64, f64, f64, f64)> {
+        run.read_metrics()
+            .expect("metrics")
+            .iter()
+            .map(|m| {
+                (
+                    m["epoch"].as_u64().expect("epoch"),
+                    m["train_loss"].as_f64().expect("train"),
+                    m["validation_loss"].as_f64().expect("validation"),
+                    m["learning_rate"].as_f64().expect("lr"),
+                )
+            })
+            .collect()
+    };
+    let logged = figures(&whole);
+    assert_eq!(
+        logged.iter().map(|l| l.0).collect::<Vec<_>>(),
+        (1..=12).collect::<Vec<_>>()
+    );
+    assert_eq!(figures(&parts), logged);
+    // The learning rate did drop, so its restoration was tested.
+    assert!(logged.iter().any(|l| l.3 < 0.1), "{logged:?}");
+    let (_, a) = load_marble(whole.path(), &device).expect("load");
+    let (_, b) = load_marble(parts.path(), &device).expect("load");
+    assert_eq!(embed(&a, &data), embed(&b, &data));
+    // The run's best is the network the in-memory training keeps.
+    let in_memory = train_contrastive(&config, &data, &device, |_| {}).expect("train");
+    assert_eq!(in_memory.best_epoch as u64, summary.best_epoch);
+    assert_eq!(embed(&in_memory.model, &data), embed(&a, &data));
+    // The best checkpoint survives pruning beside the newest.
+    let kept: Vec<u64> = whole
+        .checkpoints()
+        .expect("checkpoints")
+        .into_iter()
+        .map(|(i, _)| i)
+        .collect();
+    assert!(kept.contains(&0) && kept.contains(&12), "{kept:?}");
+    assert!(kept.contains(&summary.best_epoch), "{kept:?}");
+    assert!(kept.len() <= 3, "{kept:?}");
 }
