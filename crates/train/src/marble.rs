@@ -531,6 +531,20 @@ impl MarbleTrainer {
         &self.model
     }
 
+    /// A copy of the network as trained so far that shares nothing with the trainer's: burn's
+    /// module clone shares batch norm's running statistics, which later epochs keep updating.
+    pub fn detached_model(&self) -> Result<Marble> {
+        let fresh = Marble::new(
+            &self.config.model,
+            &self.input,
+            self.config.seed,
+            &self.device,
+        )?;
+        fresh
+            .try_load_record(self.model.clone().into_record())
+            .map_err(|e| TrainError::Data(format!("cannot copy the network: {e}")))
+    }
+
     /// Whether the latest epoch reached the lowest validation loss so far.
     pub fn improved(&self) -> bool {
         self.improved
@@ -710,7 +724,7 @@ pub fn train_contrastive(
             history.push(line.clone());
         }
         if trainer.improved() {
-            best_model = Some(trainer.model().clone());
+            best_model = Some(trainer.detached_model()?);
         }
     }
     let (Some((best_validation_loss, best_epoch)), Some(model)) = (trainer.best(), best_model)

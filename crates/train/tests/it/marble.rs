@@ -10,7 +10,7 @@ use ndarray::Array2;
 use neuroforge_manifold::GraphConfig;
 use neuroforge_train::{
     ConditionData, ContrastiveConfig, MarbleData, MarbleOptimizer, MarbleRunConfig, MarbleTrainer,
-    RunContext, RunDir, RunStatus, SessionObserver, Silent, StopHandle, TrainError, embed,
+    RunContext, RunDir, RunStatus, SessionObserver, Silent, StopHandle, TrainError, Trainer, embed,
     load_marble, resume_marble, start_marble, train_contrastive,
 };
 use rand::{RngExt, SeedableRng};
@@ -308,4 +308,25 @@ fn a_marble_run_stopped_on_request_resumes_to_the_uninterrupted_runs_network() {
     assert!(kept.contains(&0) && kept.contains(&12), "{kept:?}");
     assert!(kept.contains(&summary.best_epoch), "{kept:?}");
     assert!(kept.len() <= 3, "{kept:?}");
+}
+
+#[test]
+fn the_kept_best_network_is_not_changed_by_later_epochs() {
+    // burn's module clone shares batch norm's running statistics with the original: a best
+    // network kept as a clone would take on the statistics of every later epoch.
+    let (config, data) = resumable_setup();
+    let device = Device::flex();
+    let mut trainer = MarbleTrainer::new(config, &data, &device).expect("trainer");
+    trainer.step(&data).expect("epoch 1");
+    trainer.step(&data).expect("epoch 2");
+    let kept = trainer.detached_model().expect("copy");
+    let at_2 = embed(&kept, &data);
+    assert_eq!(embed(trainer.model(), &data), at_2);
+    trainer.step(&data).expect("epoch 3");
+    assert_ne!(
+        embed(trainer.model(), &data),
+        at_2,
+        "epoch 3 moved the network"
+    );
+    assert_eq!(embed(&kept, &data), at_2, "the kept copy did not move");
 }
