@@ -132,6 +132,19 @@ pub fn select_device(requested: Option<&str>) -> Result<(Device, String), CliErr
     Ok((device, spec.trim().to_ascii_lowercase()))
 }
 
+/// The context a run's manifest records: this command line, build and `device`.
+pub fn run_context(device: &str) -> neuroforge_train::RunContext {
+    neuroforge_train::RunContext {
+        command: std::env::args().collect(),
+        git_commit: option_env!("NEUROFORGE_GIT_COMMIT")
+            .filter(|c| !c.is_empty())
+            .map(str::to_string),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        features: compiled_backends().iter().map(|s| s.to_string()).collect(),
+        device: device.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

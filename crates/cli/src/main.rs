@@ -6,29 +6,25 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use neuroforge_io::{ActivityKind, ImportOptions, Layout, Recording, SourceFormat, TimeUnit};
 
-mod cyclegan;
 mod device;
 mod error;
 mod float_mode;
 mod inspect;
 mod interrupt;
-mod marble;
-mod points;
-mod preprocess;
-mod simulate;
-mod spikegan;
-mod stats;
-mod svg;
+mod progress;
 
+use burn::tensor::Device;
 use error::CliError;
+use neuroforge_pipeline::{
+    TrainingSession, cyclegan, marble, one_line, points, preprocess, simulate, spikegan, stats,
+};
 use neuroforge_stats::transport::TransportMethod;
-use neuroforge_train::ModelKind;
+use neuroforge_train::{ModelKind, RunContext, SessionObserver, Trainer};
+use progress::{SessionBar, with_spinner};
 
 /// mimalloc keeps freed pages for reuse; with glibc's allocator the tensors burn allocates and
 /// frees at every operation cost a page fault per page (docs/BENCHMARKS.md).
@@ -440,58 +436,6 @@ impl ImportFlags {
     }
 }
 
-/// A progress bar on stderr over the steps (iterations, epochs) of a training run, with a
-/// message of the latest losses; hidden when stderr is not a terminal, cleared when dropped.
-pub(crate) struct StepBar(ProgressBar);
-
-impl StepBar {
-    /// A bar over `total` steps called `unit`.
-    pub(crate) fn new(unit: &str, total: u64) -> Self {
-        let bar = ProgressBar::new(total);
-        let template = format!("{{bar:30}} {{pos}}/{{len}} {unit} [{{elapsed}} < {{eta}}] {{msg}}");
-        if let Ok(style) = ProgressStyle::with_template(&template) {
-            bar.set_style(style);
-        }
-        bar.enable_steady_tick(Duration::from_millis(250));
-        Self(bar)
-    }
-
-    /// Training resumes after `position` of `total` steps.
-    pub(crate) fn start(&self, position: u64, total: u64) {
-        self.0.set_length(total);
-        self.0.set_position(position);
-    }
-
-    /// Step `position` is done.
-    pub(crate) fn set_position(&self, position: u64) {
-        self.0.set_position(position);
-    }
-
-    /// Show `message` beside the bar.
-    pub(crate) fn set_message(&self, message: String) {
-        self.0.set_message(message);
-    }
-}
-
-impl Drop for StepBar {
-    fn drop(&mut self) {
-        self.0.finish_and_clear();
-    }
-}
-
-/// A spinner on stderr while `work` runs; hidden when stderr is not a terminal.
-fn with_spinner<T>(message: String, work: impl FnOnce() -> T) -> T {
-    let bar = ProgressBar::new_spinner();
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{elapsed}]") {
-        bar.set_style(style);
-    }
-    bar.set_message(message);
-    bar.enable_steady_tick(Duration::from_millis(120));
-    let out = work();
-    bar.finish_and_clear();
-    out
-}
-
 fn open(file: &std::path::Path, flags: &ImportFlags) -> neuroforge_io::Result<Recording> {
     let options = flags.options();
     with_spinner(format!("reading {}", file.display()), || {
@@ -606,8 +550,17 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 },
         } => {
             let recording = open(&data, &flags)?;
-            let line = spikegan::train(&data, recording, &run_dir, device.as_deref(), &options)?;
-            println!("{line}");
+            let (device, context) = device_and_context(device.as_deref())?;
+            let mut bar = SessionBar::new("iterations", "preparing the data");
+            let trained = spikegan::train(
+                &data,
+                &recording,
+                &run_dir,
+                &options,
+                session(&device, &context, &mut bar),
+            )?;
+            drop(bar);
+            println!("{trained}");
         }
         Command::Train {
             model:
@@ -622,14 +575,17 @@ fn run(cli: Cli) -> Result<(), CliError> {
         } => {
             let pre_rec = open(&pre, &flags)?;
             let post_rec = open(&post, &flags)?;
-            let line = cyclegan::train(
-                (&pre, pre_rec),
-                (&post, post_rec),
+            let (device, context) = device_and_context(device.as_deref())?;
+            let mut bar = SessionBar::new("iterations", "preparing the data");
+            let trained = cyclegan::train(
+                (&pre, &pre_rec),
+                (&post, &post_rec),
                 &run_dir,
-                device.as_deref(),
                 &options,
+                session(&device, &context, &mut bar),
             )?;
-            println!("{line}");
+            drop(bar);
+            println!("{trained}");
         }
         Command::Translate {
             run_dir,
@@ -640,12 +596,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
             flags,
         } => {
             let recording = open(&data, &flags)?;
+            let (device, _) = device::select_device(device.as_deref())?;
             let line = with_spinner(format!("translating {}", data.display()), || {
                 cyclegan::translate(
                     &run_dir,
                     (&data, recording),
                     &out,
-                    device.as_deref(),
+                    &device,
                     &options,
                     |path| Ok(open(path, &flags)?),
                 )
@@ -664,14 +621,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 },
         } => {
             let recording = open(&data, &flags)?;
+            let (device, _) = device::select_device(device.as_deref())?;
             let line = with_spinner("computing attributions".to_string(), || {
-                cyclegan::saliency(
-                    &run_dir,
-                    (&data, recording),
-                    &out,
-                    device.as_deref(),
-                    &options,
-                )
+                cyclegan::saliency(&run_dir, (&data, recording), &out, &device, &options)
             })?;
             println!("{line}");
         }
@@ -684,8 +636,16 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     options,
                 },
         } => {
-            let line = marble::train(&data, &run_dir, device.as_deref(), &options)?;
-            println!("{line}");
+            let (device, context) = device_and_context(device.as_deref())?;
+            let mut bar = SessionBar::new("epochs", GEOMETRY);
+            let trained = marble::train(
+                &data,
+                &run_dir,
+                &options,
+                session(&device, &context, &mut bar),
+            )?;
+            drop(bar);
+            println!("{trained}");
         }
         Command::Points { options, out } => {
             let line = with_spinner("binning spikes and behaviour".to_string(), || {
@@ -700,8 +660,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
             plot,
             device,
         } => {
+            let (device, _) = device::select_device(device.as_deref())?;
             let line = with_spinner(format!("embedding {}", data.display()), || {
-                marble::embed_points(&run_dir, &data, &out, device.as_deref(), plot.as_deref())
+                marble::embed_points(&run_dir, &data, &out, &device, plot.as_deref())
             })?;
             println!("{line}");
         }
@@ -749,29 +710,47 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let model = neuroforge_train::RunDir::open(&run_dir)
                 .and_then(|run| run.read_manifest())?
                 .model;
+            if model == ModelKind::Cyclegan && data.is_some() {
+                return Err(CliError::Usage(
+                    "a CycleGAN run resumes on the pre and post recordings its manifest \
+                     names; --data does not apply"
+                        .into(),
+                ));
+            }
+            let (device, context) = device_and_context(device.as_deref())?;
+            let reader = |path: &std::path::Path| Ok(open(path, &flags)?);
             let line = match model {
                 ModelKind::Cyclegan => {
-                    if data.is_some() {
-                        return Err(CliError::Usage(
-                            "a CycleGAN run resumes on the pre and post recordings its \
-                             manifest names; --data does not apply"
-                                .into(),
-                        ));
-                    }
-                    cyclegan::resume(&run_dir, iterations, device.as_deref(), |path| {
-                        Ok(open(path, &flags)?)
-                    })?
+                    let mut bar = SessionBar::new("iterations", "preparing the data");
+                    let trained = cyclegan::resume(
+                        &run_dir,
+                        iterations,
+                        reader,
+                        session(&device, &context, &mut bar),
+                    )?;
+                    trained.to_string()
                 }
                 ModelKind::Marble => {
-                    marble::resume(&run_dir, data.as_deref(), iterations, device.as_deref())?
+                    let mut bar = SessionBar::new("epochs", GEOMETRY);
+                    let trained = marble::resume(
+                        &run_dir,
+                        data.as_deref(),
+                        iterations,
+                        session(&device, &context, &mut bar),
+                    )?;
+                    trained.to_string()
                 }
-                ModelKind::Spikegan => spikegan::resume(
-                    &run_dir,
-                    data.as_deref(),
-                    iterations,
-                    device.as_deref(),
-                    |path| Ok(open(path, &flags)?),
-                )?,
+                ModelKind::Spikegan => {
+                    let mut bar = SessionBar::new("iterations", "preparing the data");
+                    let trained = spikegan::resume(
+                        &run_dir,
+                        data.as_deref(),
+                        iterations,
+                        reader,
+                        session(&device, &context, &mut bar),
+                    )?;
+                    trained.to_string()
+                }
             };
             println!("{line}");
         }
@@ -782,8 +761,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
             device,
             options,
         } => {
+            let (device, _) = device::select_device(device.as_deref())?;
             let line = with_spinner(format!("sampling {count}"), || {
-                spikegan::sample(&run_dir, count, &out, device.as_deref(), &options)
+                spikegan::sample(&run_dir, count, &out, &device, &options)
             })?;
             println!("{line}");
         }
@@ -799,15 +779,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 },
         } => {
             let recording = open(&data, &flags)?;
+            let (device, _) = device::select_device(device.as_deref())?;
             let line = with_spinner("computing importance maps".to_string(), || {
-                spikegan::explain_importance(
-                    &run_dir,
-                    &data,
-                    recording,
-                    &out,
-                    device.as_deref(),
-                    &options,
-                )
+                spikegan::explain_importance(&run_dir, &data, recording, &out, &device, &options)
             })?;
             println!("{line}");
         }
@@ -842,6 +816,33 @@ fn run(cli: Cli) -> Result<(), CliError> {
     Ok(())
 }
 
+/// What `marble` training shows until its first epoch.
+const GEOMETRY: &str = "proximity graphs, gradient operators and diffusion terms";
+
+/// The device a command runs on and the context its run's manifest records.
+fn device_and_context(requested: Option<&str>) -> Result<(Device, RunContext), CliError> {
+    let (device, name) = device::select_device(requested)?;
+    Ok((device, device::run_context(&name)))
+}
+
+/// A training session on `device` drawing `bar`; Ctrl-C and SIGTERM are caught from the first
+/// step on, so that a signal while the data are read still ends the program at once.
+fn session<'a, T: Trainer>(
+    device: &'a Device,
+    context: &'a RunContext,
+    bar: &'a mut SessionBar,
+) -> TrainingSession<'a, T>
+where
+    SessionBar: SessionObserver<T>,
+{
+    TrainingSession {
+        device,
+        context,
+        observer: bar,
+        stop: &interrupt::catch_stop_signals,
+    }
+}
+
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -854,10 +855,6 @@ fn init_tracing() {
 
 /// The message of the last panic, kept by the panic hook for the one-line report.
 static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -887,7 +884,7 @@ fn main() -> ExitCode {
     }));
     match std::panic::catch_unwind(|| run(cli)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e @ CliError::Train(neuroforge_train::TrainError::Interrupted { .. }))) => {
+        Ok(Err(e)) if e.is_interrupted() => {
             // The conventional status of a program ended by SIGINT (128 + 2).
             eprintln!("interrupted: {}", one_line(&e.to_string()));
             ExitCode::from(130)

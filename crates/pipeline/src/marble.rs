@@ -2,55 +2,53 @@
 //! (docs/MARBLE.md). Inputs and outputs are Parquet point tables ([`neuroforge_io::points`]).
 
 use std::path::Path;
-use std::time::Duration;
 
-use clap::Args;
-use indicatif::ProgressBar;
+use burn::tensor::Device;
 use ndarray::{Array2, Axis};
 use neuroforge_io::{PointTable, read_points, write_points};
 use neuroforge_signal::Pca;
 use neuroforge_stats::decode::{Decoder, Metric, cross_validate};
 use neuroforge_stats::transport::{TransportMethod, classical_mds, condition_distances};
 use neuroforge_train::{
-    ConditionData, DataDescription, EpochLine, MarbleData, MarbleRunConfig, MarbleSummary,
-    MarbleTrainer, RunDir, SessionObserver, embed, load_marble, resume_marble, start_marble,
+    ConditionData, DataDescription, MarbleData, MarbleRunConfig, MarbleSummary, MarbleTrainer,
+    RunDir, embed, load_marble, resume_marble, start_marble,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::StepBar;
-use crate::device::select_device;
-use crate::error::CliError;
-use crate::spikegan::run_context;
-use crate::stats::write_text;
+use crate::TrainingSession;
+use crate::error::PipelineError;
+use crate::output::{write_json, write_text};
+use crate::report::svg;
 
 const PREPROCESSING_FILE: &str = "preprocessing.json";
 
 /// Options of `neuroforge train marble`.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct MarbleFlags {
     /// A TOML file with the run configuration (geometry, features, model, training); flags
     /// override it.
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub config: Option<std::path::PathBuf>,
     /// Seed of the weights, the validation split and every draw [default: 0].
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub seed: Option<u64>,
     /// Training epochs [default: 100].
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub epochs: Option<usize>,
     /// Neighbours k of the proximity graph [default: 20].
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub k: Option<usize>,
     /// Scale delta of the continuous-kNN rule [default: 1.0].
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub delta: Option<f64>,
     /// Thin each condition by furthest point sampling to this spacing (fraction of its
     /// extent) [default: 0, keep all].
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub spacing: Option<f64>,
     /// Project the states (block `x`) on their first K principal components before anything
     /// else (fitted on all conditions; kept in the run for `embed`).
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub pca: Option<usize>,
 }
 
@@ -73,9 +71,9 @@ struct Prepared {
     rows: Vec<Vec<usize>>,
 }
 
-fn prepare(path: &Path, table: &PointTable, pca: Option<&Pca>) -> Result<Prepared, CliError> {
+fn prepare(path: &Path, table: &PointTable, pca: Option<&Pca>) -> Result<Prepared, PipelineError> {
     let Some(x) = table.block("x") else {
-        return Err(CliError::unsuitable(
+        return Err(PipelineError::unsuitable(
             path,
             "no state columns x0, x1, ... in the table",
         ));
@@ -83,17 +81,20 @@ fn prepare(path: &Path, table: &PointTable, pca: Option<&Pca>) -> Result<Prepare
     let x = match pca {
         Some(pca) => pca
             .transform(x.view())
-            .map_err(|e| CliError::unsuitable(path, format!("PCA of the states: {e}")))?,
+            .map_err(|e| PipelineError::unsuitable(path, format!("PCA of the states: {e}")))?,
         None => x.clone(),
     };
     let given = table.block("v");
     if let Some(v) = given
         && v.ncols() != table.block("x").map_or(0, |b| b.ncols())
     {
-        return Err(CliError::unsuitable(path, "blocks x and v differ in width"));
+        return Err(PipelineError::unsuitable(
+            path,
+            "blocks x and v differ in width",
+        ));
     }
     if given.is_some() && pca.is_some() {
-        return Err(CliError::unsuitable(
+        return Err(PipelineError::unsuitable(
             path,
             "--pca projects the states, so vectors must come from their differences: drop \
              the v columns or the --pca option",
@@ -130,7 +131,7 @@ fn prepare(path: &Path, table: &PointTable, pca: Option<&Pca>) -> Result<Prepare
             }
         };
         if kept.len() < 3 {
-            return Err(CliError::unsuitable(
+            return Err(PipelineError::unsuitable(
                 path,
                 format!("condition {name} has fewer than 3 usable points"),
             ));
@@ -143,13 +144,13 @@ fn prepare(path: &Path, table: &PointTable, pca: Option<&Pca>) -> Result<Prepare
     Ok(prepared)
 }
 
-fn resolve_config(flags: &MarbleFlags) -> Result<MarbleRunConfig, CliError> {
+fn resolve_config(flags: &MarbleFlags) -> Result<MarbleRunConfig, PipelineError> {
     let mut config = match &flags.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
-                .map_err(|e| CliError::unsuitable(path, e.to_string()))?;
+                .map_err(|e| PipelineError::unsuitable(path, e.to_string()))?;
             toml::from_str(&text).map_err(|e| {
-                CliError::unsuitable(path, format!("not a MARBLE run configuration: {e}"))
+                PipelineError::unsuitable(path, format!("not a MARBLE run configuration: {e}"))
             })?
         }
         None => MarbleRunConfig::default(),
@@ -184,37 +185,28 @@ fn conditions<'a>(prepared: &'a Prepared) -> Vec<ConditionData<'a>> {
         .collect()
 }
 
-/// The progress bar of a MARBLE session, with the latest epoch's losses.
-struct Progress {
-    bar: StepBar,
-}
-
-impl SessionObserver<MarbleTrainer> for Progress {
-    fn on_start(&mut self, start: u64, total: u64) {
-        self.bar.start(start, total);
-    }
-    fn on_log(&mut self, line: &EpochLine) {
-        self.bar.set_position(line.epoch as u64);
-        self.bar.set_message(format!(
-            "loss {:.4} validation {:.4} t {:.3}",
-            line.train_loss, line.validation_loss, line.diffusion_time
-        ));
-    }
-}
-
-/// A point table's conditions through a run's preprocessing, as MARBLE's training data (with
-/// a spinner while the geometry is built).
-fn marble_data(prepared: &Prepared, config: &MarbleRunConfig) -> Result<MarbleData, CliError> {
+/// A point table's conditions through a run's preprocessing, as MARBLE's training data.
+fn marble_data(prepared: &Prepared, config: &MarbleRunConfig) -> Result<MarbleData, PipelineError> {
     tracing::info!(
         conditions = prepared.names.len(),
         "building the geometry of each condition"
     );
-    let spinner = ProgressBar::new_spinner();
-    spinner.set_message("proximity graphs, gradient operators and diffusion terms");
-    spinner.enable_steady_tick(Duration::from_millis(200));
-    let data = MarbleData::prepare(&conditions(prepared), config)?;
-    spinner.finish_and_clear();
-    Ok(data)
+    Ok(MarbleData::prepare(&conditions(prepared), config)?)
+}
+
+/// What a training session of MARBLE ended with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MarbleTrained {
+    /// The run directory.
+    pub run_dir: std::path::PathBuf,
+    /// The run's epochs, best validation loss and diffusion time.
+    pub summary: MarbleSummary,
+}
+
+impl std::fmt::Display for MarbleTrained {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&summary_line(&self.run_dir, &self.summary))
+    }
 }
 
 fn summary_line(run_dir: &Path, summary: &MarbleSummary) -> String {
@@ -230,27 +222,27 @@ fn summary_line(run_dir: &Path, summary: &MarbleSummary) -> String {
     )
 }
 
-/// `neuroforge train marble`.
+/// Train MARBLE on the point table `data` into a new run directory (`neuroforge train
+/// marble`).
 pub fn train(
     data: &Path,
     run_dir: &Path,
-    device: Option<&str>,
     flags: &MarbleFlags,
-) -> Result<String, CliError> {
-    let (device, device_name) = select_device(device)?;
+    session: TrainingSession<'_, MarbleTrainer>,
+) -> Result<MarbleTrained, PipelineError> {
     let config = resolve_config(flags)?;
     let table = read_points(data)?;
     let pca = match flags.pca {
         Some(k) => {
             let Some(x) = table.block("x") else {
-                return Err(CliError::unsuitable(
+                return Err(PipelineError::unsuitable(
                     data,
                     "no state columns x0, x1, ... in the table",
                 ));
             };
             Some(
                 Pca::fit(x.view(), k)
-                    .map_err(|e| CliError::unsuitable(data, format!("--pca {k}: {e}")))?,
+                    .map_err(|e| PipelineError::unsuitable(data, format!("--pca {k}: {e}")))?,
             )
         }
         None => None,
@@ -266,7 +258,7 @@ pub fn train(
         conditions: prepared.names.clone(),
     };
     let text = serde_json::to_string_pretty(&preprocessing)
-        .map_err(|e| CliError::unsuitable(run_dir, e.to_string()))?;
+        .map_err(|e| PipelineError::unsuitable(run_dir, e.to_string()))?;
     run.write_text(PREPROCESSING_FILE, &text)?;
     let description = DataDescription {
         path: std::fs::canonicalize(data)
@@ -278,22 +270,21 @@ pub fn train(
         train_samples: marble_data.nodes(),
         heldout_samples: 0,
     };
-    // From here on, Ctrl-C stops after a checkpoint instead of losing the session.
-    let stop = crate::interrupt::catch_stop_signals();
-    let mut progress = Progress {
-        bar: StepBar::new("epochs", 0),
-    };
+    let stop = (session.stop)();
     let summary = start_marble(
         &run,
         config,
         &marble_data,
         Some(description),
-        &run_context(&device_name),
-        &device,
-        &mut progress,
+        session.context,
+        session.device,
+        session.observer,
         &stop,
     )?;
-    Ok(summary_line(run_dir, &summary))
+    Ok(MarbleTrained {
+        run_dir: run_dir.to_path_buf(),
+        summary,
+    })
 }
 
 /// `neuroforge resume` of a MARBLE run: the point table its manifest names (or `data`),
@@ -302,9 +293,8 @@ pub fn resume(
     run_dir: &Path,
     data: Option<&Path>,
     epochs: Option<u64>,
-    device: Option<&str>,
-) -> Result<String, CliError> {
-    let (device, device_name) = select_device(device)?;
+    session: TrainingSession<'_, MarbleTrainer>,
+) -> Result<MarbleTrained, PipelineError> {
     let run = RunDir::open(run_dir)?;
     let manifest = run.read_manifest()?;
     let config: MarbleRunConfig = run.read_config()?;
@@ -312,7 +302,7 @@ pub fn resume(
         (Some(path), _) => path.to_path_buf(),
         (None, Some(description)) => std::path::PathBuf::from(&description.path),
         (None, None) => {
-            return Err(CliError::Usage(format!(
+            return Err(PipelineError::Usage(format!(
                 "{}: the manifest names no data file: pass --data",
                 run_dir.display()
             )));
@@ -322,7 +312,7 @@ pub fn resume(
     let table = read_points(&data_path)?;
     let prepared = prepare(&data_path, &table, preprocessing.pca.as_ref())?;
     if prepared.names != preprocessing.conditions {
-        return Err(CliError::unsuitable(
+        return Err(PipelineError::unsuitable(
             &data_path,
             format!(
                 "holds the conditions {:?}, but the run was trained on {:?}",
@@ -331,29 +321,28 @@ pub fn resume(
         ));
     }
     let marble_data = marble_data(&prepared, &config)?;
-    // From here on, Ctrl-C stops after a checkpoint instead of losing the session.
-    let stop = crate::interrupt::catch_stop_signals();
-    let mut progress = Progress {
-        bar: StepBar::new("epochs", 0),
-    };
+    let stop = (session.stop)();
     let summary = resume_marble(
         &run,
         &marble_data,
         epochs,
-        &run_context(&device_name),
-        &device,
-        &mut progress,
+        session.context,
+        session.device,
+        session.observer,
         &stop,
     )?;
-    Ok(summary_line(run_dir, &summary))
+    Ok(MarbleTrained {
+        run_dir: run_dir.to_path_buf(),
+        summary,
+    })
 }
 
 /// The preprocessing a MARBLE run saved.
-fn read_preprocessing(run_dir: &Path) -> Result<Preprocessing, CliError> {
+fn read_preprocessing(run_dir: &Path) -> Result<Preprocessing, PipelineError> {
     let path = run_dir.join(PREPROCESSING_FILE);
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| CliError::unsuitable(&path, e.to_string()))?;
-    serde_json::from_str(&text).map_err(|e| CliError::unsuitable(&path, e.to_string()))
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| PipelineError::unsuitable(&path, e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| PipelineError::unsuitable(&path, e.to_string()))
 }
 
 /// `neuroforge embed`: the embedding of every usable point of `data` (rows whose vector could
@@ -362,17 +351,16 @@ pub fn embed_points(
     run_dir: &Path,
     data: &Path,
     out: &Path,
-    device: Option<&str>,
+    device: &Device,
     plot: Option<&Path>,
-) -> Result<String, CliError> {
-    let (device, _) = select_device(device)?;
-    let (config, model) = load_marble(run_dir, &device)?;
+) -> Result<String, PipelineError> {
+    let (config, model) = load_marble(run_dir, device)?;
     let preprocessing = read_preprocessing(run_dir)?;
     let table = read_points(data)?;
     let prepared = prepare(data, &table, preprocessing.pca.as_ref())?;
     let marble_data = MarbleData::prepare(&conditions(&prepared), &config)?;
     if marble_data.input != model_input(&model) {
-        return Err(CliError::unsuitable(
+        return Err(PipelineError::unsuitable(
             data,
             "its features do not match the trained model's input (different dimension or diffusion settings)",
         ));
@@ -394,7 +382,7 @@ pub fn embed_points(
         .collect();
     let views: Vec<_> = kept_states.iter().map(|s| s.view()).collect();
     let states = ndarray::concatenate(Axis(0), &views)
-        .map_err(|e| CliError::unsuitable(data, e.to_string()))?;
+        .map_err(|e| PipelineError::unsuitable(data, e.to_string()))?;
     blocks.push(("x".to_string(), states));
     for (prefix, block) in &table.blocks {
         if prefix != "x" && prefix != "z" {
@@ -424,7 +412,7 @@ pub fn embed_points(
             .collect();
         write_text(
             plot,
-            &crate::svg::coloured_scatter(
+            &svg::coloured_scatter(
                 "MARBLE embedding (blue: first condition, red: last)",
                 "z0",
                 "z1",
@@ -471,17 +459,17 @@ pub fn compare(
     method: TransportMethod,
     block: &str,
     plot: Option<&Path>,
-) -> Result<String, CliError> {
+) -> Result<String, PipelineError> {
     let table = read_points(embedding)?;
     let Some(z) = table.block(block) else {
-        return Err(CliError::unsuitable(
+        return Err(PipelineError::unsuitable(
             embedding,
             format!("no columns {block}0, {block}1, ..."),
         ));
     };
     let groups = table.conditions();
     if groups.len() < 2 {
-        return Err(CliError::unsuitable(
+        return Err(PipelineError::unsuitable(
             embedding,
             "needs at least two conditions",
         ));
@@ -496,9 +484,9 @@ pub fn compare(
         offsets.push(offsets.last().copied().unwrap_or(0) + rows.len());
     }
     let distances = condition_distances(points.view(), &offsets, method)
-        .map_err(|e| CliError::unsuitable(embedding, e.to_string()))?;
+        .map_err(|e| PipelineError::unsuitable(embedding, e.to_string()))?;
     let mds = classical_mds(distances.view(), 2)
-        .map_err(|e| CliError::unsuitable(embedding, e.to_string()))?;
+        .map_err(|e| PipelineError::unsuitable(embedding, e.to_string()))?;
     let result = ConditionComparison {
         conditions: groups.iter().map(|(n, _)| n.clone()).collect(),
         method,
@@ -524,7 +512,7 @@ pub fn compare(
             .collect();
         write_text(
             plot,
-            &crate::svg::coloured_scatter(
+            &svg::coloured_scatter(
                 "conditions by optimal transport, classical MDS",
                 "MDS 1",
                 "MDS 2",
@@ -537,12 +525,6 @@ pub fn compare(
         out.display(),
         result.conditions.len()
     ))
-}
-
-fn write_json(out: &Path, value: &impl Serialize) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| CliError::unsuitable(out, e.to_string()))?;
-    write_text(out, &text)
 }
 
 /// The result of `neuroforge decode`.
@@ -563,45 +545,46 @@ pub struct DecodingReport {
 }
 
 /// Options of `neuroforge decode`.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct DecodeFlags {
     /// Feature block (columns `<block>0, ...`) [default: z].
-    #[arg(long, default_value = "z")]
+    #[cfg_attr(feature = "clap", arg(long, default_value = "z"))]
     pub features: String,
     /// Target block to decode (e.g. `pos` for pos0, pos1).
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub targets: String,
     /// Only these target columns (indices within the block, comma-separated) [default: all].
-    #[arg(long, value_delimiter = ',')]
+    #[cfg_attr(feature = "clap", arg(long, value_delimiter = ','))]
     pub columns: Vec<usize>,
     /// Decoder: knn or linear.
-    #[arg(long, default_value = "knn")]
+    #[cfg_attr(feature = "clap", arg(long, default_value = "knn"))]
     pub decoder: String,
     /// Neighbours of the kNN decoder.
-    #[arg(long, default_value_t = 36)]
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 36))]
     pub neighbours: usize,
     /// Distance of the kNN decoder: cosine or euclidean.
-    #[arg(long, default_value = "cosine")]
+    #[cfg_attr(feature = "clap", arg(long, default_value = "cosine"))]
     pub metric: String,
     /// Ridge penalty of the linear decoder.
-    #[arg(long, default_value_t = 1e-6)]
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1e-6))]
     pub ridge: f64,
     /// Cross-validation folds over contiguous blocks of rows.
-    #[arg(long, default_value_t = 5)]
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 5))]
     pub folds: usize,
 }
 
 /// `neuroforge decode`.
-pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, CliError> {
+pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, PipelineError> {
     let table = read_points(data)?;
     let Some(features) = table.block(&flags.features) else {
-        return Err(CliError::unsuitable(
+        return Err(PipelineError::unsuitable(
             data,
             format!("no feature columns {}0, ...", flags.features),
         ));
     };
     let Some(targets) = table.block(&flags.targets) else {
-        return Err(CliError::unsuitable(
+        return Err(PipelineError::unsuitable(
             data,
             format!("no target columns {}0, ...", flags.targets),
         ));
@@ -610,7 +593,7 @@ pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, Cl
         targets.clone()
     } else {
         if let Some(&c) = flags.columns.iter().find(|&&c| c >= targets.ncols()) {
-            return Err(CliError::Usage(format!(
+            return Err(PipelineError::Usage(format!(
                 "--columns {c}: block {} has {} columns",
                 flags.targets,
                 targets.ncols()
@@ -625,7 +608,7 @@ pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, Cl
                 "cosine" => Metric::Cosine,
                 "euclidean" => Metric::Euclidean,
                 other => {
-                    return Err(CliError::Usage(format!(
+                    return Err(PipelineError::Usage(format!(
                         "unknown metric '{other}': use cosine or euclidean"
                     )));
                 }
@@ -633,13 +616,13 @@ pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, Cl
         },
         "linear" => Decoder::Linear { ridge: flags.ridge },
         other => {
-            return Err(CliError::Usage(format!(
+            return Err(PipelineError::Usage(format!(
                 "unknown decoder '{other}': use knn or linear"
             )));
         }
     };
     let scores = cross_validate(features.view(), targets.view(), decoder, flags.folds)
-        .map_err(|e| CliError::unsuitable(data, e.to_string()))?;
+        .map_err(|e| PipelineError::unsuitable(data, e.to_string()))?;
     let report = DecodingReport {
         features: flags.features.clone(),
         targets: flags.targets.clone(),

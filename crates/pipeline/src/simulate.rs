@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Subcommand};
 use ndarray::{Array2, Array3};
 use neuroforge_io::{
     Activity, BinnedActivity, Covariate, CovariateValues, IoError, Provenance, Recording,
@@ -12,85 +11,90 @@ use neuroforge_io::{
 };
 use neuroforge_sim::{CalciumConfig, PacketsConfig, UniformConfig, VanDerPolConfig};
 
-use crate::error::CliError;
+use crate::error::PipelineError;
 
 /// What to simulate.
-#[derive(Debug, Subcommand)]
+#[derive(Debug)]
+#[cfg_attr(feature = "clap", derive(clap::Subcommand))]
 pub enum Simulation {
     /// Spike-GAN's `uniform` population: correlated groups, refractoriness, shuffled rows.
     Uniform {
         /// Paper preset: 16x128 (default), 32x256, 16x496 or toy.
-        #[arg(long, default_value = "16x128")]
+        #[cfg_attr(feature = "clap", arg(long, default_value = "16x128"))]
         preset: String,
         /// Mean spike probability per 1 ms bin (overrides the preset).
-        #[arg(long)]
+        #[cfg_attr(feature = "clap", arg(long))]
         rate: Option<f64>,
         /// Mean within-group correlation (overrides the preset).
-        #[arg(long)]
+        #[cfg_attr(feature = "clap", arg(long))]
         correlation: Option<f64>,
         /// Refractory period in bins, 0 to disable (overrides the preset).
-        #[arg(long)]
+        #[cfg_attr(feature = "clap", arg(long))]
         refractory: Option<f64>,
-        #[command(flatten)]
+        /// Output file and seed.
+        #[cfg_attr(feature = "clap", command(flatten))]
         common: Common,
     },
     /// Spike-GAN's `packets` population: background spikes plus sequential packets.
     Packets {
         /// Neurons per sample.
-        #[arg(long, default_value_t = 32)]
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 32))]
         neurons: usize,
         /// Bins per sample.
-        #[arg(long, default_value_t = 64)]
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 64))]
         bins: usize,
         /// Packet onset probability per bin.
-        #[arg(long = "packet-prob", default_value_t = 0.1)]
+        #[cfg_attr(feature = "clap", arg(long = "packet-prob", default_value_t = 0.1))]
         packet_prob: f64,
         /// Neurons per packet group.
-        #[arg(long = "group-size", default_value_t = 8)]
+        #[cfg_attr(feature = "clap", arg(long = "group-size", default_value_t = 8))]
         group_size: usize,
-        #[command(flatten)]
+        /// Output file and seed.
+        #[cfg_attr(feature = "clap", command(flatten))]
         common: Common,
     },
     /// Calcium imaging of Bernoulli spikes: AR(1)/AR(2) calcium, baseline and noise. The true
     /// spikes are written beside the output as `<OUT stem>.spikes.parquet`.
     Calcium {
         /// Neurons.
-        #[arg(long, default_value_t = 50)]
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 50))]
         neurons: usize,
         /// Frames.
-        #[arg(long, default_value_t = 20_000)]
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 20_000))]
         frames: usize,
         /// Spike probability per frame.
-        #[arg(long = "spike-prob", default_value_t = 0.02)]
+        #[cfg_attr(feature = "clap", arg(long = "spike-prob", default_value_t = 0.02))]
         spike_prob: f64,
         /// Frame rate in Hz.
-        #[arg(long = "frame-rate", default_value_t = 24.0)]
+        #[cfg_attr(feature = "clap", arg(long = "frame-rate", default_value_t = 24.0))]
         frame_rate: f64,
         /// Indicator decay time in seconds.
-        #[arg(long = "decay-s", default_value_t = 0.5)]
+        #[cfg_attr(feature = "clap", arg(long = "decay-s", default_value_t = 0.5))]
         decay_s: f64,
         /// Indicator rise time in seconds (0: AR(1)).
-        #[arg(long = "rise-s", default_value_t = 0.0)]
+        #[cfg_attr(feature = "clap", arg(long = "rise-s", default_value_t = 0.0))]
         rise_s: f64,
         /// Noise standard deviation.
-        #[arg(long, default_value_t = 0.3)]
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.3))]
         noise: f64,
         /// Fluorescence baseline.
-        #[arg(long, default_value_t = 1.0)]
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 1.0))]
         baseline: f64,
         /// Random seed.
-        #[arg(long)]
+        #[cfg_attr(feature = "clap", arg(long))]
         seed: u64,
         /// The traces to write (.parquet or .arrow).
-        #[arg(long)]
+        #[cfg_attr(feature = "clap", arg(long))]
         out: PathBuf,
     },
     /// Paired pre/post-learning samples: post = pre with a known change (rate gain, a new
     /// assembly, delayed responses) of chosen neurons. Post goes to `<OUT stem>.post.parquet`.
     Prepost {
-        #[command(flatten)]
+        /// What learning changes between the two sessions.
+        #[cfg_attr(feature = "clap", command(flatten))]
         change: ChangeFlags,
-        #[command(flatten)]
+        /// Output file and seed.
+        #[cfg_attr(feature = "clap", command(flatten))]
         common: Common,
     },
     /// Calcium imaging of pre- and post-learning activity with a known change (the prepost
@@ -98,104 +102,118 @@ pub enum Simulation {
     /// `post.parquet` (unpaired training recordings), `heldout-pre.parquet` and
     /// `heldout-post.parquet` (paired: the true post of the held-out pre) and `truth.json` into
     /// --out-dir.
-    #[command(name = "prepost-imaging")]
+    #[cfg_attr(feature = "clap", command(name = "prepost-imaging"))]
     PrepostImaging {
-        #[command(flatten)]
+        /// What learning changes between the two sessions.
+        #[cfg_attr(feature = "clap", command(flatten))]
         change: ChangeFlags,
         /// Neurons.
-        #[arg(long, default_value_t = 32)]
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 32))]
         neurons: usize,
         /// Frames per simulated sample.
-        #[arg(long, default_value_t = 64)]
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 64))]
         bins: usize,
         /// Mean spike probability per frame (each correlated group's is drawn in [0.5, 1.5]
         /// times it).
-        #[arg(long, default_value_t = 0.05)]
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.05))]
         rate: f64,
         /// Samples in each training recording.
-        #[arg(long = "train-samples", default_value_t = 600)]
+        #[cfg_attr(feature = "clap", arg(long = "train-samples", default_value_t = 600))]
         train_samples: usize,
         /// Samples in the held-out recordings.
-        #[arg(long = "heldout-samples", default_value_t = 200)]
+        #[cfg_attr(feature = "clap", arg(long = "heldout-samples", default_value_t = 200))]
         heldout_samples: usize,
         /// Noise standard deviation of the fluorescence (baseline 1, one unit per spike).
-        #[arg(long, default_value_t = 0.1)]
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.1))]
         noise: f64,
         /// Random seed.
-        #[arg(long)]
+        #[cfg_attr(feature = "clap", arg(long))]
         seed: u64,
         /// The directory to write (created if needed).
-        #[arg(long = "out-dir")]
+        #[cfg_attr(feature = "clap", arg(long = "out-dir"))]
         out_dir: PathBuf,
     },
     /// Lorenz trajectories for several rho (sigma 10, beta 8/3), from initial conditions
     /// (1 + 0.5 k, 1, 1 + 0.5 k), k = 0, 1, ...
     Lorenz {
         /// Values of rho, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "28")]
+        #[cfg_attr(
+            feature = "clap",
+            arg(long, value_delimiter = ',', default_value = "28")
+        )]
         rho: Vec<f64>,
         /// Initial conditions per rho.
-        #[arg(long = "initial-conditions", default_value_t = 4)]
+        #[cfg_attr(
+            feature = "clap",
+            arg(long = "initial-conditions", default_value_t = 4)
+        )]
         initial_conditions: usize,
         /// Time step.
-        #[arg(long, default_value_t = 0.01)]
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.01))]
         dt: f64,
         /// Steps per trajectory.
-        #[arg(long, default_value_t = 2000)]
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 2000))]
         steps: usize,
         /// The recording to write.
-        #[arg(long)]
+        #[cfg_attr(feature = "clap", arg(long))]
         out: PathBuf,
     },
     /// Van der Pol trajectories for several mu (states as traces, velocities and labels as
     /// covariates).
     Vanderpol {
         /// Values of mu, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "-1,-0.5,0,0.5,1")]
+        #[cfg_attr(
+            feature = "clap",
+            arg(long, value_delimiter = ',', default_value = "-1,-0.5,0,0.5,1")
+        )]
         mu: Vec<f64>,
         /// Initial conditions per mu (on a grid in [-extent, extent]^2).
-        #[arg(long = "initial-conditions", default_value_t = 10)]
+        #[cfg_attr(
+            feature = "clap",
+            arg(long = "initial-conditions", default_value_t = 10)
+        )]
         initial_conditions: usize,
         /// Half-width of the grid of initial conditions (keep it near 1 for negative mu,
         /// whose unstable limit cycle makes outer trajectories diverge).
-        #[arg(long, default_value_t = 3.0)]
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 3.0))]
         extent: f64,
         /// Time step.
-        #[arg(long, default_value_t = 0.05)]
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.05))]
         dt: f64,
         /// Steps per trajectory.
-        #[arg(long, default_value_t = 200)]
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 200))]
         steps: usize,
         /// Curvature of the embedding surface z = a (x^2 + y^2); 0 keeps the plane.
-        #[arg(long, default_value_t = 0.0)]
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.0))]
         curvature: f64,
         /// Write a point table (MARBLE's input: condition `mu=<value>`, trajectory, states
         /// x0.., exact velocities v0..) instead of a recording.
-        #[arg(long)]
+        #[cfg_attr(feature = "clap", arg(long))]
         points: bool,
         /// The recording (or, with --points, the Parquet point table) to write.
-        #[arg(long)]
+        #[cfg_attr(feature = "clap", arg(long))]
         out: PathBuf,
     },
 }
 
 /// The known change of the pre -> post simulations.
-#[derive(Debug, Args)]
+#[derive(Debug)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct ChangeFlags {
     /// Neurons whose rate changes.
-    #[arg(long = "gain-neurons", default_value_t = 4)]
+    #[cfg_attr(feature = "clap", arg(long = "gain-neurons", default_value_t = 4))]
     gain_neurons: usize,
     /// Factor on their spike probability.
-    #[arg(long = "rate-gain", default_value_t = 2.0)]
+    #[cfg_attr(feature = "clap", arg(long = "rate-gain", default_value_t = 2.0))]
     rate_gain: f64,
     /// Neurons of the new assembly.
-    #[arg(long = "assembly-neurons", default_value_t = 4)]
+    #[cfg_attr(feature = "clap", arg(long = "assembly-neurons", default_value_t = 4))]
     assembly_neurons: usize,
     /// Neurons whose responses are delayed.
-    #[arg(long = "shift-neurons", default_value_t = 4)]
+    #[cfg_attr(feature = "clap", arg(long = "shift-neurons", default_value_t = 4))]
     shift_neurons: usize,
     /// Delay in bins (frames).
-    #[arg(long = "timing-shift", default_value_t = 3)]
+    #[cfg_attr(feature = "clap", arg(long = "timing-shift", default_value_t = 3))]
     timing_shift: usize,
 }
 
@@ -215,16 +233,17 @@ impl ChangeFlags {
 }
 
 /// Sample count, seed and output of the Spike-GAN populations.
-#[derive(Debug, Args)]
+#[derive(Debug)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct Common {
     /// Number of samples (written one after another, with a `sample` covariate).
-    #[arg(long, default_value_t = 8192)]
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 8192))]
     samples: usize,
     /// Random seed (recorded in the ground truth).
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     seed: u64,
     /// The recording to write (.parquet or .arrow).
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     out: PathBuf,
 }
 
@@ -239,33 +258,33 @@ fn provenance(kind: &str, truth: serde_json::Value, steps: Vec<String>) -> Prove
     }
 }
 
-fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value, CliError> {
-    serde_json::to_value(value).map_err(|e| CliError::Io(IoError::Recording(e.to_string())))
+fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value, PipelineError> {
+    serde_json::to_value(value).map_err(|e| PipelineError::Io(IoError::Recording(e.to_string())))
 }
 
-fn sim_error(out: &Path, e: neuroforge_sim::SimError) -> CliError {
-    CliError::Unsuitable {
+fn sim_error(out: &Path, e: neuroforge_sim::SimError) -> PipelineError {
+    PipelineError::Unsuitable {
         path: out.to_path_buf(),
         message: e.to_string(),
     }
 }
 
 /// Samples x neurons x bins as one binned recording (1 ms bins), samples one after another.
-fn samples_recording(x: &Array3<u8>, prov: Provenance) -> Result<Recording, CliError> {
+fn samples_recording(x: &Array3<u8>, prov: Provenance) -> Result<Recording, PipelineError> {
     let (samples, neurons, bins) = x.dim();
     Ok(Recording::new(
         default_neuron_ids(neurons),
         Activity::Binned(BinnedActivity {
-            counts: crate::spikegan::concatenate(x).mapv(u32::from),
+            counts: crate::recording::concatenate(x).mapv(u32::from),
             bin_width_s: Some(0.001),
         }),
-        vec![crate::spikegan::samples_covariate(samples, bins)],
+        vec![crate::recording::samples_covariate(samples, bins)],
         prov,
     )?)
 }
 
 /// Run a simulation and write its recording(s); returns the files written.
-pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, CliError> {
+pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, PipelineError> {
     match sim {
         Simulation::Uniform {
             preset,
@@ -348,7 +367,7 @@ pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, CliError> {
             let sim = neuroforge_sim::prepost_imaging(&config, seed)
                 .map_err(|e| sim_error(&out_dir, e))?;
             std::fs::create_dir_all(&out_dir).map_err(|e| {
-                CliError::unsuitable(&out_dir, format!("cannot create the directory: {e}"))
+                PipelineError::unsuitable(&out_dir, format!("cannot create the directory: {e}"))
             })?;
             let truth = serde_json::json!({
                 "config": to_json(&config)?,
@@ -386,8 +405,8 @@ pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, CliError> {
             }
             let path = out_dir.join("truth.json");
             let text = serde_json::to_string_pretty(&truth)
-                .map_err(|e| CliError::Io(IoError::Recording(e.to_string())))?;
-            crate::stats::write_text(&path, &text)?;
+                .map_err(|e| PipelineError::Io(IoError::Recording(e.to_string())))?;
+            crate::output::write_text(&path, &text)?;
             written.push(path);
             Ok(written)
         }
@@ -406,7 +425,7 @@ pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, CliError> {
             use rand::{RngExt, SeedableRng};
             neuroforge_io::Container::from_path(&out)?;
             if !(0.0..=1.0).contains(&spike_prob) {
-                return Err(CliError::Unsuitable {
+                return Err(PipelineError::Unsuitable {
                     path: out,
                     message: format!("spike probability {spike_prob} is not in [0, 1]"),
                 });
@@ -472,7 +491,7 @@ pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, CliError> {
         } => {
             neuroforge_io::Container::from_path(&out)?;
             if rho.is_empty() || initial_conditions == 0 {
-                return Err(CliError::Unsuitable {
+                return Err(PipelineError::Unsuitable {
                     path: out,
                     message: "at least one rho and one initial condition are needed".into(),
                 });
@@ -562,7 +581,7 @@ fn write_point_table(
     all: &[(usize, usize, neuroforge_sim::Trajectory)],
     mu: &[f64],
     out: &std::path::Path,
-) -> Result<(), CliError> {
+) -> Result<(), PipelineError> {
     let rows: usize = all.iter().map(|(_, _, t)| t.states.nrows()).sum();
     let dims = all.first().map_or(2, |(_, _, t)| t.states.ncols());
     let mut condition = Vec::with_capacity(rows);
@@ -598,7 +617,7 @@ fn trajectories_recording(
     (parameter, values): (&str, &[f64]),
     per_condition: usize,
     prov: Provenance,
-) -> Result<Recording, CliError> {
+) -> Result<Recording, PipelineError> {
     let dims = names.len();
     let total: usize = all.iter().map(|(_, _, t)| t.states.nrows()).sum();
     let mut states = Array2::<f32>::zeros((dims, total));
@@ -660,7 +679,7 @@ fn write_population(
     kind: &str,
     truth: serde_json::Value,
     common: Common,
-) -> Result<Vec<PathBuf>, CliError> {
+) -> Result<Vec<PathBuf>, PipelineError> {
     let steps = vec![format!(
         "{} samples of Spike-GAN's {kind} population, seed {}",
         common.samples, common.seed

@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use clap::{Args, ValueEnum};
 use ndarray::Array2;
 use neuroforge_io::{
     Activity, BinnedActivity, Covariate, Recording, TraceActivity, write_recording,
@@ -13,9 +12,10 @@ use neuroforge_io::{
 use neuroforge_signal::{DffConfig, OrderingMethod, SignalError};
 use serde::Serialize;
 
-use crate::error::CliError;
+use crate::error::PipelineError;
 
-fn parse_ar2_solver(s: &str) -> Result<neuroforge_signal::Ar2Solver, String> {
+/// Parse a `ar2_solver` name as written on the command line (the error says which names exist).
+pub fn parse_ar2_solver(s: &str) -> Result<neuroforge_signal::Ar2Solver, String> {
     match s {
         "exact" => Ok(neuroforge_signal::Ar2Solver::Exact),
         "greedy" => Ok(neuroforge_signal::Ar2Solver::Greedy),
@@ -26,7 +26,8 @@ fn parse_ar2_solver(s: &str) -> Result<neuroforge_signal::Ar2Solver, String> {
 }
 
 /// Per-neuron normalisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum NormKind {
     /// Scale each neuron to [0, 1].
@@ -36,51 +37,70 @@ pub enum NormKind {
 }
 
 /// Steps of `neuroforge preprocess` (spike times are binned with the shared `--bin-ms`).
-#[derive(Debug, Clone, Args, Serialize)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct PreprocessFlags {
     /// dF/F with a running low-percentile baseline (fluorescence traces).
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub dff: bool,
     /// dF/F baseline window in frames (odd).
-    #[arg(long = "dff-window", default_value_t = 301, value_name = "FRAMES")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long = "dff-window", default_value_t = 301, value_name = "FRAMES")
+    )]
     pub dff_window: usize,
     /// dF/F baseline percentile.
-    #[arg(long = "dff-percentile", default_value_t = 8.0, value_name = "P")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long = "dff-percentile", default_value_t = 8.0, value_name = "P")
+    )]
     pub dff_percentile: f64,
     /// OASIS spike inference on each trace (AR(1) unless --ar-order 2 or two --g values).
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub deconvolve: bool,
     /// Order of the calcium model: 1 (decay) or 2 (rise and decay). Default: 1, or the number
     /// of --g values.
-    #[arg(long = "ar-order", value_name = "P", value_parser = clap::value_parser!(u8).range(1..=2))]
+    #[cfg_attr(feature = "clap", arg(long = "ar-order", value_name = "P", value_parser = clap::value_parser!(u8).range(1..=2)))]
     pub ar_order: Option<u8>,
     /// AR coefficients per frame: G for AR(1), or G1,G2 for AR(2) (default: estimated per neuron
     /// from its autocovariance).
-    #[arg(long, value_name = "G[,G2]", value_delimiter = ',', num_args = 1)]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, value_name = "G[,G2]", value_delimiter = ',', num_args = 1)
+    )]
     pub g: Option<Vec<f64>>,
     /// Solver of the noise-constrained AR(2) fit: exact (the convex problem, better spike
     /// recovery) or greedy (the OASIS pool approximation, much faster).
-    #[arg(long = "ar2-solver", value_name = "exact|greedy", default_value = "exact", value_parser = parse_ar2_solver)]
+    #[cfg_attr(feature = "clap", arg(long = "ar2-solver", value_name = "exact|greedy", default_value = "exact", value_parser = parse_ar2_solver))]
     pub ar2_solver: neuroforge_signal::Ar2Solver,
     /// L1 sparsity penalty (default: chosen per neuron so that the residual energy equals the
     /// estimated noise, or 0 when --s-min is given).
-    #[arg(long, value_name = "LAMBDA")]
+    #[cfg_attr(feature = "clap", arg(long, value_name = "LAMBDA"))]
     pub lam: Option<f64>,
     /// Minimum spike size: smaller events are merged away (CalciumGAN used 0.55).
-    #[arg(long = "s-min", default_value_t = 0.0, value_name = "S")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long = "s-min", default_value_t = 0.0, value_name = "S")
+    )]
     pub s_min: f64,
     /// Turn inferred spikes into binary spike words: 1 where the spike exceeds this threshold.
-    #[arg(long, value_name = "THRESHOLD", requires = "deconvolve")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, value_name = "THRESHOLD", requires = "deconvolve")
+    )]
     pub binarize: Option<f64>,
     /// Gaussian smoothing along time, standard deviation in time points.
-    #[arg(long = "smooth", value_name = "SIGMA")]
+    #[cfg_attr(feature = "clap", arg(long = "smooth", value_name = "SIGMA"))]
     pub smooth_sigma: Option<f64>,
     /// Per-neuron normalisation.
-    #[arg(long, value_enum)]
+    #[cfg_attr(feature = "clap", arg(long, value_enum))]
     pub normalize: Option<NormKind>,
     /// Reorder neurons so that similar ones are adjacent (hierarchical or spectral); ids move
     /// with their rows, so results map back to the original neurons.
-    #[arg(long = "sort-neurons", value_name = "hierarchical|spectral")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long = "sort-neurons", value_name = "hierarchical|spectral")
+    )]
     pub sort_neurons: Option<OrderingMethod>,
 }
 
@@ -99,12 +119,12 @@ pub fn run(
     bin_ms: Option<f64>,
     flags: &PreprocessFlags,
     out: &Path,
-) -> Result<Vec<String>, CliError> {
-    let signal = |source: SignalError| CliError::Signal {
+) -> Result<Vec<String>, PipelineError> {
+    let signal = |source: SignalError| PipelineError::Signal {
         path: input.to_path_buf(),
         source,
     };
-    let unsuitable = |message: &str| CliError::Unsuitable {
+    let unsuitable = |message: &str| PipelineError::Unsuitable {
         path: input.to_path_buf(),
         message: message.into(),
     };

@@ -9,60 +9,60 @@
 
 use std::path::Path;
 
-use clap::Args;
 use ndarray::Array2;
 use neuroforge_io::{Activity, ImportOptions, PointTable, import, write_points};
 use neuroforge_signal::gaussian_smooth;
 
-use crate::error::CliError;
+use crate::error::PipelineError;
 
 /// Options of `neuroforge points`.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct PointsFlags {
     /// CSV of spike times (columns unit and time_s, or as `import` accepts).
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub spikes: std::path::PathBuf,
     /// CSV of the behaviour: a time column (`time_s`) then numeric columns; the first two are
     /// used for the speed.
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub behaviour: std::path::PathBuf,
     /// Bin width in milliseconds.
-    #[arg(long = "bin-ms", default_value_t = 25.0)]
+    #[cfg_attr(feature = "clap", arg(long = "bin-ms", default_value_t = 25.0))]
     pub bin_ms: f64,
     /// Standard deviation of the Gaussian smoothing of the rates, in milliseconds (0: none).
-    #[arg(long = "smooth-ms", default_value_t = 50.0)]
+    #[cfg_attr(feature = "clap", arg(long = "smooth-ms", default_value_t = 50.0))]
     pub smooth_ms: f64,
     /// Keep bins whose speed (of the first two behaviour columns, units per second, from the
     /// neighbouring bins) is at least this.
-    #[arg(long = "min-speed", default_value_t = 0.0)]
+    #[cfg_attr(feature = "clap", arg(long = "min-speed", default_value_t = 0.0))]
     pub min_speed: f64,
     /// Half-width, in bins, of the window the speed is measured over (position change from
     /// bin b - w to b + w).
-    #[arg(long = "speed-window", default_value_t = 4)]
+    #[cfg_attr(feature = "clap", arg(long = "speed-window", default_value_t = 4))]
     pub speed_window: usize,
     /// Behaviour samples where COLUMN equals VALUE are invalid (tracking lost); repeatable,
     /// e.g. `--invalid y_px=479`. Several pairs joined by `&` must all match:
     /// `--invalid 'x_px=522&y_px=8'`.
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub invalid: Vec<String>,
     /// Prefix of the behaviour block.
-    #[arg(long, default_value = "pos")]
+    #[cfg_attr(feature = "clap", arg(long, default_value = "pos"))]
     pub prefix: String,
 }
 
 /// A behaviour CSV: column names and rows of numbers.
-fn read_behaviour(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>), CliError> {
+fn read_behaviour(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>), PipelineError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::unsuitable(path, format!("cannot read: {e}")))?;
+        .map_err(|e| PipelineError::unsuitable(path, format!("cannot read: {e}")))?;
     let mut lines = text.lines();
     let header: Vec<String> = lines
         .next()
-        .ok_or_else(|| CliError::unsuitable(path, "empty file"))?
+        .ok_or_else(|| PipelineError::unsuitable(path, "empty file"))?
         .split(',')
         .map(|s| s.trim().to_string())
         .collect();
     if header.len() < 3 {
-        return Err(CliError::unsuitable(
+        return Err(PipelineError::unsuitable(
             path,
             "needs a time column and at least two behaviour columns",
         ));
@@ -77,7 +77,7 @@ fn read_behaviour(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>), CliError>
         match values {
             Ok(v) if v.len() == header.len() && v.iter().all(|x| x.is_finite()) => rows.push(v),
             _ => {
-                return Err(CliError::unsuitable(
+                return Err(PipelineError::unsuitable(
                     path,
                     format!("line {}: expected {} numbers", l + 2, header.len()),
                 ));
@@ -85,7 +85,10 @@ fn read_behaviour(path: &Path) -> Result<(Vec<String>, Vec<Vec<f64>>), CliError>
         }
     }
     if rows.windows(2).any(|w| w[1][0] < w[0][0]) {
-        return Err(CliError::unsuitable(path, "the time column is not sorted"));
+        return Err(PipelineError::unsuitable(
+            path,
+            "the time column is not sorted",
+        ));
     }
     Ok((header, rows))
 }
@@ -95,26 +98,26 @@ fn invalid_rules(
     path: &Path,
     header: &[String],
     rules: &[String],
-) -> Result<Vec<Vec<(usize, f64)>>, CliError> {
+) -> Result<Vec<Vec<(usize, f64)>>, PipelineError> {
     rules
         .iter()
         .map(|rule| {
             rule.split('&')
                 .map(|pair| {
                     let (name, value) = pair.split_once('=').ok_or_else(|| {
-                        CliError::Usage(format!("--invalid {rule}: use COLUMN=VALUE"))
+                        PipelineError::Usage(format!("--invalid {rule}: use COLUMN=VALUE"))
                     })?;
                     let column = header
                         .iter()
                         .position(|h| h == name.trim())
                         .ok_or_else(|| {
-                            CliError::unsuitable(
+                            PipelineError::unsuitable(
                                 path,
                                 format!("--invalid {rule}: no column {name}"),
                             )
                         })?;
                     let value: f64 = value.trim().parse().map_err(|_| {
-                        CliError::Usage(format!("--invalid {rule}: {value} is not a number"))
+                        PipelineError::Usage(format!("--invalid {rule}: {value} is not a number"))
                     })?;
                     Ok((column, value))
                 })
@@ -124,22 +127,22 @@ fn invalid_rules(
 }
 
 /// `neuroforge points`.
-pub fn run(flags: &PointsFlags, out: &Path) -> Result<String, CliError> {
+pub fn run(flags: &PointsFlags, out: &Path) -> Result<String, PipelineError> {
     if !(flags.bin_ms.is_finite() && flags.bin_ms > 0.0) {
-        return Err(CliError::Usage(format!(
+        return Err(PipelineError::Usage(format!(
             "--bin-ms must be positive, got {}",
             flags.bin_ms
         )));
     }
     if !(flags.smooth_ms.is_finite() && flags.smooth_ms >= 0.0) {
-        return Err(CliError::Usage(format!(
+        return Err(PipelineError::Usage(format!(
             "--smooth-ms must be >= 0, got {}",
             flags.smooth_ms
         )));
     }
     let recording = import(&flags.spikes, &ImportOptions::default())?;
     let Activity::SpikeTimes(trains) = recording.activity() else {
-        return Err(CliError::unsuitable(
+        return Err(PipelineError::unsuitable(
             &flags.spikes,
             "expected a table of spike times",
         ));
@@ -150,7 +153,7 @@ pub fn run(flags: &PointsFlags, out: &Path) -> Result<String, CliError> {
     let rates = binned.counts.mapv(|c| f64::from(c) / width);
     let rates = if flags.smooth_ms > 0.0 {
         gaussian_smooth(rates.view(), flags.smooth_ms / flags.bin_ms)
-            .map_err(|e| CliError::unsuitable(&flags.spikes, e.to_string()))?
+            .map_err(|e| PipelineError::unsuitable(&flags.spikes, e.to_string()))?
     } else {
         rates
     };
@@ -195,7 +198,7 @@ pub fn run(flags: &PointsFlags, out: &Path) -> Result<String, CliError> {
         }
     }
     if kept.len() < 10 {
-        return Err(CliError::unsuitable(
+        return Err(PipelineError::unsuitable(
             &flags.behaviour,
             format!("only {} bins pass the speed and validity rules", kept.len()),
         ));

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use burn::tensor::Device;
+
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
 use neuroforge_io::{Activity, Recording, TraceActivity};
 use neuroforge_models::CycleLayout;
@@ -11,63 +12,63 @@ use neuroforge_stats::translation::{
     Divergences, SampleStatistics, TranslationEvalConfig, divergences, paired_errors,
 };
 use neuroforge_train::{
-    Condition, CycleData, CycleGanRunConfig, CycleGanTrainer, CycleLosses, CyclePreprocessing,
-    DataDescription, ModelSignal, NeuronSorting, RunDir, SessionObserver, TrainedCycleGan,
-    attributions, calcium_from_spikes, load_cyclegan, process_condition, resume_cyclegan,
-    start_cyclegan, translate_windows,
+    Condition, CycleData, CycleGanRunConfig, CycleGanTrainer, CyclePreprocessing, DataDescription,
+    ModelSignal, NeuronSorting, RunDir, TrainedCycleGan, attributions, calcium_from_spikes,
+    load_cyclegan, process_condition, resume_cyclegan, start_cyclegan, translate_windows,
 };
 use serde_json::{Value, json};
 
-use crate::device::select_device;
-use crate::error::CliError;
-use crate::spikegan::{concatenate, run_context, samples_covariate};
-use crate::stats::write_text;
-use crate::{StepBar, one_line};
+use crate::TrainingSession;
+use crate::error::{PipelineError, one_line};
+use crate::output::write_text;
+use crate::recording::{concatenate, samples_covariate};
 
 /// Options of `neuroforge train cyclegan` that override the configuration file.
-#[derive(Debug, Args)]
+#[derive(Debug)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct CycleGanFlags {
     /// A TOML file with `seed` and `[pipeline]`, `[model]`, `[training]` tables (every key
     /// optional; docs/CYCLEGAN.md lists them with their defaults).
-    #[arg(long, value_name = "FILE")]
+    #[cfg_attr(feature = "clap", arg(long, value_name = "FILE"))]
     pub config: Option<PathBuf>,
     /// Seed of the weights, the random neuron order and every batch [default: 0].
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub seed: Option<u64>,
     /// Training iterations [default: 3000].
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub iterations: Option<u64>,
     /// Neuron pre-sorting: hierarchical, spectral, random or none [default: hierarchical].
-    #[arg(long, value_parser = parse_sorting)]
+    #[cfg_attr(feature = "clap", arg(long, value_parser = parse_sorting))]
     pub sorting: Option<NeuronSorting>,
     /// image (neurons x time, k x k kernels) or neuron-channels [default: image].
-    #[arg(long = "network-layout", value_parser = parse_layout)]
+    #[cfg_attr(feature = "clap", arg(long = "network-layout", value_parser = parse_layout))]
     pub network_layout: Option<CycleLayout>,
     /// What the networks see: spikes (OASIS's inferred spikes) or calcium (its denoised
     /// calcium) [default: spikes].
-    #[arg(long, value_parser = parse_signal)]
+    #[cfg_attr(feature = "clap", arg(long, value_parser = parse_signal))]
     pub signal: Option<ModelSignal>,
     /// The traces are already dF/F: skip the dF/F step.
-    #[arg(long = "no-dff")]
+    #[cfg_attr(feature = "clap", arg(long = "no-dff"))]
     pub no_dff: bool,
     /// Frames per window [default: 64].
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub window: Option<usize>,
     /// Frames between training windows [default: 16].
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub stride: Option<usize>,
     /// Windows per batch of each condition [default: 16].
-    #[arg(long = "batch-size")]
+    #[cfg_attr(feature = "clap", arg(long = "batch-size"))]
     pub batch_size: Option<usize>,
     /// Log every this many iterations [default: 100].
-    #[arg(long = "log-every")]
+    #[cfg_attr(feature = "clap", arg(long = "log-every"))]
     pub log_every: Option<u64>,
     /// Checkpoint every this many iterations [default: 500].
-    #[arg(long = "checkpoint-every")]
+    #[cfg_attr(feature = "clap", arg(long = "checkpoint-every"))]
     pub checkpoint_every: Option<u64>,
 }
 
-fn parse_sorting(s: &str) -> Result<NeuronSorting, String> {
+/// Parse a `sorting` name as written on the command line (the error says which names exist).
+pub fn parse_sorting(s: &str) -> Result<NeuronSorting, String> {
     match s {
         "hierarchical" => Ok(NeuronSorting::Hierarchical),
         "spectral" => Ok(NeuronSorting::Spectral),
@@ -79,7 +80,8 @@ fn parse_sorting(s: &str) -> Result<NeuronSorting, String> {
     }
 }
 
-fn parse_layout(s: &str) -> Result<CycleLayout, String> {
+/// Parse a `layout` name as written on the command line (the error says which names exist).
+pub fn parse_layout(s: &str) -> Result<CycleLayout, String> {
     match s {
         "image" => Ok(CycleLayout::Image),
         "neuron-channels" => Ok(CycleLayout::NeuronChannels),
@@ -89,7 +91,8 @@ fn parse_layout(s: &str) -> Result<CycleLayout, String> {
     }
 }
 
-fn parse_signal(s: &str) -> Result<ModelSignal, String> {
+/// Parse a `signal` name as written on the command line (the error says which names exist).
+pub fn parse_signal(s: &str) -> Result<ModelSignal, String> {
     match s {
         "spikes" => Ok(ModelSignal::Spikes),
         "calcium" => Ok(ModelSignal::Calcium),
@@ -98,17 +101,17 @@ fn parse_signal(s: &str) -> Result<ModelSignal, String> {
 }
 
 /// The run configuration from the optional TOML file and the flags.
-fn resolve_config(flags: &CycleGanFlags) -> Result<CycleGanRunConfig, CliError> {
+fn resolve_config(flags: &CycleGanFlags) -> Result<CycleGanRunConfig, PipelineError> {
     let path = flags
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from("<flags>"));
     let mut table = match &flags.config {
         Some(p) => {
-            let text =
-                std::fs::read_to_string(p).map_err(|e| CliError::unsuitable(p, e.to_string()))?;
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| PipelineError::unsuitable(p, e.to_string()))?;
             text.parse::<toml::Table>()
-                .map_err(|e| CliError::unsuitable(p, one_line(&e.to_string())))?
+                .map_err(|e| PipelineError::unsuitable(p, one_line(&e.to_string())))?
         }
         None => toml::Table::new(),
     };
@@ -116,7 +119,7 @@ fn resolve_config(flags: &CycleGanFlags) -> Result<CycleGanRunConfig, CliError> 
         if let Some(toml::Value::Table(model)) = table.get("model")
             && model.contains_key(key)
         {
-            return Err(CliError::unsuitable(
+            return Err(PipelineError::unsuitable(
                 &path,
                 format!("[model] {key} comes from the data; leave it out"),
             ));
@@ -125,7 +128,7 @@ fn resolve_config(flags: &CycleGanFlags) -> Result<CycleGanRunConfig, CliError> 
     table.entry("seed").or_insert(toml::Value::Integer(0));
     let mut config: CycleGanRunConfig = toml::Value::Table(table)
         .try_into()
-        .map_err(|e| CliError::unsuitable(&path, one_line(&e.to_string())))?;
+        .map_err(|e| PipelineError::unsuitable(&path, one_line(&e.to_string())))?;
     if let Some(seed) = flags.seed {
         config.seed = seed;
     }
@@ -165,15 +168,15 @@ fn resolve_config(flags: &CycleGanFlags) -> Result<CycleGanRunConfig, CliError> 
         .pipeline
         .check()
         .and_then(|()| config.training.check())
-        .map_err(|e| CliError::unsuitable(&path, e.to_string()))?;
+        .map_err(|e| PipelineError::unsuitable(&path, e.to_string()))?;
     Ok(config)
 }
 
 /// Fluorescence (or dF/F) traces of a recording, neurons x frames.
-fn traces(path: &Path, recording: &Recording) -> Result<Array2<f64>, CliError> {
+fn traces(path: &Path, recording: &Recording) -> Result<Array2<f64>, PipelineError> {
     match recording.activity() {
         Activity::Traces(t) => Ok(t.values.mapv(f64::from)),
-        other => Err(CliError::unsuitable(
+        other => Err(PipelineError::unsuitable(
             path,
             format!(
                 "CycleGAN works on calcium-imaging traces (raw fluorescence, or dF/F with \
@@ -204,23 +207,18 @@ fn description(path: &Path, recording: &Recording, windows: usize) -> DataDescri
     }
 }
 
-/// The progress bar of a CycleGAN session, with the latest losses.
-struct Progress {
-    bar: StepBar,
+/// What a training session of CycleGAN ended with.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CycleGanTrained {
+    /// The run directory.
+    pub run_dir: PathBuf,
+    /// The last metrics line the session logged (none when nothing was left to train).
+    pub last: Option<neuroforge_train::CycleMetricsLine>,
 }
 
-impl SessionObserver<CycleGanTrainer> for Progress {
-    fn on_start(&mut self, start: u64, total: u64) {
-        self.bar.start(start, total);
-    }
-    fn on_iteration(&mut self, iteration: u64, losses: &CycleLosses) {
-        self.bar.set_position(iteration);
-        if iteration.is_multiple_of(10) {
-            self.bar.set_message(format!(
-                "G {:.3} cycle {:.3} D {:.3}",
-                losses.generator_loss, losses.cycle, losses.discriminator_loss
-            ));
-        }
+impl std::fmt::Display for CycleGanTrained {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&summary(&self.run_dir, self.last.clone()))
     }
 }
 
@@ -245,62 +243,63 @@ fn prepare(
     config: &CycleGanRunConfig,
     pre: (&Path, &Recording),
     post: (&Path, &Recording),
-) -> Result<CycleData, CliError> {
+) -> Result<CycleData, PipelineError> {
     let pre_traces = traces(pre.0, pre.1)?;
     let post_traces = traces(post.0, post.1)?;
     neuroforge_train::align_neurons(pre.1.neuron_ids(), post.1.neuron_ids(), post_traces.view())
-        .map_err(|e| CliError::unsuitable(post.0, format!("against {}: {e}", pre.0.display())))?;
+        .map_err(|e| {
+            PipelineError::unsuitable(post.0, format!("against {}: {e}", pre.0.display()))
+        })?;
     CycleData::prepare(
         (pre_traces.view(), pre.1.neuron_ids()),
         (post_traces.view(), post.1.neuron_ids()),
         &config.pipeline,
         config.seed,
     )
-    .map_err(|e| CliError::unsuitable(pre.0, format!("with {}: {e}", post.0.display())))
+    .map_err(|e| PipelineError::unsuitable(pre.0, format!("with {}: {e}", post.0.display())))
 }
 
-/// `neuroforge train cyclegan`.
+/// Train CycleGAN between the `pre` and `post` recordings (each with the file it was read
+/// from) into a new run directory (`neuroforge train cyclegan`).
 pub fn train(
-    pre: (&Path, Recording),
-    post: (&Path, Recording),
+    pre: (&Path, &Recording),
+    post: (&Path, &Recording),
     run_dir: &Path,
-    device: Option<&str>,
     flags: &CycleGanFlags,
-) -> Result<String, CliError> {
-    let (device, device_name) = select_device(device)?;
+    session: TrainingSession<'_, CycleGanTrainer>,
+) -> Result<CycleGanTrained, PipelineError> {
     let config = resolve_config(flags)?;
-    let data = prepare(&config, (pre.0, &pre.1), (post.0, &post.1))?;
+    let data = prepare(&config, pre, post)?;
     let run = RunDir::create(run_dir)?;
     let files = [
-        description(pre.0, &pre.1, data.pre.len()),
-        description(post.0, &post.1, data.post.len()),
+        description(pre.0, pre.1, data.pre.len()),
+        description(post.0, post.1, data.post.len()),
     ];
-    // From here on, Ctrl-C stops after a checkpoint instead of losing the session.
-    let stop = crate::interrupt::catch_stop_signals();
-    let mut progress = Progress {
-        bar: StepBar::new("iterations", 0),
-    };
+    let stop = (session.stop)();
     let last = start_cyclegan(
         &run,
         config,
         &data,
         files,
-        &run_context(&device_name),
-        &device,
-        &mut progress,
+        session.context,
+        session.device,
+        session.observer,
         &stop,
     )?;
-    Ok(summary(run_dir, last))
+    Ok(CycleGanTrained {
+        run_dir: run_dir.to_path_buf(),
+        last,
+    })
 }
 
-/// `neuroforge resume` of a CycleGAN run: the data files named in the manifest.
+/// Continue a CycleGAN run from its newest checkpoint on the recordings its manifest names
+/// (`neuroforge resume`); `iterations` changes the schedule's length.
 pub fn resume(
     run_dir: &Path,
     iterations: Option<u64>,
-    device: Option<&str>,
-    open: impl Fn(&Path) -> Result<Recording, CliError>,
-) -> Result<String, CliError> {
-    let (device, device_name) = select_device(device)?;
+    open: impl Fn(&Path) -> Result<Recording, PipelineError>,
+    session: TrainingSession<'_, CycleGanTrainer>,
+) -> Result<CycleGanTrained, PipelineError> {
     let run = RunDir::open(run_dir)?;
     let manifest = run.read_manifest()?;
     let mut config: CycleGanRunConfig = run.read_config()?;
@@ -309,7 +308,7 @@ pub fn resume(
         run.write_config(&config)?;
     }
     let (Some(pre), Some(post)) = (&manifest.data, manifest.more_data.first()) else {
-        return Err(CliError::Usage(format!(
+        return Err(PipelineError::Usage(format!(
             "{}: the manifest does not name the pre and post recordings",
             run_dir.display()
         )));
@@ -317,21 +316,20 @@ pub fn resume(
     let (pre_path, post_path) = (PathBuf::from(&pre.path), PathBuf::from(&post.path));
     let (pre_rec, post_rec) = (open(&pre_path)?, open(&post_path)?);
     let data = prepare(&config, (&pre_path, &pre_rec), (&post_path, &post_rec))?;
-    // From here on, Ctrl-C stops after a checkpoint instead of losing the session.
-    let stop = crate::interrupt::catch_stop_signals();
-    let mut progress = Progress {
-        bar: StepBar::new("iterations", 0),
-    };
+    let stop = (session.stop)();
     let last = resume_cyclegan(
         &run,
         &data,
         iterations,
-        &run_context(&device_name),
-        &device,
-        &mut progress,
+        session.context,
+        session.device,
+        session.observer,
         &stop,
     )?;
-    Ok(summary(run_dir, last))
+    Ok(CycleGanTrained {
+        run_dir: run_dir.to_path_buf(),
+        last,
+    })
 }
 
 /// A recording run through the pipeline of a trained run, as `condition`: the inferred spikes
@@ -354,16 +352,16 @@ fn model_input(
     path: &Path,
     recording: &Recording,
     condition: Condition,
-) -> Result<ModelInput, CliError> {
+) -> Result<ModelInput, PipelineError> {
     let raw = traces(path, recording)?;
     let aligned =
         neuroforge_train::align_neurons(&pre.neuron_ids, recording.neuron_ids(), raw.view())
-            .map_err(|e| CliError::unsuitable(path, format!("against the run: {e}")))?;
+            .map_err(|e| PipelineError::unsuitable(path, format!("against the run: {e}")))?;
     let processed = process_condition(aligned.view(), &pre.config)
-        .map_err(|e| CliError::unsuitable(path, e.to_string()))?;
+        .map_err(|e| PipelineError::unsuitable(path, e.to_string()))?;
     let window = pre.config.window;
     if processed.signal.ncols() < window {
-        return Err(CliError::unsuitable(
+        return Err(PipelineError::unsuitable(
             path,
             format!(
                 "{} frames are fewer than one {window}-frame window",
@@ -427,22 +425,23 @@ fn other(condition: Condition) -> Condition {
 }
 
 /// Options of `neuroforge translate`.
-#[derive(Debug, Args)]
+#[derive(Debug)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct TranslateFlags {
     /// The condition of the input: pre (translate with G) or post (with F) [default: pre].
-    #[arg(long, default_value = "pre")]
+    #[cfg_attr(feature = "clap", arg(long, default_value = "pre"))]
     pub from: Condition,
     /// Evaluate the translation against a real recording of the target condition (same
     /// neurons): KL divergences of rate, correlation and van Rossum distributions, on inferred
     /// spikes and on calcium, beside those of the untranslated input.
-    #[arg(long, value_name = "RECORDING")]
+    #[cfg_attr(feature = "clap", arg(long, value_name = "RECORDING"))]
     pub against: Option<PathBuf>,
     /// The --against recording is the true target of the input, frame by frame: also report
     /// per-sample errors.
-    #[arg(long, requires = "against")]
+    #[cfg_attr(feature = "clap", arg(long, requires = "against"))]
     pub paired: bool,
     /// Write the evaluation as JSON here (default: printed).
-    #[arg(long, value_name = "FILE", requires = "against")]
+    #[cfg_attr(feature = "clap", arg(long, value_name = "FILE", requires = "against"))]
     pub json: Option<PathBuf>,
 }
 
@@ -451,14 +450,15 @@ fn divergence_pair(
     translated: ArrayView3<'_, f64>,
     untranslated: ArrayView3<'_, f64>,
     config: &TranslationEvalConfig,
-) -> Result<(Divergences, Divergences), CliError> {
+) -> Result<(Divergences, Divergences), PipelineError> {
     let stats = |x: ArrayView3<'_, f64>| {
-        SampleStatistics::of(x, config).map_err(|e| CliError::Usage(e.to_string()))
+        SampleStatistics::of(x, config).map_err(|e| PipelineError::Usage(e.to_string()))
     };
     let real = stats(real)?;
-    let t = divergences(&real, &stats(translated)?).map_err(|e| CliError::Usage(e.to_string()))?;
-    let u =
-        divergences(&real, &stats(untranslated)?).map_err(|e| CliError::Usage(e.to_string()))?;
+    let t =
+        divergences(&real, &stats(translated)?).map_err(|e| PipelineError::Usage(e.to_string()))?;
+    let u = divergences(&real, &stats(untranslated)?)
+        .map_err(|e| PipelineError::Usage(e.to_string()))?;
     Ok((t, u))
 }
 
@@ -467,25 +467,24 @@ pub fn translate(
     run_dir: &Path,
     input: (&Path, Recording),
     out: &Path,
-    device: Option<&str>,
+    device: &Device,
     flags: &TranslateFlags,
-    open: impl Fn(&Path) -> Result<Recording, CliError>,
-) -> Result<String, CliError> {
+    open: impl Fn(&Path) -> Result<Recording, PipelineError>,
+) -> Result<String, PipelineError> {
     neuroforge_io::Container::from_path(out)?;
-    let (device, _) = select_device(device)?;
     let run = RunDir::open(run_dir)?;
     let TrainedCycleGan {
         config,
         preprocessing: pre,
         generators,
         ..
-    } = load_cyclegan(&run, &device)?;
+    } = load_cyclegan(&run, device)?;
     let (iteration, _) = run.latest_checkpoint()?;
     let (path, recording) = input;
     let from = flags.from;
     let to = other(from);
     let x = model_input(&pre, path, &recording, from)?;
-    let translated = translate_windows(&generators, from, &x.windows, &device)?;
+    let translated = translate_windows(&generators, from, &x.windows, device)?;
     let signal = from_model(&pre, &translated, to);
     let (count, neurons, window) = signal.dim();
     let out_rec = Recording::new(
@@ -523,7 +522,7 @@ pub fn translate(
     if let Some(json) = &flags.json
         && json.is_dir()
     {
-        return Err(CliError::unsuitable(
+        return Err(PipelineError::unsuitable(
             json,
             "is a directory, not an output file",
         ));
@@ -557,7 +556,7 @@ pub fn translate(
     });
     if flags.paired {
         if real.spikes.dim() != translated_spikes.dim() {
-            return Err(CliError::unsuitable(
+            return Err(PipelineError::unsuitable(
                 against,
                 format!(
                     "--paired needs the same frames as the input: {:?} windows against {:?}",
@@ -567,14 +566,16 @@ pub fn translate(
             ));
         }
         let err = |a: &Array3<f64>| {
-            paired_errors(a.view(), real.spikes.view()).map_err(|e| CliError::Usage(e.to_string()))
+            paired_errors(a.view(), real.spikes.view())
+                .map_err(|e| PipelineError::Usage(e.to_string()))
         };
         report["paired"] = json!({
             "translated": err(&translated_spikes)?,
             "input": err(&x.spikes)?,
         });
     }
-    let text = serde_json::to_string_pretty(&report).map_err(|e| CliError::Usage(e.to_string()))?;
+    let text =
+        serde_json::to_string_pretty(&report).map_err(|e| PipelineError::Usage(e.to_string()))?;
     neuroforge_io::write_recording(out, &out_rec)?;
     match &flags.json {
         Some(json) => write_text(json, &text)?,
@@ -589,20 +590,21 @@ pub fn translate(
 }
 
 /// Options of `neuroforge explain saliency`.
-#[derive(Debug, Args)]
+#[derive(Debug)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct SaliencyFlags {
     /// The condition of the data: pre (explain G) or post (explain F) [default: pre].
-    #[arg(long, default_value = "pre")]
+    #[cfg_attr(feature = "clap", arg(long, default_value = "pre"))]
     pub from: Condition,
     /// Windows to explain (the first N) [default: all].
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub samples: Option<usize>,
     /// Neuron ids known to change (comma-separated): also report the ROC AUC of each
     /// per-neuron attribution against them.
-    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    #[cfg_attr(feature = "clap", arg(long, value_delimiter = ',', value_name = "IDS"))]
     pub changed: Option<Vec<String>>,
     /// Write per-neuron and per-time attributions (and the AUCs) as JSON here.
-    #[arg(long, value_name = "FILE")]
+    #[cfg_attr(feature = "clap", arg(long, value_name = "FILE"))]
     pub json: Option<PathBuf>,
 }
 
@@ -611,14 +613,13 @@ pub fn saliency(
     run_dir: &Path,
     data: (&Path, Recording),
     out: &Path,
-    device: Option<&str>,
+    device: &Device,
     flags: &SaliencyFlags,
-) -> Result<String, CliError> {
+) -> Result<String, PipelineError> {
     neuroforge_io::Container::from_path(out)?;
-    let (device, _) = select_device(device)?;
     let run = RunDir::open(run_dir)?;
     // The gradient maps need the networks on an autodiff device.
-    let device = device.autodiff();
+    let device = device.clone().autodiff();
     let trained = load_cyclegan(&run, &device)?;
     let pre = &trained.preprocessing;
     let (path, recording) = data;
@@ -628,7 +629,7 @@ pub fn saliency(
         .unwrap_or(x.windows.dim().0)
         .min(x.windows.dim().0);
     if take == 0 {
-        return Err(CliError::Usage("--samples must be at least 1".into()));
+        return Err(PipelineError::Usage("--samples must be at least 1".into()));
     }
     let windows = x.windows.slice(ndarray::s![..take, .., ..]).to_owned();
     let maps = attributions(
@@ -643,7 +644,7 @@ pub fn saliency(
             ids.iter()
                 .map(|id| {
                     pre.neuron_ids.iter().position(|n| n == id).ok_or_else(|| {
-                        CliError::Usage(format!("--changed: no neuron '{id}' in the run"))
+                        PipelineError::Usage(format!("--changed: no neuron '{id}' in the run"))
                     })
                 })
                 .collect::<Result<_, _>>()?,
@@ -676,7 +677,7 @@ pub fn saliency(
     }
     if let Some(json) = &flags.json {
         let text = serde_json::to_string_pretty(&Value::Object(summary))
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+            .map_err(|e| PipelineError::Usage(e.to_string()))?;
         write_text(json, &text)?;
     }
     let change = maps

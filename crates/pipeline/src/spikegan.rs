@@ -4,95 +4,86 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
-use clap::Args;
 use ndarray::{Array2, Array3};
 use neuroforge_explain::{ImportanceConfig, importance_maps, packet_shape};
-use neuroforge_io::{
-    Activity, BinnedActivity, Covariate, CovariateValues, Provenance, Recording, TraceActivity,
-};
+use neuroforge_io::{Activity, BinnedActivity, CovariateValues, Recording, TraceActivity};
 use neuroforge_models::{Architecture, ModelPreset, SpikeGanConfig};
 use neuroforge_train::{
-    DataConfig, DataDescription, IterationLosses, MetricsLine, RunContext, RunDir, SessionObserver,
-    SpikeGanRunConfig, SpikeGanTrainer, SplitSamples, TrainingRecipe, load_trained,
-    resume_spikegan, sample_spikes, split_samples, start_spikegan,
+    DataConfig, DataDescription, MetricsLine, RunDir, SpikeGanRunConfig, SpikeGanTrainer,
+    SplitSamples, TrainingRecipe, load_trained, resume_spikegan, sample_spikes, split_samples,
+    start_spikegan,
 };
 
-use crate::device::{compiled_backends, select_device};
-use crate::error::CliError;
-use crate::{StepBar, one_line};
+use serde::{Deserialize, Serialize};
+
+use crate::TrainingSession;
+use crate::error::{PipelineError, one_line};
+use crate::output::write_text;
+use crate::recording::{concatenate, run_provenance, samples_covariate};
 
 /// Options of `neuroforge train spikegan` that override the configuration file.
-#[derive(Debug, Args)]
+#[derive(Debug)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct SpikeGanFlags {
     /// A TOML file with `seed` and `[data]`, `[model]`, `[training]` tables (every key
     /// optional; docs/TRAINING.md lists them with their defaults).
-    #[arg(long, value_name = "FILE")]
+    #[cfg_attr(feature = "clap", arg(long, value_name = "FILE"))]
     pub config: Option<PathBuf>,
     /// Seed of the weights and of every random draw [default: 0, or the config's].
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub seed: Option<u64>,
     /// Training recipe the `[training]` settings start from: `fast` (neuroforge's: binary
     /// samples to the critic with a straight-through gradient, lr 1e-3 with a cosine decay,
     /// weight average for sampling) or `paper` (the published schedule) [default: fast, or
     /// the config's `recipe`].
-    #[arg(long, value_parser = parse_recipe)]
+    #[cfg_attr(feature = "clap", arg(long, value_parser = parse_recipe))]
     pub recipe: Option<TrainingRecipe>,
     /// Model the `[model]` settings start from: `paper` (the authors' widths and
     /// initialisation) or `half-width` (neuroforge's model before 2026-12-04) [default:
     /// paper, or the config's `model_preset`].
-    #[arg(long = "model-preset", value_parser = parse_model_preset)]
+    #[cfg_attr(feature = "clap", arg(long = "model-preset", value_parser = parse_model_preset))]
     pub model_preset: Option<ModelPreset>,
     /// Generator iterations [default: 24000 with the fast recipe, 300000 with the paper's].
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub iterations: Option<u64>,
     /// Bins per sample of a continuous recording [default: 32].
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub window: Option<usize>,
     /// Bins between window starts [default: 1].
-    #[arg(long)]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub stride: Option<usize>,
     /// Fraction of the data held out to watch the critic overfit [default: 0.2; the paper's
     /// retina setting is 0, every window].
-    #[arg(long = "holdout-fraction")]
+    #[cfg_attr(feature = "clap", arg(long = "holdout-fraction"))]
     pub holdout_fraction: Option<f64>,
     /// conv (the paper's) or dense (the fully connected comparison model) [default: conv].
-    #[arg(long, value_parser = parse_architecture)]
+    #[cfg_attr(feature = "clap", arg(long, value_parser = parse_architecture))]
     pub architecture: Option<Architecture>,
     /// Log every this many iterations [default: 100].
-    #[arg(long = "log-every")]
+    #[cfg_attr(feature = "clap", arg(long = "log-every"))]
     pub log_every: Option<u64>,
     /// Checkpoint every this many iterations [default: 1000].
-    #[arg(long = "checkpoint-every")]
+    #[cfg_attr(feature = "clap", arg(long = "checkpoint-every"))]
     pub checkpoint_every: Option<u64>,
 }
 
-fn parse_recipe(s: &str) -> Result<TrainingRecipe, String> {
+/// Parse a `recipe` name as written on the command line (the error says which names exist).
+pub fn parse_recipe(s: &str) -> Result<TrainingRecipe, String> {
     TrainingRecipe::from_name(s).ok_or_else(|| format!("unknown recipe '{s}': use fast or paper"))
 }
 
-fn parse_model_preset(s: &str) -> Result<ModelPreset, String> {
+/// Parse a `model_preset` name as written on the command line (the error says which names exist).
+pub fn parse_model_preset(s: &str) -> Result<ModelPreset, String> {
     ModelPreset::from_name(s)
         .ok_or_else(|| format!("unknown model preset '{s}': use paper or half-width"))
 }
 
-fn parse_architecture(s: &str) -> Result<Architecture, String> {
+/// Parse a `architecture` name as written on the command line (the error says which names exist).
+pub fn parse_architecture(s: &str) -> Result<Architecture, String> {
     match s {
         "conv" => Ok(Architecture::Conv),
         "dense" => Ok(Architecture::Dense),
         other => Err(format!("unknown architecture '{other}': use conv or dense")),
-    }
-}
-
-/// The context recorded in a run's manifest.
-pub fn run_context(device: &str) -> RunContext {
-    RunContext {
-        command: std::env::args().collect(),
-        git_commit: option_env!("NEUROFORGE_GIT_COMMIT")
-            .filter(|c| !c.is_empty())
-            .map(str::to_string),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        features: compiled_backends().iter().map(|s| s.to_string()).collect(),
-        device: device.to_string(),
     }
 }
 
@@ -101,9 +92,9 @@ pub fn run_context(device: &str) -> RunContext {
 fn binary_activity(
     path: &Path,
     recording: &Recording,
-) -> Result<(Array2<u8>, Option<usize>), CliError> {
+) -> Result<(Array2<u8>, Option<usize>), PipelineError> {
     let Activity::Binned(binned) = recording.activity() else {
-        return Err(CliError::Unsuitable {
+        return Err(PipelineError::Unsuitable {
             path: path.to_path_buf(),
             message: format!(
                 "Spike-GAN trains on binned spikes, but this recording holds {}: bin spike \
@@ -167,15 +158,15 @@ fn resolve_config(
     flags: &SpikeGanFlags,
     neurons: usize,
     sample_len: Option<usize>,
-) -> Result<SpikeGanRunConfig, CliError> {
+) -> Result<SpikeGanRunConfig, PipelineError> {
     let mut table = match &flags.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| CliError::Unsuitable {
+            let text = std::fs::read_to_string(path).map_err(|e| PipelineError::Unsuitable {
                 path: path.clone(),
                 message: e.to_string(),
             })?;
             text.parse::<toml::Table>()
-                .map_err(|e| CliError::Unsuitable {
+                .map_err(|e| PipelineError::Unsuitable {
                     path: path.clone(),
                     message: one_line(&e.to_string()),
                 })?
@@ -186,7 +177,7 @@ fn resolve_config(
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from("<flags>"));
-    let bad = |message: String| CliError::Unsuitable {
+    let bad = |message: String| PipelineError::Unsuitable {
         path: config_path.clone(),
         message,
     };
@@ -299,36 +290,18 @@ fn resolve_config(
     })
 }
 
-/// Progress bar over the iterations, with the latest losses; hidden when stderr is not a
-/// terminal.
-struct ProgressObserver {
-    bar: StepBar,
+/// What a training session of Spike-GAN ended with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SpikeGanTrained {
+    /// The run directory.
+    pub run_dir: PathBuf,
+    /// The last metrics line the session logged (none when nothing was left to train).
+    pub last: Option<MetricsLine>,
 }
 
-impl SessionObserver<SpikeGanTrainer> for ProgressObserver {
-    fn on_start(&mut self, start: u64, total: u64) {
-        self.bar.start(start, total);
-    }
-    fn on_iteration(&mut self, iteration: u64, _losses: &IterationLosses) {
-        self.bar.set_position(iteration);
-    }
-    fn on_log(&mut self, line: &MetricsLine) {
-        let errors = line
-            .sample_errors
-            .map(|e| {
-                format!(
-                    " rate err {:.3} (floor {:.3}) cov err {:.3}",
-                    e.firing_rate_l1, e.firing_rate_floor, e.covariance_l1
-                )
-            })
-            .unwrap_or_default();
-        self.bar.set_message(format!(
-            "W {:.3} GP {:.3} held-out W {}{errors}",
-            line.losses.wasserstein,
-            line.losses.gradient_penalty,
-            line.wasserstein_heldout
-                .map_or("-".to_string(), |w| format!("{w:.3}"))
-        ));
+impl std::fmt::Display for SpikeGanTrained {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&summary_line(&self.run_dir, self.last.clone()))
     }
 }
 
@@ -355,51 +328,50 @@ fn summary_line(run: &Path, last: Option<MetricsLine>) -> String {
     }
 }
 
-/// `neuroforge train spikegan`.
+/// Train Spike-GAN on `recording` (read from `data_path`) into a new run directory
+/// (`neuroforge train spikegan`).
 pub fn train(
     data_path: &Path,
-    recording: Recording,
+    recording: &Recording,
     run_dir: &Path,
-    device: Option<&str>,
     flags: &SpikeGanFlags,
-) -> Result<String, CliError> {
-    let (device, device_name) = select_device(device)?;
-    let (data, sample_len) = binary_activity(data_path, &recording)?;
+    session: TrainingSession<'_, SpikeGanTrainer>,
+) -> Result<SpikeGanTrained, PipelineError> {
+    let (data, sample_len) = binary_activity(data_path, recording)?;
     let config = resolve_config(flags, data.nrows(), sample_len)?;
     let split =
-        split_samples(data, sample_len, &config.data).map_err(|e| CliError::Unsuitable {
+        split_samples(data, sample_len, &config.data).map_err(|e| PipelineError::Unsuitable {
             path: data_path.to_path_buf(),
             message: e.to_string(),
         })?;
     let run = RunDir::create(run_dir)?;
-    let description = data_description(data_path, &recording, &split);
-    // From here on, Ctrl-C stops after a checkpoint instead of losing the session.
-    let stop = crate::interrupt::catch_stop_signals();
-    let mut observer = ProgressObserver {
-        bar: StepBar::new("iterations", 0),
-    };
+    let description = data_description(data_path, recording, &split);
+    let stop = (session.stop)();
     let last = start_spikegan(
         &run,
         config,
         &split,
         Some(description),
-        &run_context(&device_name),
-        &device,
-        &mut observer,
+        session.context,
+        session.device,
+        session.observer,
         &stop,
     )?;
-    Ok(summary_line(run_dir, last))
+    Ok(SpikeGanTrained {
+        run_dir: run_dir.to_path_buf(),
+        last,
+    })
 }
 
-/// `neuroforge resume`.
+/// Continue a Spike-GAN run from its newest checkpoint (`neuroforge resume`), on the data file
+/// the manifest names unless `data` is given; `iterations` changes the schedule's length.
 pub fn resume(
     run_dir: &Path,
     data: Option<&Path>,
     iterations: Option<u64>,
-    device: Option<&str>,
-    open: impl Fn(&Path) -> Result<Recording, CliError>,
-) -> Result<String, CliError> {
-    let (device, device_name) = select_device(device)?;
+    open: impl Fn(&Path) -> Result<Recording, PipelineError>,
+    session: TrainingSession<'_, SpikeGanTrainer>,
+) -> Result<SpikeGanTrained, PipelineError> {
     let run = RunDir::open(run_dir)?;
     let manifest = run.read_manifest()?;
     let mut config: SpikeGanRunConfig = run.read_config()?;
@@ -411,7 +383,7 @@ pub fn resume(
         (Some(path), _) => path.to_path_buf(),
         (None, Some(description)) => PathBuf::from(&description.path),
         (None, None) => {
-            return Err(CliError::Usage(format!(
+            return Err(PipelineError::Usage(format!(
                 "{}: the manifest names no data file: pass --data",
                 run_dir.display()
             )));
@@ -420,69 +392,39 @@ pub fn resume(
     let recording = open(&data_path)?;
     let (data, sample_len) = binary_activity(&data_path, &recording)?;
     let split =
-        split_samples(data, sample_len, &config.data).map_err(|e| CliError::Unsuitable {
+        split_samples(data, sample_len, &config.data).map_err(|e| PipelineError::Unsuitable {
             path: data_path.clone(),
             message: e.to_string(),
         })?;
-    // From here on, Ctrl-C stops after a checkpoint instead of losing the session.
-    let stop = crate::interrupt::catch_stop_signals();
-    let mut observer = ProgressObserver {
-        bar: StepBar::new("iterations", 0),
-    };
+    let stop = (session.stop)();
     let last = resume_spikegan(
         &run,
         &split,
-        &run_context(&device_name),
-        &device,
-        &mut observer,
+        session.context,
+        session.device,
+        session.observer,
         &stop,
     )?;
-    Ok(summary_line(run_dir, last))
+    Ok(SpikeGanTrained {
+        run_dir: run_dir.to_path_buf(),
+        last,
+    })
 }
 
 /// Options of `neuroforge sample`.
-#[derive(Debug, Args)]
+#[derive(Debug)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct SampleFlags {
     /// Seed of the noise and of the Bernoulli draws [default: 0].
-    #[arg(long, default_value_t = 0)]
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
     /// Also write the generator's spike probabilities to this recording (traces, values in
     /// (0, 1)).
-    #[arg(long, value_name = "FILE")]
+    #[cfg_attr(feature = "clap", arg(long, value_name = "FILE"))]
     pub probabilities: Option<PathBuf>,
 }
 
-/// The `sample` covariate of `count` samples of `bins` bins written one after another: the
-/// sample index of every bin.
-pub fn samples_covariate(count: usize, bins: usize) -> Covariate {
-    Covariate {
-        name: "sample".into(),
-        values: CovariateValues::Int((0..count * bins).map(|i| (i / bins) as i64).collect()),
-    }
-}
-
-/// Samples x neurons x bins to neurons x (samples * bins), samples one after the other.
-pub fn concatenate<T: Copy + Default>(x: &Array3<T>) -> Array2<T> {
-    let (count, neurons, bins) = x.dim();
-    let mut out = Array2::<T>::default((neurons, count * bins));
-    for (k, sample) in x.outer_iter().enumerate() {
-        out.slice_mut(ndarray::s![.., k * bins..(k + 1) * bins])
-            .assign(&sample);
-    }
-    out
-}
-
-fn run_provenance(run_dir: &Path, steps: Vec<String>) -> Provenance {
-    Provenance {
-        source_file: Some(run_dir.display().to_string()),
-        source_format: Some("neuroforge run".into()),
-        steps,
-        written_by: Some(concat!("neuroforge ", env!("CARGO_PKG_VERSION")).into()),
-        ..Provenance::default()
-    }
-}
-
-fn neuron_ids(run: &RunDir, neurons: usize) -> Result<(Vec<String>, Option<f64>), CliError> {
+fn neuron_ids(run: &RunDir, neurons: usize) -> Result<(Vec<String>, Option<f64>), PipelineError> {
     let manifest = run.read_manifest()?;
     Ok(match manifest.data {
         Some(d) if d.neuron_ids.len() == neurons => (d.neuron_ids, d.bin_width_s),
@@ -495,21 +437,20 @@ pub fn sample(
     run_dir: &Path,
     count: usize,
     out: &Path,
-    device: Option<&str>,
+    device: &Device,
     flags: &SampleFlags,
-) -> Result<String, CliError> {
+) -> Result<String, PipelineError> {
     if count == 0 {
-        return Err(CliError::Usage("--count must be at least 1".into()));
+        return Err(PipelineError::Usage("--count must be at least 1".into()));
     }
     neuroforge_io::Container::from_path(out)?;
     if let Some(p) = &flags.probabilities {
         neuroforge_io::Container::from_path(p)?;
     }
-    let (device, _) = select_device(device)?;
     let run = RunDir::open(run_dir)?;
-    let (config, generator, _) = load_trained(&run, &device)?;
+    let (config, generator, _) = load_trained(&run, device)?;
     let (iteration, _) = run.latest_checkpoint()?;
-    let (probabilities, spikes) = sample_spikes(&generator, count, flags.seed, &device)?;
+    let (probabilities, spikes) = sample_spikes(&generator, count, flags.seed, device)?;
     let (ids, bin_width_s) = neuron_ids(&run, generator.neurons)?;
     let bins = generator.bins;
     let which = if config.training.ema_decay > 0.0 {
@@ -556,29 +497,30 @@ pub fn sample(
 }
 
 /// Options of `neuroforge explain importance`.
-#[derive(Debug, Args)]
+#[derive(Debug)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct ImportanceFlags {
     /// Samples to explain: the first N of the run's held-out set (or of the data's samples if
     /// nothing was held out) [default: 100].
-    #[arg(long, default_value_t = 100)]
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 100))]
     pub samples: usize,
     /// Bins per shuffled window [default: 8, the paper's].
-    #[arg(long, default_value_t = 8)]
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 8))]
     pub window: usize,
     /// Bins between window starts [default: 2].
-    #[arg(long, default_value_t = 2)]
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 2))]
     pub step: usize,
     /// Shuffles per window [default: 5].
-    #[arg(long, default_value_t = 5)]
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 5))]
     pub shuffles: usize,
     /// Seed of the shuffles [default: 0].
-    #[arg(long, default_value_t = 0)]
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
     /// Also write neuron and time importance and the packet read-out as JSON.
-    #[arg(long, value_name = "FILE")]
+    #[cfg_attr(feature = "clap", arg(long, value_name = "FILE"))]
     pub json: Option<PathBuf>,
     /// Percentile of the map over spikes used as the packet threshold [default: 95].
-    #[arg(long, default_value_t = 95.0)]
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 95.0))]
     pub percentile: f64,
 }
 
@@ -613,16 +555,15 @@ pub fn explain_importance(
     data_path: &Path,
     recording: Recording,
     out: &Path,
-    device: Option<&str>,
+    device: &Device,
     flags: &ImportanceFlags,
-) -> Result<String, CliError> {
+) -> Result<String, PipelineError> {
     neuroforge_io::Container::from_path(out)?;
-    let (device, _) = select_device(device)?;
     let run = RunDir::open(run_dir)?;
-    let (config, _, critic) = load_trained(&run, &device)?;
+    let (config, _, critic) = load_trained(&run, device)?;
     let (data, sample_len) = binary_activity(data_path, &recording)?;
     if data.nrows() != config.model.neurons {
-        return Err(CliError::Unsuitable {
+        return Err(PipelineError::Unsuitable {
             path: data_path.to_path_buf(),
             message: format!(
                 "has {} neurons, the run's critic was trained on {}",
@@ -632,7 +573,7 @@ pub fn explain_importance(
         });
     }
     let split =
-        split_samples(data, sample_len, &config.data).map_err(|e| CliError::Unsuitable {
+        split_samples(data, sample_len, &config.data).map_err(|e| PipelineError::Unsuitable {
             path: data_path.to_path_buf(),
             message: e.to_string(),
         })?;
@@ -643,7 +584,7 @@ pub fn explain_importance(
     };
     let count = flags.samples.min(source.len());
     if count == 0 {
-        return Err(CliError::Usage("--samples must be at least 1".into()));
+        return Err(PipelineError::Usage("--samples must be at least 1".into()));
     }
     let (neurons, bins) = (config.model.neurons, config.model.bins);
     let mut samples = Array3::<u8>::zeros((count, neurons, bins));
@@ -659,7 +600,7 @@ pub fn explain_importance(
         seed: flags.seed,
     };
     let maps = importance_maps(&samples, &importance, |batch, n| {
-        critic_scores(&critic, &device, neurons, bins, batch, n)
+        critic_scores(&critic, device, neurons, bins, batch, n)
     })?;
     let (ids, bin_width_s) = neuron_ids(&run, neurons)?;
     let step = format!(
@@ -707,9 +648,9 @@ pub fn explain_importance(
             "packet": packet,
             "settings": importance,
         });
-        let text =
-            serde_json::to_string_pretty(&value).map_err(|e| CliError::Usage(e.to_string()))?;
-        crate::stats::write_text(json, &(text + "\n"))?;
+        let text = serde_json::to_string_pretty(&value)
+            .map_err(|e| PipelineError::Usage(e.to_string()))?;
+        write_text(json, &(text + "\n"))?;
     }
     neuroforge_io::write_recording(out, &maps_recording)?;
     let mut ranked: Vec<usize> = (0..neurons).collect();

@@ -1,0 +1,29 @@
+//! Files the pipeline writes besides recordings: text and JSON, each written atomically (a
+//! temporary file renamed into place, so a failure leaves no partial file).
+
+use std::path::Path;
+
+use neuroforge_io::{IoError, write_atomically};
+use serde::Serialize;
+
+use crate::error::PipelineError;
+
+/// Write a text file atomically.
+pub fn write_text(path: &Path, text: &str) -> Result<(), PipelineError> {
+    write_atomically(path, |f| {
+        use std::io::Write;
+        f.write_all(text.as_bytes())
+            .map_err(|source| IoError::Write {
+                path: path.to_path_buf(),
+                source,
+            })
+    })?;
+    Ok(())
+}
+
+/// Write `value` as pretty-printed JSON atomically.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), PipelineError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| PipelineError::Io(IoError::Recording(e.to_string())))?;
+    write_text(path, &text)
+}
