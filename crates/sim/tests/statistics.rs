@@ -34,6 +34,7 @@ fn pearson(a: ndarray::ArrayView1<'_, f64>, b: ndarray::ArrayView1<'_, f64>) -> 
 }
 
 #[test]
+#[ignore = "slow (over 5 s in a debug build): .ci/run runs it; so does cargo test --workspace -- --ignored"]
 fn uniform_rates_and_correlations_match_their_ground_truth() {
     // Without the refractory rule, each neuron is Bernoulli(rate) i.i.d. over bins and two
     // neurons of a group have correlation c; other pairs are independent.
@@ -152,6 +153,7 @@ fn packets_fire_their_group_in_sequence() {
 }
 
 #[test]
+#[ignore = "slow (over 5 s in a debug build): .ci/run runs it; so does cargo test --workspace -- --ignored"]
 fn prepost_changes_exactly_the_chosen_neurons_as_specified() {
     let config = neuroforge_sim::PrePostConfig::default();
     let samples = 3000;

@@ -113,6 +113,7 @@ fn the_first_adam_step_moves_every_weight_by_the_learning_rate() {
 }
 
 #[test]
+#[ignore = "slow (over 5 s in a debug build): .ci/run runs it; so does cargo test --workspace -- --ignored"]
 fn training_brings_the_generated_rates_to_the_data() {
     // Three independent neurons at 0.1, 0.3 and 0.6: the untrained generator outputs about 0.5
     // everywhere. After 300 iterations the generated rates are far closer to the data's.
@@ -458,6 +459,7 @@ fn the_weight_average_follows_its_closed_form() {
 }
 
 #[test]
+#[ignore = "slow (over 5 s in a debug build): .ci/run runs it; so does cargo test --workspace -- --ignored"]
 fn the_fast_recipe_learns_the_rates_of_independent_neurons() {
     // As training_brings_the_generated_rates_to_the_data, with the critic shown binary samples
     // (straight-through gradient) and the average sampled; one critic step per generator
