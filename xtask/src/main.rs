@@ -2,7 +2,8 @@
 //! `fuzz`, the nightly toolchain and cargo-fuzz, which it installs from crates.io).
 //!
 //! Subcommands (one module each):
-//! - `ci`: formatting check, clippy with warnings denied, the whole test suite.
+//! - `ci`: formatting check, clippy with warnings denied, the whole test suite (the slow
+//!   end-to-end tests too).
 //! - `fuzz [--seconds N] [TARGET...]`: run the importers' fuzz targets for a bounded time.
 //! - `bench`: the criterion benchmarks beside their Python peers (docs/BENCHMARKS.md).
 //! - `reproduce <experiment> [--quick|--full] [--device D] [--check] [--overwrite]`: the published
@@ -23,8 +24,6 @@ mod check_backends;
 mod fuzz;
 mod interop;
 mod reproduce;
-mod reproduce_cyclegan;
-mod reproduce_marble;
 
 const USAGE: &str = "usage: cargo xtask <ci | bench | check-backends [--skip-install] | fuzz [--seconds N] [TARGET...] | interop | \
                      reproduce <EXPERIMENT|all> [--quick|--full] [--device D] [--check] [--overwrite]>";
@@ -102,5 +101,7 @@ fn ci() -> Result<()> {
         ],
     )?;
     run_in_root("cargo", &["test", "--workspace"])?;
+    // The slow end-to-end tests, marked #[ignore] so that the default run stays quick.
+    run_in_root("cargo", &["test", "--workspace", "--", "--ignored"])?;
     Ok(())
 }

@@ -17,12 +17,18 @@
 //!   `|G(x) - x|`, saliency, Grad-CAM) and the ROC AUC of a per-neuron ranking against the
 //!   truly changed neurons.
 //!
+//! - [`cyclegan_attributions`]: CycleGAN's maps of a trained generator and the target
+//!   discriminator (`|G(x) - x|`, input-gradient saliency, Grad-CAM), on any burn device with
+//!   autodiff.
+//!
 //! The importance maps' scorer is any function from a batch of samples to one score per
 //! sample, so this crate needs no deep-learning framework: the CLI passes a trained critic, the
 //! tests a hand-written sequence detector.
 
 pub mod attribution;
+pub mod cyclegan;
 pub use attribution::{AggregatedAttribution, aggregate, roc_auc};
+pub use cyclegan::{AttributionMaps, cyclegan_attributions};
 
 use ndarray::{Array2, Array3, ArrayView2, Axis};
 use rand::SeedableRng;
@@ -39,6 +45,9 @@ pub enum ExplainError {
     /// The scorer failed or returned the wrong number of scores.
     #[error("scoring failed: {0}")]
     Scorer(String),
+    /// A network could not be run or differentiated.
+    #[error("network: {0}")]
+    Network(String),
 }
 
 /// Result with [`ExplainError`].

@@ -13,8 +13,8 @@ use neuroforge_stats::translation::{
 };
 use neuroforge_train::{
     Condition, CycleData, CycleGanRunConfig, CycleGanTrainer, CyclePreprocessing, DataDescription,
-    ModelSignal, NeuronSorting, RunDir, TrainedCycleGan, attributions, calcium_from_spikes,
-    load_cyclegan, process_condition, resume_cyclegan, start_cyclegan, translate_windows,
+    ModelSignal, NeuronSorting, RunDir, TrainedCycleGan, calcium_from_spikes, load_cyclegan,
+    process_condition, resume_cyclegan, start_cyclegan, translate_windows,
 };
 use serde_json::{Value, json};
 
@@ -632,10 +632,9 @@ pub fn saliency(
         return Err(PipelineError::Usage("--samples must be at least 1".into()));
     }
     let windows = x.windows.slice(ndarray::s![..take, .., ..]).to_owned();
-    let maps = attributions(
-        &trained.generators,
-        &trained.discriminators,
-        flags.from,
+    let maps = neuroforge_explain::cyclegan_attributions(
+        trained.generators.from_condition(flags.from),
+        trained.discriminators.of(other(flags.from)),
         &windows,
         &device,
     )?;

@@ -19,12 +19,13 @@ pub mod output;
 pub mod points;
 pub mod preprocess;
 pub mod recording;
-pub mod report;
 pub mod simulate;
 pub mod spikegan;
 pub mod stats;
 
 pub use error::{PipelineError, one_line};
+/// Plots and Markdown reports (the `neuroforge-report` crate).
+pub use neuroforge_report as report;
 
 /// What a training verb (train, resume) needs besides its data and options: where it runs,
 /// what the manifest records, who watches and what stops it.

@@ -21,6 +21,24 @@ pub fn write_text(path: &Path, text: &str) -> Result<(), PipelineError> {
     Ok(())
 }
 
+/// Write `report` as the Markdown file `path`, its plots in the folder the report names beside
+/// it (each file atomically).
+pub fn write_report(path: &Path, report: &neuroforge_report::Report) -> Result<(), PipelineError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."))
+        .join(&report.plots_dir);
+    std::fs::create_dir_all(&dir).map_err(|source| IoError::Write {
+        path: dir.clone(),
+        source,
+    })?;
+    for (file, text) in &report.plots {
+        write_text(&dir.join(file), text)?;
+    }
+    write_text(path, &report.markdown)
+}
+
 /// Write `value` as pretty-printed JSON atomically.
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), PipelineError> {
     let text = serde_json::to_string_pretty(value)

@@ -22,7 +22,7 @@ use crate::output::write_text;
 use crate::recording::{concatenate, run_provenance, samples_covariate};
 
 /// Options of `neuroforge train spikegan` that override the configuration file.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct SpikeGanFlags {
     /// A TOML file with `seed` and `[data]`, `[model]`, `[training]` tables (every key
@@ -412,7 +412,7 @@ pub fn resume(
 }
 
 /// Options of `neuroforge sample`.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct SampleFlags {
     /// Seed of the noise and of the Bernoulli draws [default: 0].

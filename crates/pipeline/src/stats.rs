@@ -13,8 +13,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::PipelineError;
-use crate::output::write_text;
-use crate::report::stats::write_comparison_report;
+use crate::output::{write_report, write_text};
 
 /// Options of `neuroforge stats`.
 #[derive(Debug)]
@@ -142,7 +141,20 @@ pub fn run_stats(
         write_text(path, &text)?;
     }
     if let Some(path) = &flags.report {
-        write_comparison_report(path, real_path, generated_path, &comparison, &x, &y, &notes)?;
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "report".into());
+        let report = neuroforge_report::comparison_report(
+            &stem,
+            real_path,
+            generated_path,
+            &comparison,
+            &x,
+            &y,
+            &notes,
+        );
+        write_report(path, &report)?;
     }
     Ok(summary_lines(&comparison))
 }

@@ -35,9 +35,9 @@ pub mod session;
 pub mod spikegan;
 
 pub use cyclegan::{
-    AttributionMaps, CycleDiscriminators, CycleGanRunConfig, CycleGanTrainer, CycleGenerators,
-    CycleLosses, CycleMetricsLine, CycleTrainingConfig, TrainedCycleGan, attributions,
-    load_cyclegan, resume_cyclegan, start_cyclegan, train_cyclegan, translate_windows,
+    CycleDiscriminators, CycleGanRunConfig, CycleGanTrainer, CycleGenerators, CycleLosses,
+    CycleMetricsLine, CycleTrainingConfig, TrainedCycleGan, load_cyclegan, resume_cyclegan,
+    start_cyclegan, train_cyclegan, translate_windows,
 };
 pub use data::{DataConfig, SampleWindows, SplitSamples, split_samples};
 pub use error::{Result, TrainError};

@@ -7,12 +7,13 @@ use crate::common::flat_weights;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::Array3;
+use neuroforge_explain::cyclegan_attributions;
 use neuroforge_models::CycleGanConfig;
 use neuroforge_sim::{PrePostCalciumConfig, PrePostConfig, prepost_imaging};
 use neuroforge_train::{
     CalciumPipelineConfig, Condition, CycleData, CycleGanRunConfig, CycleTrainingConfig,
-    DataDescription, NormalisationKind, RunContext, RunDir, Silent, StopHandle, attributions,
-    load_cyclegan, process_condition, resume_cyclegan, start_cyclegan, translate_windows,
+    DataDescription, NormalisationKind, RunContext, RunDir, Silent, StopHandle, load_cyclegan,
+    process_condition, resume_cyclegan, start_cyclegan, translate_windows,
 };
 
 fn ids(n: usize) -> Vec<String> {
@@ -209,7 +210,7 @@ fn the_attribution_maps_follow_their_definitions() {
     let x = Array3::from_shape_fn((2, 5, 12), |(s, n, t)| {
         (((s * 31 + n * 7 + t * 3) % 13) as f32) / 13.0
     });
-    let maps = attributions(&gens, &discs, Condition::Pre, &x, &ad).unwrap();
+    let maps = cyclegan_attributions(&gens.to_post, &discs.post, &x, &ad).unwrap();
     // |G(x) - x| from a separate translation.
     let translated = translate_windows(&gens, Condition::Pre, &x, &ad).unwrap();
     for ((c, t), v) in maps.change.iter().zip(&translated).zip(&x) {
@@ -220,7 +221,7 @@ fn the_attribution_maps_follow_their_definitions() {
     // but not for all of several.
     let positive = (10..16).any(|seed| {
         let (g, d) = neuroforge_train::cyclegan::cycle_networks(&config, seed, &ad).unwrap();
-        let m = attributions(&g, &d, Condition::Pre, &x, &ad).unwrap();
+        let m = cyclegan_attributions(&g.to_post, &d.post, &x, &ad).unwrap();
         m.grad_cam.iter().any(|&v| v > 0.0)
     });
     assert!(positive, "Grad-CAM is zero for every discriminator tried");

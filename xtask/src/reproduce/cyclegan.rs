@@ -17,9 +17,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
-use crate::reproduce::{
-    Mode, Options, Runner, fresh_run_dir, git_commit, read_json, s, write_file,
-};
+use super::runner::{Runner, fresh_run_dir, git_commit, read_json, s, write_file};
+use super::{Mode, Options};
 
 /// The settings of one mode.
 struct Settings {

@@ -4,37 +4,23 @@
 use std::path::Path;
 
 use ndarray::Array2;
-use neuroforge_io::IoError;
 use neuroforge_stats::Comparison;
 
-use crate::error::PipelineError;
-use crate::output::write_text;
-use crate::report::svg;
+use crate::{Report, svg};
 
-/// The Markdown report with its plots in `<stem>_plots/` beside it.
-pub fn write_comparison_report(
-    path: &Path,
+/// The Markdown report of comparison `c` of `y` (generated, neurons x bins, read from
+/// `generated_path`) with `x` (real, from `real_path`), to be written as `<stem>.md` with its
+/// plots in `<stem>_plots/` beside it; `notes` are listed under the settings.
+pub fn comparison_report(
+    stem: &str,
     real_path: &Path,
     generated_path: &Path,
     c: &Comparison,
     x: &Array2<f64>,
     y: &Array2<f64>,
     notes: &[String],
-) -> Result<(), PipelineError> {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_else(|| "report".into());
+) -> Report {
     let dir_name = format!("{stem}_plots");
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."))
-        .join(&dir_name);
-    std::fs::create_dir_all(&dir).map_err(|source| IoError::Write {
-        path: dir.clone(),
-        source,
-    })?;
     let mut plots: Vec<(String, String, String)> = Vec::new();
     for (name, title) in [
         ("firing_rate", "Firing rate per neuron (per bin)"),
@@ -160,9 +146,6 @@ pub fn write_comparison_report(
         "Raster, generated".into(),
         svg::raster(&format!("Generated: first {span} bins"), &rows(y)),
     ));
-    for (file, _, text) in &plots {
-        write_text(&dir.join(file), text)?;
-    }
     let mut md = String::new();
     md.push_str("# Statistics: real against generated\n\n");
     md.push_str(&format!(
@@ -219,5 +202,12 @@ pub fn write_comparison_report(
     for (file, title, _) in &plots {
         md.push_str(&format!("### {title}\n\n![{title}]({dir_name}/{file})\n\n"));
     }
-    write_text(path, &md)
+    Report {
+        markdown: md,
+        plots_dir: dir_name,
+        plots: plots
+            .into_iter()
+            .map(|(file, _, text)| (file, text))
+            .collect(),
+    }
 }
