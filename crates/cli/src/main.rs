@@ -551,15 +551,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
         } => {
             let recording = open(&data, &flags)?;
             let (device, context) = device_and_context(device.as_deref())?;
-            let mut bar = SessionBar::new("iterations", "preparing the data");
-            let trained = spikegan::train(
-                &data,
-                &recording,
-                &run_dir,
-                &options,
-                session(&device, &context, &mut bar),
-            )?;
-            drop(bar);
+            let trained = with_session_bar(&device, &context, ITERATIONS, |session| {
+                spikegan::train(&data, &recording, &run_dir, &options, session)
+            })?;
             println!("{trained}");
         }
         Command::Train {
@@ -576,15 +570,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let pre_rec = open(&pre, &flags)?;
             let post_rec = open(&post, &flags)?;
             let (device, context) = device_and_context(device.as_deref())?;
-            let mut bar = SessionBar::new("iterations", "preparing the data");
-            let trained = cyclegan::train(
-                (&pre, &pre_rec),
-                (&post, &post_rec),
-                &run_dir,
-                &options,
-                session(&device, &context, &mut bar),
-            )?;
-            drop(bar);
+            let trained = with_session_bar(&device, &context, ITERATIONS, |session| {
+                cyclegan::train(
+                    (&pre, &pre_rec),
+                    (&post, &post_rec),
+                    &run_dir,
+                    &options,
+                    session,
+                )
+            })?;
             println!("{trained}");
         }
         Command::Translate {
@@ -637,14 +631,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 },
         } => {
             let (device, context) = device_and_context(device.as_deref())?;
-            let mut bar = SessionBar::new("epochs", GEOMETRY);
-            let trained = marble::train(
-                &data,
-                &run_dir,
-                &options,
-                session(&device, &context, &mut bar),
-            )?;
-            drop(bar);
+            let trained = with_session_bar(&device, &context, EPOCHS, |session| {
+                marble::train(&data, &run_dir, &options, session)
+            })?;
             println!("{trained}");
         }
         Command::Points { options, out } => {
@@ -721,35 +710,20 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let reader = |path: &std::path::Path| Ok(open(path, &flags)?);
             let line = match model {
                 ModelKind::Cyclegan => {
-                    let mut bar = SessionBar::new("iterations", "preparing the data");
-                    let trained = cyclegan::resume(
-                        &run_dir,
-                        iterations,
-                        reader,
-                        session(&device, &context, &mut bar),
-                    )?;
-                    trained.to_string()
+                    with_session_bar(&device, &context, ITERATIONS, |session| {
+                        cyclegan::resume(&run_dir, iterations, reader, session)
+                    })?
+                    .to_string()
                 }
-                ModelKind::Marble => {
-                    let mut bar = SessionBar::new("epochs", GEOMETRY);
-                    let trained = marble::resume(
-                        &run_dir,
-                        data.as_deref(),
-                        iterations,
-                        session(&device, &context, &mut bar),
-                    )?;
-                    trained.to_string()
-                }
+                ModelKind::Marble => with_session_bar(&device, &context, EPOCHS, |session| {
+                    marble::resume(&run_dir, data.as_deref(), iterations, session)
+                })?
+                .to_string(),
                 ModelKind::Spikegan => {
-                    let mut bar = SessionBar::new("iterations", "preparing the data");
-                    let trained = spikegan::resume(
-                        &run_dir,
-                        data.as_deref(),
-                        iterations,
-                        reader,
-                        session(&device, &context, &mut bar),
-                    )?;
-                    trained.to_string()
+                    with_session_bar(&device, &context, ITERATIONS, |session| {
+                        spikegan::resume(&run_dir, data.as_deref(), iterations, reader, session)
+                    })?
+                    .to_string()
                 }
             };
             println!("{line}");
@@ -816,8 +790,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
     Ok(())
 }
 
-/// What `marble` training shows until its first epoch.
-const GEOMETRY: &str = "proximity graphs, gradient operators and diffusion terms";
+/// The steps of a GAN session, and what its bar shows until the first one.
+const ITERATIONS: (&str, &str) = ("iterations", "preparing the data");
+
+/// The steps of a MARBLE session, and what its bar shows until the first one.
+const EPOCHS: (&str, &str) = (
+    "epochs",
+    "proximity graphs, gradient operators and diffusion terms",
+);
 
 /// The device a command runs on and the context its run's manifest records.
 fn device_and_context(requested: Option<&str>) -> Result<(Device, RunContext), CliError> {
@@ -825,22 +805,28 @@ fn device_and_context(requested: Option<&str>) -> Result<(Device, RunContext), C
     Ok((device, device::run_context(&name)))
 }
 
-/// A training session on `device` drawing `bar`; Ctrl-C and SIGTERM are caught from the first
-/// step on, so that a signal while the data are read still ends the program at once.
-fn session<'a, T: Trainer>(
-    device: &'a Device,
-    context: &'a RunContext,
-    bar: &'a mut SessionBar,
-) -> TrainingSession<'a, T>
+/// Run the training verb `train` on `device` with a progress bar over its steps (`steps`: their
+/// name and what the bar shows until the first). Ctrl-C and SIGTERM are caught from the first
+/// step on, so that a signal while the data are read still ends the program at once. The bar
+/// is cleared before the result comes back, so the caller's summary prints on a clean line.
+fn with_session_bar<T: Trainer, R>(
+    device: &Device,
+    context: &RunContext,
+    (unit, preparing): (&str, &str),
+    train: impl FnOnce(TrainingSession<'_, T>) -> Result<R, neuroforge_pipeline::PipelineError>,
+) -> Result<R, CliError>
 where
     SessionBar: SessionObserver<T>,
 {
-    TrainingSession {
+    let mut bar = SessionBar::new(unit, preparing);
+    let result = train(TrainingSession {
         device,
         context,
-        observer: bar,
+        observer: &mut bar,
         stop: &interrupt::catch_stop_signals,
-    }
+    });
+    drop(bar);
+    Ok(result?)
 }
 
 fn init_tracing() {
