@@ -19,7 +19,8 @@ use neuroforge_train::{
 use serde_json::{Value, json};
 
 use crate::TrainingSession;
-use crate::error::{PipelineError, one_line};
+use crate::config::{Overrides, RunConfig, resolve};
+use crate::error::PipelineError;
 use crate::output::write_text;
 use crate::recording::{concatenate, samples_covariate};
 
@@ -100,76 +101,42 @@ pub fn parse_signal(s: &str) -> Result<ModelSignal, String> {
     }
 }
 
-/// The run configuration from the optional TOML file and the flags.
-fn resolve_config(flags: &CycleGanFlags) -> Result<CycleGanRunConfig, PipelineError> {
-    let path = flags
-        .config
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("<flags>"));
-    let mut table = match &flags.config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| PipelineError::unsuitable(p, e.to_string()))?;
-            text.parse::<toml::Table>()
-                .map_err(|e| PipelineError::unsuitable(p, one_line(&e.to_string())))?
-        }
-        None => toml::Table::new(),
-    };
-    for key in ["neurons", "bins"] {
-        if let Some(toml::Value::Table(model)) = table.get("model")
-            && model.contains_key(key)
-        {
-            return Err(PipelineError::unsuitable(
-                &path,
-                format!("[model] {key} comes from the data; leave it out"),
-            ));
-        }
+impl RunConfig for CycleGanRunConfig {
+    type DataShape = ();
+    const FROM_DATA: &'static [&'static str] = &["model.neurons", "model.bins"];
+
+    /// Seed 0; every other default is the structs' own (docs/CYCLEGAN.md).
+    fn defaults(_layers: &toml::Table, _shape: &()) -> Result<toml::Table, String> {
+        let mut table = toml::Table::new();
+        table.insert("seed".into(), toml::Value::Integer(0));
+        Ok(table)
     }
-    table.entry("seed").or_insert(toml::Value::Integer(0));
-    let mut config: CycleGanRunConfig = toml::Value::Table(table)
-        .try_into()
-        .map_err(|e| PipelineError::unsuitable(&path, one_line(&e.to_string())))?;
-    if let Some(seed) = flags.seed {
-        config.seed = seed;
+
+    fn check(&self) -> Result<(), String> {
+        self.pipeline
+            .check()
+            .and_then(|()| self.training.check())
+            .map_err(|e| e.to_string())
     }
-    let p = &mut config.pipeline;
-    if let Some(sorting) = flags.sorting {
-        p.sorting = sorting;
+}
+
+impl CycleGanFlags {
+    /// The flags as keys of the configuration file.
+    pub fn overrides(&self) -> Overrides {
+        let mut keys = Overrides::new();
+        keys.set("seed", self.seed)
+            .set("pipeline.sorting", self.sorting)
+            .set("pipeline.signal", self.signal)
+            .set_if("pipeline.dff", self.no_dff, false)
+            .set("pipeline.window", self.window)
+            .set("pipeline.stride", self.stride)
+            .set("model.layout", self.network_layout)
+            .set("training.iterations", self.iterations)
+            .set("training.batch_size", self.batch_size)
+            .set("training.log_every", self.log_every)
+            .set("training.checkpoint_every", self.checkpoint_every);
+        keys
     }
-    if let Some(signal) = flags.signal {
-        p.signal = signal;
-    }
-    if flags.no_dff {
-        p.dff = false;
-    }
-    if let Some(window) = flags.window {
-        p.window = window;
-    }
-    if let Some(stride) = flags.stride {
-        p.stride = stride;
-    }
-    if let Some(layout) = flags.network_layout {
-        config.model.layout = layout;
-    }
-    let t = &mut config.training;
-    if let Some(iterations) = flags.iterations {
-        t.iterations = iterations;
-    }
-    if let Some(batch) = flags.batch_size {
-        t.batch_size = batch;
-    }
-    if let Some(every) = flags.log_every {
-        t.log_every = every;
-    }
-    if let Some(every) = flags.checkpoint_every {
-        t.checkpoint_every = every;
-    }
-    config
-        .pipeline
-        .check()
-        .and_then(|()| config.training.check())
-        .map_err(|e| PipelineError::unsuitable(&path, e.to_string()))?;
-    Ok(config)
 }
 
 /// Fluorescence (or dF/F) traces of a recording, neurons x frames.
@@ -268,7 +235,7 @@ pub fn train(
     flags: &CycleGanFlags,
     session: TrainingSession<'_, CycleGanTrainer>,
 ) -> Result<CycleGanTrained, PipelineError> {
-    let config = resolve_config(flags)?;
+    let config: CycleGanRunConfig = resolve(flags.config.as_deref(), &flags.overrides(), &())?;
     let data = prepare(&config, pre, post)?;
     let run = RunDir::create(run_dir)?;
     let files = [

@@ -12,6 +12,7 @@
 use burn::tensor::Device;
 use neuroforge_train::{RunContext, SessionObserver, StopHandle, Trainer};
 
+pub mod config;
 pub mod cyclegan;
 pub mod error;
 pub mod marble;

@@ -16,6 +16,7 @@ use neuroforge_train::{
 use serde::{Deserialize, Serialize};
 
 use crate::TrainingSession;
+use crate::config::{Overrides, RunConfig, resolve};
 use crate::error::PipelineError;
 use crate::output::{write_json, write_text};
 use crate::report::svg;
@@ -144,33 +145,31 @@ fn prepare(path: &Path, table: &PointTable, pca: Option<&Pca>) -> Result<Prepare
     Ok(prepared)
 }
 
-fn resolve_config(flags: &MarbleFlags) -> Result<MarbleRunConfig, PipelineError> {
-    let mut config = match &flags.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| PipelineError::unsuitable(path, e.to_string()))?;
-            toml::from_str(&text).map_err(|e| {
-                PipelineError::unsuitable(path, format!("not a MARBLE run configuration: {e}"))
-            })?
-        }
-        None => MarbleRunConfig::default(),
-    };
-    if let Some(seed) = flags.seed {
-        config.seed = seed;
+impl RunConfig for MarbleRunConfig {
+    type DataShape = ();
+    const FROM_DATA: &'static [&'static str] = &[];
+
+    /// Nothing beyond the structs' own defaults (docs/MARBLE.md).
+    fn defaults(_layers: &toml::Table, _shape: &()) -> Result<toml::Table, String> {
+        Ok(toml::Table::new())
     }
-    if let Some(epochs) = flags.epochs {
-        config.training.epochs = epochs;
+
+    fn check(&self) -> Result<(), String> {
+        MarbleRunConfig::check(self).map_err(|e| e.to_string())
     }
-    if let Some(k) = flags.k {
-        config.geometry.graph.k = k;
+}
+
+impl MarbleFlags {
+    /// The flags as keys of the configuration file.
+    pub fn overrides(&self) -> Overrides {
+        let mut keys = Overrides::new();
+        keys.set("seed", self.seed)
+            .set("training.epochs", self.epochs)
+            .set("geometry.graph.k", self.k)
+            .set("geometry.graph.delta", self.delta)
+            .set("subsample_spacing", self.spacing);
+        keys
     }
-    if let Some(delta) = flags.delta {
-        config.geometry.graph.delta = delta;
-    }
-    if let Some(spacing) = flags.spacing {
-        config.subsample_spacing = spacing;
-    }
-    Ok(config)
 }
 
 fn conditions<'a>(prepared: &'a Prepared) -> Vec<ConditionData<'a>> {
@@ -230,7 +229,7 @@ pub fn train(
     flags: &MarbleFlags,
     session: TrainingSession<'_, MarbleTrainer>,
 ) -> Result<MarbleTrained, PipelineError> {
-    let config = resolve_config(flags)?;
+    let config: MarbleRunConfig = resolve(flags.config.as_deref(), &flags.overrides(), &())?;
     let table = read_points(data)?;
     let pca = match flags.pca {
         Some(k) => {

@@ -17,7 +17,8 @@ use neuroforge_train::{
 use serde::{Deserialize, Serialize};
 
 use crate::TrainingSession;
-use crate::error::{PipelineError, one_line};
+use crate::config::{Overrides, RunConfig, read_key, resolve, table_of};
+use crate::error::PipelineError;
 use crate::output::write_text;
 use crate::recording::{concatenate, run_provenance, samples_covariate};
 
@@ -153,141 +154,63 @@ fn data_description(path: &Path, recording: &Recording, split: &SplitSamples) ->
     }
 }
 
-/// The run configuration from the optional TOML file, the flags and the data's shape.
-fn resolve_config(
-    flags: &SpikeGanFlags,
-    neurons: usize,
-    sample_len: Option<usize>,
-) -> Result<SpikeGanRunConfig, PipelineError> {
-    let mut table = match &flags.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| PipelineError::Unsuitable {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-            text.parse::<toml::Table>()
-                .map_err(|e| PipelineError::Unsuitable {
-                    path: path.clone(),
-                    message: one_line(&e.to_string()),
-                })?
-        }
-        None => toml::Table::new(),
-    };
-    let config_path = flags
-        .config
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("<flags>"));
-    let bad = |message: String| PipelineError::Unsuitable {
-        path: config_path.clone(),
-        message,
-    };
-    let mut data: DataConfig = match table.remove("data") {
-        Some(value) => value
-            .try_into()
-            .map_err(|e| bad(format!("[data]: {}", one_line(&e.to_string()))))?,
-        None => DataConfig::default(),
-    };
-    if flags.window.is_some() {
-        data.window = flags.window;
+/// What a recording fixes of a Spike-GAN run: its neurons, and the sample length when it is a
+/// set of separate samples (a `sample` covariate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpikeGanShape {
+    /// Neurons of the recording (the networks' channels).
+    pub neurons: usize,
+    /// Bins per sample of a recording of separate samples; `None` for a continuous one.
+    pub sample_len: Option<usize>,
+}
+
+impl RunConfig for SpikeGanRunConfig {
+    type DataShape = SpikeGanShape;
+    const FROM_DATA: &'static [&'static str] = &["model.neurons", "model.bins"];
+
+    /// The model preset's networks (`model_preset`, default `paper`) for the data's neurons
+    /// and sample length (the window, or the samples' length), and the recipe's training
+    /// settings (`recipe`, default `fast`); seed 0.
+    fn defaults(layers: &toml::Table, shape: &SpikeGanShape) -> Result<toml::Table, String> {
+        let preset: ModelPreset = read_key(layers, "model_preset")?.unwrap_or_default();
+        let recipe: TrainingRecipe = read_key(layers, "recipe")?.unwrap_or_default();
+        let window: Option<usize> = read_key(layers, "data.window")?;
+        let bins = match (shape.sample_len, window) {
+            (Some(len), None) => len,
+            _ => window.unwrap_or(neuroforge_train::data::DEFAULT_WINDOW),
+        };
+        table_of(&SpikeGanRunConfig {
+            seed: 0,
+            recipe: Some(recipe),
+            model_preset: Some(preset),
+            data: DataConfig::default(),
+            model: SpikeGanConfig::preset(preset, shape.neurons, bins),
+            training: recipe.settings(None),
+        })
     }
-    if let Some(stride) = flags.stride {
-        data.stride = stride;
+
+    fn check(&self) -> Result<(), String> {
+        self.model.validate().map_err(|e| e.to_string())?;
+        self.training.check().map_err(|e| e.to_string())
     }
-    if let Some(fraction) = flags.holdout_fraction {
-        data.holdout_fraction = fraction;
+}
+
+impl SpikeGanFlags {
+    /// The flags as keys of the configuration file.
+    pub fn overrides(&self) -> Overrides {
+        let mut keys = Overrides::new();
+        keys.set("seed", self.seed)
+            .set("recipe", self.recipe)
+            .set("model_preset", self.model_preset)
+            .set("data.window", self.window)
+            .set("data.stride", self.stride)
+            .set("data.holdout_fraction", self.holdout_fraction)
+            .set("model.architecture", self.architecture)
+            .set("training.iterations", self.iterations)
+            .set("training.log_every", self.log_every)
+            .set("training.checkpoint_every", self.checkpoint_every);
+        keys
     }
-    let bins = match sample_len {
-        Some(len) if data.window.is_none() => len,
-        _ => data
-            .window
-            .unwrap_or(neuroforge_train::data::DEFAULT_WINDOW),
-    };
-    let model = match table.remove("model") {
-        Some(toml::Value::Table(t)) => t,
-        Some(_) => return Err(bad("[model] must be a table".into())),
-        None => toml::Table::new(),
-    };
-    for key in ["neurons", "bins"] {
-        if model.contains_key(key) {
-            return Err(bad(format!(
-                "[model] {key} comes from the data; leave it out (set the window in [data])"
-            )));
-        }
-    }
-    let preset: Option<ModelPreset> = match table.remove("model_preset") {
-        Some(value) => Some(
-            value
-                .try_into()
-                .map_err(|e| bad(format!("model_preset: {}", one_line(&e.to_string()))))?,
-        ),
-        None => None,
-    };
-    let preset = flags.model_preset.or(preset).unwrap_or_default();
-    // The preset's settings, then every key the file sets.
-    let mut merged = toml::Table::try_from(SpikeGanConfig::preset(preset, neurons, bins))
-        .map_err(|e| bad(e.to_string()))?;
-    merged.extend(model);
-    let mut model: SpikeGanConfig = toml::Value::Table(merged)
-        .try_into()
-        .map_err(|e| bad(format!("[model]: {}", one_line(&e.to_string()))))?;
-    if let Some(architecture) = flags.architecture {
-        model.architecture = architecture;
-    }
-    let recipe: Option<TrainingRecipe> = match table.remove("recipe") {
-        Some(value) => Some(
-            value
-                .try_into()
-                .map_err(|e| bad(format!("recipe: {}", one_line(&e.to_string()))))?,
-        ),
-        None => None,
-    };
-    let recipe = flags.recipe.or(recipe).unwrap_or_default();
-    let training_keys = match table.remove("training") {
-        Some(toml::Value::Table(t)) => t,
-        Some(_) => return Err(bad("[training] must be a table".into())),
-        None => toml::Table::new(),
-    };
-    // The recipe's settings, then every key the file sets.
-    let mut merged =
-        toml::Table::try_from(recipe.settings(None)).map_err(|e| bad(e.to_string()))?;
-    merged.extend(training_keys);
-    let mut training: neuroforge_train::WganConfig = toml::Value::Table(merged)
-        .try_into()
-        .map_err(|e| bad(format!("[training]: {}", one_line(&e.to_string()))))?;
-    if let Some(iterations) = flags.iterations {
-        training.iterations = iterations;
-    }
-    if let Some(every) = flags.log_every {
-        training.log_every = every;
-    }
-    if let Some(every) = flags.checkpoint_every {
-        training.checkpoint_every = every;
-    }
-    let seed = match table.remove("seed") {
-        Some(toml::Value::Integer(s)) if s >= 0 => s as u64,
-        Some(other) => {
-            return Err(bad(format!(
-                "seed must be a non-negative integer, not {other}"
-            )));
-        }
-        None => 0,
-    };
-    if let Some(key) = table.keys().next() {
-        return Err(bad(format!(
-            "unknown key '{key}': the file holds seed, recipe, model_preset, [data], [model], \
-             [training]"
-        )));
-    }
-    model.validate().map_err(|e| bad(e.to_string()))?;
-    training.check().map_err(|e| bad(e.to_string()))?;
-    Ok(SpikeGanRunConfig {
-        seed: flags.seed.unwrap_or(seed),
-        recipe: Some(recipe),
-        model_preset: Some(preset),
-        data,
-        model,
-        training,
-    })
 }
 
 /// What a training session of Spike-GAN ended with.
@@ -338,7 +261,11 @@ pub fn train(
     session: TrainingSession<'_, SpikeGanTrainer>,
 ) -> Result<SpikeGanTrained, PipelineError> {
     let (data, sample_len) = binary_activity(data_path, recording)?;
-    let config = resolve_config(flags, data.nrows(), sample_len)?;
+    let shape = SpikeGanShape {
+        neurons: data.nrows(),
+        sample_len,
+    };
+    let config: SpikeGanRunConfig = resolve(flags.config.as_deref(), &flags.overrides(), &shape)?;
     let split =
         split_samples(data, sample_len, &config.data).map_err(|e| PipelineError::Unsuitable {
             path: data_path.to_path_buf(),

@@ -173,6 +173,19 @@ pub struct MarbleRunConfig {
     pub subsample_spacing: f64,
 }
 
+impl MarbleRunConfig {
+    /// Refuses settings that read but cannot run (the message names the key).
+    pub fn check(&self) -> Result<()> {
+        self.training.check()?;
+        if !(self.subsample_spacing >= 0.0 && self.subsample_spacing.is_finite()) {
+            return Err(TrainError::Config(
+                "subsample_spacing must be a non-negative number".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// One condition's data: states (n x d) and the vectors at them (n x d, e.g. the time
 /// differences of the states).
 #[derive(Debug, Clone, Copy)]
