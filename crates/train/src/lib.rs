@@ -6,8 +6,8 @@
 //! - [`spikegan`]: Spike-GAN by WGAN-GP with the exact gradient penalty (paper settings by
 //!   default), the held-out check for critic overfitting, divergence stop;
 //! - [`cyclegan`]: CycleGAN between pre- and post-learning activity (least-squares GAN,
-//!   cycle and identity losses), translation and attribution maps, over the calcium pipeline
-//!   of [`imaging`];
+//!   cycle and identity losses) and translation, over the calcium pipeline of
+//!   [`cyclegan::preprocessing`] (its attribution maps are in `neuroforge-explain`);
 //! - [`marble`]: MARBLE's contrastive training (neighbour positives, random negatives),
 //!   best model by validation loss;
 //! - [`session`]: the one training session loop all three trainers run through (metrics log,
@@ -26,7 +26,6 @@ mod checkpoint;
 pub mod cyclegan;
 pub mod data;
 mod error;
-pub mod imaging;
 pub mod marble;
 pub mod monitor;
 pub mod rundir;
@@ -34,6 +33,10 @@ pub mod sample;
 pub mod session;
 pub mod spikegan;
 
+pub use cyclegan::preprocessing::{
+    CalciumPipelineConfig, Condition, CycleData, CyclePreprocessing, ModelSignal, NeuronSorting,
+    NormalisationKind, SignalWindows, align_neurons, calcium_from_spikes, process_condition,
+};
 pub use cyclegan::{
     CycleDiscriminators, CycleGanRunConfig, CycleGanTrainer, CycleGenerators, CycleLosses,
     CycleMetricsLine, CycleTrainingConfig, TrainedCycleGan, load_cyclegan, resume_cyclegan,
@@ -41,10 +44,6 @@ pub use cyclegan::{
 };
 pub use data::{DataConfig, SampleWindows, SplitSamples, split_samples};
 pub use error::{Result, TrainError};
-pub use imaging::{
-    CalciumPipelineConfig, Condition, CycleData, CyclePreprocessing, ModelSignal, NeuronSorting,
-    NormalisationKind, SignalWindows, align_neurons, calcium_from_spikes, process_condition,
-};
 pub use marble::{
     ConditionData, ContrastiveConfig, EpochLine, EpochLosses, MarbleData, MarbleOptimizer,
     MarbleOutcome, MarbleRunConfig, MarbleSummary, MarbleTrainer, embed, load_marble,

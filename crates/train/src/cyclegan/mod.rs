@@ -14,6 +14,8 @@
 //! comes from ChaCha8 on stream `i` of the run's seed, so a resumed run repeats the
 //! uninterrupted one exactly (same backend).
 
+pub mod preprocessing;
+
 use std::path::Path;
 
 use burn::module::Module;
@@ -25,11 +27,11 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{load_module, load_optimizer, save_module, save_optimizer};
-use crate::error::{Result, TrainError};
-use crate::imaging::{
+use self::preprocessing::{
     CalciumPipelineConfig, Condition, CycleData, CyclePreprocessing, SignalWindows,
 };
+use crate::checkpoint::{load_module, load_optimizer, save_module, save_optimizer};
+use crate::error::{Result, TrainError};
 use crate::rundir::{DataDescription, Manifest, ModelKind, RunContext, RunDir, RunStatus};
 use crate::session::{
     CheckpointPolicy, SessionObserver, StepLosses, StopHandle, Trainer, run_session,
