@@ -395,7 +395,7 @@ fn other(condition: Condition) -> Condition {
 #[derive(Debug)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct TranslateFlags {
-    /// The condition of the input: pre (translate with G) or post (with F) [default: pre].
+    /// The condition of the input: pre (translate with G) or post (with F).
     #[cfg_attr(feature = "clap", arg(long, default_value = "pre"))]
     pub from: Condition,
     /// Evaluate the translation against a real recording of the target condition (same
@@ -560,7 +560,7 @@ pub fn translate(
 #[derive(Debug)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct SaliencyFlags {
-    /// The condition of the data: pre (explain G) or post (explain F) [default: pre].
+    /// The condition of the data: pre (explain G) or post (explain F).
     #[cfg_attr(feature = "clap", arg(long, default_value = "pre"))]
     pub from: Condition,
     /// Windows to explain (the first N) [default: all].

@@ -19,6 +19,7 @@ use crate::TrainingSession;
 use crate::config::{Overrides, RunConfig, resolve};
 use crate::error::PipelineError;
 use crate::output::{write_json, write_text};
+use crate::recording::resume_data_path;
 use crate::report::svg;
 
 const PREPROCESSING_FILE: &str = "preprocessing.json";
@@ -297,16 +298,7 @@ pub fn resume(
     let run = RunDir::open(run_dir)?;
     let manifest = run.read_manifest()?;
     let config: MarbleRunConfig = run.read_config()?;
-    let data_path = match (data, &manifest.data) {
-        (Some(path), _) => path.to_path_buf(),
-        (None, Some(description)) => std::path::PathBuf::from(&description.path),
-        (None, None) => {
-            return Err(PipelineError::Usage(format!(
-                "{}: the manifest names no data file: pass --data",
-                run_dir.display()
-            )));
-        }
-    };
+    let data_path = resume_data_path(run_dir, &manifest, data)?;
     let preprocessing = read_preprocessing(run_dir)?;
     let table = read_points(&data_path)?;
     let prepared = prepare(&data_path, &table, preprocessing.pca.as_ref())?;
@@ -547,7 +539,7 @@ pub struct DecodingReport {
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct DecodeFlags {
-    /// Feature block (columns `<block>0, ...`) [default: z].
+    /// Feature block (columns `<block>0, ...`).
     #[cfg_attr(feature = "clap", arg(long, default_value = "z"))]
     pub features: String,
     /// Target block to decode (e.g. `pos` for pos0, pos1).

@@ -36,3 +36,20 @@ pub fn run_provenance(run_dir: &Path, steps: Vec<String>) -> Provenance {
         ..Provenance::default()
     }
 }
+
+/// The data file a resumed run trains on: `given` (`--data`) when set, else the file the run's
+/// manifest names.
+pub fn resume_data_path(
+    run_dir: &Path,
+    manifest: &neuroforge_train::Manifest,
+    given: Option<&Path>,
+) -> Result<std::path::PathBuf, crate::PipelineError> {
+    match (given, &manifest.data) {
+        (Some(path), _) => Ok(path.to_path_buf()),
+        (None, Some(description)) => Ok(std::path::PathBuf::from(&description.path)),
+        (None, None) => Err(crate::PipelineError::Usage(format!(
+            "{}: the manifest names no data file: pass --data",
+            run_dir.display()
+        ))),
+    }
+}

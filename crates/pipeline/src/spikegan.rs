@@ -20,7 +20,7 @@ use crate::TrainingSession;
 use crate::config::{Overrides, RunConfig, read_key, resolve, table_of};
 use crate::error::PipelineError;
 use crate::output::write_text;
-use crate::recording::{concatenate, run_provenance, samples_covariate};
+use crate::recording::{concatenate, resume_data_path, run_provenance, samples_covariate};
 
 /// Options of `neuroforge train spikegan` that override the configuration file.
 #[derive(Debug, Default)]
@@ -306,16 +306,7 @@ pub fn resume(
         config.training.iterations = iterations;
         run.write_config(&config)?;
     }
-    let data_path = match (data, &manifest.data) {
-        (Some(path), _) => path.to_path_buf(),
-        (None, Some(description)) => PathBuf::from(&description.path),
-        (None, None) => {
-            return Err(PipelineError::Usage(format!(
-                "{}: the manifest names no data file: pass --data",
-                run_dir.display()
-            )));
-        }
-    };
+    let data_path = resume_data_path(run_dir, &manifest, data)?;
     let recording = open(&data_path)?;
     let (data, sample_len) = binary_activity(&data_path, &recording)?;
     let split =
@@ -342,7 +333,7 @@ pub fn resume(
 #[derive(Debug, Default)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct SampleFlags {
-    /// Seed of the noise and of the Bernoulli draws [default: 0].
+    /// Seed of the noise and of the Bernoulli draws.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
     /// Also write the generator's spike probabilities to this recording (traces, values in
@@ -428,25 +419,25 @@ pub fn sample(
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct ImportanceFlags {
     /// Samples to explain: the first N of the run's held-out set (or of the data's samples if
-    /// nothing was held out) [default: 100].
+    /// nothing was held out).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 100))]
     pub samples: usize,
-    /// Bins per shuffled window [default: 8, the paper's].
+    /// Bins per shuffled window (the paper's).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 8))]
     pub window: usize,
-    /// Bins between window starts [default: 2].
+    /// Bins between window starts.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 2))]
     pub step: usize,
-    /// Shuffles per window [default: 5].
+    /// Shuffles per window.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 5))]
     pub shuffles: usize,
-    /// Seed of the shuffles [default: 0].
+    /// Seed of the shuffles.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
     /// Also write neuron and time importance and the packet read-out as JSON.
     #[cfg_attr(feature = "clap", arg(long, value_name = "FILE"))]
     pub json: Option<PathBuf>,
-    /// Percentile of the map over spikes used as the packet threshold [default: 95].
+    /// Percentile of the map over spikes used as the packet threshold.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 95.0))]
     pub percentile: f64,
 }
