@@ -13,17 +13,11 @@ use neuroforge_train::StopHandle;
 /// command keeps the default behaviour of ending at once). A handler that cannot be installed
 /// is logged, not fatal.
 pub fn catch_stop_signals() -> StopHandle {
-    use signal_hook::consts::{SIGINT, SIGTERM};
     let stop = StopHandle::new();
-    for (signal, status) in [(SIGINT, 130), (SIGTERM, 143)] {
-        // The conditional exit is registered first, so it sees the flag as it was before this
-        // signal: only a second signal exits.
-        let installed =
-            signal_hook::flag::register_conditional_shutdown(signal, status, stop.flag())
-                .and_then(|_| signal_hook::flag::register(signal, stop.flag()));
-        if let Err(e) = installed {
-            tracing::warn!(signal, error = %e, "cannot catch the signal: it will end training without a checkpoint");
-        }
+    for neuroforge_stop::NotCaught { signal, error } in
+        neuroforge_stop::on_stop_signals(&stop.flag())
+    {
+        tracing::warn!(signal, error = %error, "cannot catch the signal: it will end training without a checkpoint");
     }
     stop
 }

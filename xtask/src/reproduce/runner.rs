@@ -134,22 +134,18 @@ pub(crate) fn fresh_run_dir(name: &str, options: &Options) -> Result<PathBuf> {
 }
 
 /// Set by the first SIGINT or SIGTERM after [`catch_stop_signals`].
-static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+static STOP_REQUESTED: std::sync::LazyLock<std::sync::Arc<AtomicBool>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::new(AtomicBool::new(false)));
 
 /// Ctrl-C reaches the whole process group: the training child stops after a checkpoint of the
 /// iteration in progress and exits with 130, which [`Runner::run`] turns into how to resume; so
 /// the first signal only marks that no further command may start, and a second one ends xtask
-/// at once (130 for SIGINT, 143 for SIGTERM).
+/// at once (130 for SIGINT, 143 for SIGTERM), as `neuroforge-stop` does for the binary.
 pub(crate) fn catch_stop_signals() {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    for (signal, status) in [(SIGINT, 130), (SIGTERM, 143)] {
-        // The conditional exit first, so that it sees the flag as it was before this signal.
-        let installed =
-            signal_hook::flag::register_conditional_shutdown(signal, status, &STOP_REQUESTED)
-                .and_then(|_| signal_hook::flag::register(signal, &STOP_REQUESTED));
-        if let Err(e) = installed {
-            eprintln!("warning: cannot catch signal {signal} ({e}): it ends xtask at once");
-        }
+    for neuroforge_stop::NotCaught { signal, error } in
+        neuroforge_stop::on_stop_signals(&STOP_REQUESTED)
+    {
+        eprintln!("warning: cannot catch signal {signal} ({error}): it ends xtask at once");
     }
 }
 
