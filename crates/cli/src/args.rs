@@ -117,7 +117,7 @@ impl DeviceArg {
 /// A run directory and the device its model runs on.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The run directory (manifest, config, metrics, checkpoints).
+    /// The run directory (manifest, config, metrics, checkpoints; `train` creates it).
     #[arg(long = "run-dir")]
     pub run_dir: PathBuf,
     #[command(flatten)]

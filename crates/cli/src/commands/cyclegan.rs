@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use neuroforge_pipeline::cyclegan;
 
-use crate::args::{DeviceArg, ImportFlags, RunArgs};
+use crate::args::{ImportFlags, RunArgs};
 use crate::error::CliError;
 use crate::progress::with_spinner;
 use crate::training::{ITERATIONS, with_session_bar};
@@ -19,11 +19,8 @@ pub struct TrainCycleGan {
     /// The post-learning recording (traces of the same neuron ids).
     #[arg(long)]
     post: PathBuf,
-    /// The run directory to create.
-    #[arg(long = "run-dir")]
-    run_dir: PathBuf,
     #[command(flatten)]
-    device: DeviceArg,
+    run: RunArgs,
     #[command(flatten)]
     options: cyclegan::CycleGanFlags,
     #[command(flatten)]
@@ -35,12 +32,12 @@ impl TrainCycleGan {
     pub fn run(self) -> Result<(), CliError> {
         let pre = self.flags.open(&self.pre)?;
         let post = self.flags.open(&self.post)?;
-        let (device, context) = self.device.with_context()?;
+        let (device, context) = self.run.device.with_context()?;
         let trained = with_session_bar(&device, &context, ITERATIONS, |session| {
             cyclegan::train(
                 (&self.pre, &pre),
                 (&self.post, &post),
-                &self.run_dir,
+                &self.run.run_dir,
                 &self.options,
                 session,
             )

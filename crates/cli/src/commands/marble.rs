@@ -6,7 +6,7 @@ use clap::Args;
 use neuroforge_pipeline::{marble, points};
 use neuroforge_stats::transport::TransportMethod;
 
-use crate::args::{DeviceArg, RunArgs};
+use crate::args::RunArgs;
 use crate::error::CliError;
 use crate::progress::with_spinner;
 use crate::training::{EPOCHS, with_session_bar};
@@ -38,11 +38,8 @@ pub struct TrainMarble {
     /// The point table (Parquet).
     #[arg(long)]
     data: PathBuf,
-    /// The run directory to create.
-    #[arg(long = "run-dir")]
-    run_dir: PathBuf,
     #[command(flatten)]
-    device: DeviceArg,
+    run: RunArgs,
     #[command(flatten)]
     options: marble::MarbleFlags,
 }
@@ -50,9 +47,9 @@ pub struct TrainMarble {
 impl TrainMarble {
     /// Trains a new run and prints its summary line.
     pub fn run(self) -> Result<(), CliError> {
-        let (device, context) = self.device.with_context()?;
+        let (device, context) = self.run.device.with_context()?;
         let trained = with_session_bar(&device, &context, EPOCHS, |session| {
-            marble::train(&self.data, &self.run_dir, &self.options, session)
+            marble::train(&self.data, &self.run.run_dir, &self.options, session)
         })?;
         println!("{trained}");
         Ok(())

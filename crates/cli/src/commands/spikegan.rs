@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use neuroforge_pipeline::spikegan;
 
-use crate::args::{DeviceArg, ImportFlags, RunArgs};
+use crate::args::{ImportFlags, RunArgs};
 use crate::error::CliError;
 use crate::progress::with_spinner;
 use crate::training::{ITERATIONS, with_session_bar};
@@ -16,11 +16,8 @@ pub struct TrainSpikeGan {
     /// The data: a binned recording of 0/1 spike words (or any input `import` accepts).
     #[arg(long)]
     data: PathBuf,
-    /// The run directory to create (manifest, config, metrics, checkpoints).
-    #[arg(long = "run-dir")]
-    run_dir: PathBuf,
     #[command(flatten)]
-    device: DeviceArg,
+    run: RunArgs,
     #[command(flatten)]
     options: spikegan::SpikeGanFlags,
     #[command(flatten)]
@@ -31,12 +28,12 @@ impl TrainSpikeGan {
     /// Trains a new run and prints its summary line.
     pub fn run(self) -> Result<(), CliError> {
         let recording = self.flags.open(&self.data)?;
-        let (device, context) = self.device.with_context()?;
+        let (device, context) = self.run.device.with_context()?;
         let trained = with_session_bar(&device, &context, ITERATIONS, |session| {
             spikegan::train(
                 &self.data,
                 &recording,
-                &self.run_dir,
+                &self.run.run_dir,
                 &self.options,
                 session,
             )
