@@ -7,7 +7,9 @@ use burn::tensor::Device;
 use ndarray::{Array2, Axis};
 use neuroforge_io::{PointTable, read_points, write_points};
 use neuroforge_signal::Pca;
+pub use neuroforge_stats::decode::DecodingReport;
 use neuroforge_stats::decode::{Decoder, Metric, cross_validate};
+pub use neuroforge_stats::transport::ConditionComparison;
 use neuroforge_stats::transport::{TransportMethod, classical_mds, condition_distances};
 use neuroforge_train::{
     ConditionData, DataDescription, MarbleData, MarbleRunConfig, MarbleSummary, MarbleTrainer,
@@ -430,19 +432,6 @@ fn model_input(model: &neuroforge_models::Marble) -> neuroforge_models::MarbleIn
     }
 }
 
-/// The result of `neuroforge compare`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ConditionComparison {
-    /// Condition names, in order of first appearance.
-    pub conditions: Vec<String>,
-    /// The method used.
-    pub method: TransportMethod,
-    /// Transport distances, condition x condition.
-    pub distances: Vec<Vec<f64>>,
-    /// Classical MDS coordinates of the conditions (2 per condition).
-    pub mds: Vec<Vec<f64>>,
-}
-
 /// `neuroforge compare`: optimal-transport distances between the conditions of an embedding.
 pub fn compare(
     embedding: &Path,
@@ -516,23 +505,6 @@ pub fn compare(
         out.display(),
         result.conditions.len()
     ))
-}
-
-/// The result of `neuroforge decode`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DecodingReport {
-    /// Feature block decoded from.
-    pub features: String,
-    /// Target block decoded.
-    pub targets: String,
-    /// The decoder.
-    pub decoder: Decoder,
-    /// Folds (contiguous blocks of rows).
-    pub folds: usize,
-    /// Cross-validated R².
-    pub r2: f64,
-    /// Median absolute error, in the targets' units.
-    pub median_absolute_error: f64,
 }
 
 /// Options of `neuroforge decode`.

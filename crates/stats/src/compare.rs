@@ -79,12 +79,15 @@ impl Default for CompareConfig {
     }
 }
 
-/// One statistic of both recordings, and how far apart they are.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One statistic of both recordings, and how far apart they are. It reads back from the JSON
+/// that `neuroforge stats --json` writes (JSON has no NaN: a NaN is written as `null` and read
+/// back as NaN).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatisticComparison {
     /// What the statistic is, and how its values are laid out.
     pub description: String,
     /// `sum |real - generated|` over the statistic's values.
+    #[serde(deserialize_with = "crate::serde_nan::number")]
     pub l1_error: f64,
     /// Bootstrap 95% interval of `l1_error` (moment statistics only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,16 +108,23 @@ pub struct StatisticComparison {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kl: Option<f64>,
     /// The statistic of the real recording.
+    #[serde(deserialize_with = "crate::serde_nan::numbers")]
     pub real: Vec<f64>,
     /// The statistic of the generated recording.
+    #[serde(deserialize_with = "crate::serde_nan::numbers")]
     pub generated: Vec<f64>,
     /// Further named figures (entropies, means, fractions).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "crate::serde_nan::named"
+    )]
     pub extra: BTreeMap<String, f64>,
 }
 
-/// The comparison of two recordings.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The comparison of two recordings, as `neuroforge stats --json` writes it (each statistic
+/// under its name, and `settings`); it reads back from that file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     /// Each statistic by name.
     #[serde(flatten)]
@@ -565,6 +575,60 @@ fn per_sample_statistics(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_comparison_reads_back_from_its_json_nan_included() {
+        // A silent neuron: its correlations are NaN, which JSON writes as null.
+        let x = ndarray::Array2::from_shape_fn((3, 64), |(n, t)| {
+            if n == 2 {
+                0.0
+            } else {
+                f64::from(u8::from((t * (n + 2)) % 5 == 0))
+            }
+        });
+        let y = ndarray::Array2::from_shape_fn((3, 64), |(n, t)| {
+            if n == 2 {
+                0.0
+            } else {
+                f64::from(u8::from((t * (n + 1)) % 3 == 0))
+            }
+        });
+        let config = CompareConfig {
+            window: Some(8),
+            bootstrap: 20,
+            blocks: 4,
+            ..CompareConfig::default()
+        };
+        let c = compare(x.view(), y.view(), &config).unwrap();
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(text.contains("null"), "the case must hold a NaN");
+        let back: Comparison = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.statistics.len(), c.statistics.len());
+        assert_eq!(back.settings, c.settings);
+        for (name, s) in &c.statistics {
+            let b = &back.statistics[name];
+            let same = |u: f64, v: f64| u == v || (u.is_nan() && v.is_nan());
+            assert!(same(s.l1_error, b.l1_error), "{name}");
+            assert_eq!(s.ci95, b.ci95, "{name}");
+            assert!(
+                s.real.iter().zip(&b.real).all(|(u, v)| same(*u, *v)),
+                "{name}"
+            );
+            assert!(
+                s.generated
+                    .iter()
+                    .zip(&b.generated)
+                    .all(|(u, v)| same(*u, *v)),
+                "{name}"
+            );
+            assert_eq!(
+                s.extra.keys().collect::<Vec<_>>(),
+                b.extra.keys().collect::<Vec<_>>()
+            );
+        }
+        // Written again, it is the same text.
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+    }
 
     #[test]
     fn autocorrelogram_and_time_course_of_a_periodic_train() {

@@ -207,6 +207,26 @@ pub fn cross_validate(
     })
 }
 
+/// A cross-validated decoding score, as `neuroforge decode` writes it (NaN as `null`, read
+/// back as NaN).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DecodingReport {
+    /// Feature block decoded from.
+    pub features: String,
+    /// Target block decoded.
+    pub targets: String,
+    /// The decoder.
+    pub decoder: Decoder,
+    /// Folds (contiguous blocks of rows).
+    pub folds: usize,
+    /// Cross-validated R².
+    #[serde(deserialize_with = "crate::serde_nan::number")]
+    pub r2: f64,
+    /// Median absolute error, in the targets' units.
+    #[serde(deserialize_with = "crate::serde_nan::number")]
+    pub median_absolute_error: f64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

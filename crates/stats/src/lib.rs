@@ -30,6 +30,7 @@ pub mod histogram;
 pub mod moments;
 pub mod normal;
 pub mod patterns;
+pub mod serde_nan;
 pub mod trains;
 pub mod translation;
 pub mod transport;

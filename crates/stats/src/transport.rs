@@ -508,6 +508,22 @@ pub fn spearman(x: &[f64], y: &[f64]) -> Result<f64> {
     Ok(cov / (vx * vy).sqrt())
 }
 
+/// The distances between the conditions of an embedding and their MDS layout, as `neuroforge
+/// compare` writes them (NaN as `null`, read back as NaN).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConditionComparison {
+    /// Condition names, in order of first appearance.
+    pub conditions: Vec<String>,
+    /// The method used.
+    pub method: TransportMethod,
+    /// Transport distances, condition x condition.
+    #[serde(deserialize_with = "crate::serde_nan::rows")]
+    pub distances: Vec<Vec<f64>>,
+    /// Classical MDS coordinates of the conditions (2 per condition).
+    #[serde(deserialize_with = "crate::serde_nan::rows")]
+    pub mds: Vec<Vec<f64>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

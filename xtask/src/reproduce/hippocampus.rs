@@ -12,7 +12,9 @@ use std::time::Instant;
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use super::runner::{Runner, fresh_run_dir, read_json, s, write_file, write_manifest};
+use neuroforge_stats::decode::DecodingReport;
+
+use super::runner::{Runner, fresh_run_dir, read_json, read_result, s, write_file, write_manifest};
 use super::{Mode, Options};
 use crate::root;
 
@@ -107,7 +109,7 @@ pub fn run_hippocampus(binary: &Path, options: &Options) -> Result<Value> {
         "--out".into(),
         s(&embedding),
     ])?;
-    let mut scores = serde_json::Map::new();
+    let mut scores = std::collections::BTreeMap::new();
     for (features, label) in [("z", "marble"), ("x", "pca")] {
         for decoder in ["knn", "linear"] {
             let out = dir.join(format!("decode-{label}-{decoder}.json"));
@@ -131,16 +133,19 @@ pub fn run_hippocampus(binary: &Path, options: &Options) -> Result<Value> {
                 "--out".into(),
                 s(&out),
             ])?;
-            scores.insert(format!("{label}_{decoder}"), read_json(&out)?);
+            let score: DecodingReport = read_result(&out)?;
+            scores.insert(format!("{label}_{decoder}"), score);
         }
     }
     durations.insert("embed_decode_s".into(), json!(t.elapsed().as_secs_f64()));
-    let get = |key: &str, field: &str| scores[key][field].as_f64().unwrap_or(f64::NAN);
-    let (r2_marble, r2_pca) = (get("marble_knn", "r2"), get("pca_knn", "r2"));
-    let (mae_marble, mae_pca) = (
-        get("marble_knn", "median_absolute_error"),
-        get("pca_knn", "median_absolute_error"),
-    );
+    let score = |key: &str| {
+        scores
+            .get(key)
+            .map_or((f64::NAN, f64::NAN), |s: &DecodingReport| {
+                (s.r2, s.median_absolute_error)
+            })
+    };
+    let ((r2_marble, mae_marble), (r2_pca, mae_pca)) = (score("marble_knn"), score("pca_knn"));
     let winner = if r2_marble > r2_pca { "marble" } else { "pca" };
     let results = json!({
         "experiment": name,
@@ -203,13 +208,8 @@ pub fn run_hippocampus(binary: &Path, options: &Options) -> Result<Value> {
             ("knn", "kNN, 36, cosine"),
             ("linear", "linear (ridge 1e-6)"),
         ] {
-            let key = format!("{label}_{decoder}");
-            writeln!(
-                report,
-                "| {text} | {dtext} | {:.3} | {:.1} |",
-                get(&key, "r2"),
-                get(&key, "median_absolute_error")
-            )?;
+            let (r2, mae) = score(&format!("{label}_{decoder}"));
+            writeln!(report, "| {text} | {dtext} | {r2:.3} | {mae:.1} |")?;
         }
     }
     writeln!(report, "\nBy the kNN decoder's R², **{winner}** wins.")?;

@@ -237,6 +237,15 @@ pub(crate) fn overall_iterations_per_s(run_manifest: &Value) -> Value {
     }
 }
 
+/// Reads a result file a `neuroforge` command wrote into its type (shared with the pipeline
+/// through `neuroforge-stats`), so that a renamed or missing field is an error here rather than
+/// a silent NaN.
+pub(crate) fn read_result<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: unexpected content", path.display()))
+}
+
 /// Compare `real` with `generated` through `neuroforge stats` and return the JSON.
 /// `bootstrap` resamples give the errors their intervals (0: none).
 #[allow(clippy::too_many_arguments)]
@@ -249,7 +258,7 @@ pub(crate) fn compare(
     window: usize,
     report: bool,
     bootstrap: usize,
-) -> Result<Value> {
+) -> Result<neuroforge_stats::compare::Comparison> {
     let json_path = dir.join(format!("stats-{label}.json"));
     let mut args = vec![
         "stats".to_string(),
@@ -266,7 +275,7 @@ pub(crate) fn compare(
         args.extend(["--report".into(), s(&dir.join(format!("stats-{label}.md")))]);
     }
     runner.run(&args)?;
-    read_json(&json_path)
+    read_result(&json_path)
 }
 
 /// The commit the repository is at, when git can tell.

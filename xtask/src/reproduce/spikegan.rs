@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use neuroforge_report::svg;
+use neuroforge_stats::compare::Comparison;
 use serde_json::{Value, json};
 
 use super::runner::{
@@ -83,43 +84,49 @@ const HEADLINE: [(&str, &str); 5] = [
 
 /// The headline errors (and the rest of the comparison) of `stats --json` output, with their
 /// bootstrap intervals (`<key>_ci95`, `<key>_real_vs_real`) when the comparison ran one.
-fn headline(stats: &Value) -> Value {
+fn headline(stats: &Comparison) -> Value {
     let mut out = serde_json::Map::new();
     for (name, key) in HEADLINE {
-        let statistic = &stats[name];
+        let statistic = stats.statistics.get(name);
         out.insert(
             key.into(),
-            json!(statistic["l1_error"].as_f64().unwrap_or(f64::NAN)),
+            json!(statistic.map_or(f64::NAN, |s| s.l1_error)),
         );
-        if !statistic["ci95"].is_null() {
-            out.insert(format!("{key}_ci95"), statistic["ci95"].clone());
+        if let Some(ci95) = statistic.and_then(|s| s.ci95) {
+            out.insert(format!("{key}_ci95"), json!(ci95));
             out.insert(
                 format!("{key}_real_vs_real"),
-                statistic["real_vs_real"].clone(),
+                json!(statistic.and_then(|s| s.real_vs_real)),
             );
         }
     }
     out.insert(
         "nearest_sample_mean_generated".into(),
-        stats["nearest_sample"]["extra"]["mean_generated"].clone(),
+        json!(nearest_sample(stats, "mean_generated")),
     );
     out.insert(
         "nearest_sample_mean_real".into(),
-        stats["nearest_sample"]["extra"]["mean_real"].clone(),
+        json!(nearest_sample(stats, "mean_real")),
     );
     Value::Object(out)
+}
+
+/// A figure of the nearest-sample check of a comparison, if it ran.
+fn nearest_sample(stats: &Comparison, key: &str) -> Option<f64> {
+    stats
+        .statistics
+        .get("nearest_sample")
+        .and_then(|s| s.extra.get(key).copied())
 }
 
 /// The firing-rate L1 error that a perfect model shows on `bins` generated bins: the mean
 /// absolute deviation of binomial proportions at the data's rates (`stats --json`'s
 /// `firing_rate.real`), `sum_i sqrt(2 / pi) sqrt(r_i (1 - r_i) / bins)`.
-fn rate_error_floor(stats: &Value, bins: usize) -> Value {
-    let rates: Vec<f64> = stats["firing_rate"]["real"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_f64)
-        .collect();
+fn rate_error_floor(stats: &Comparison, bins: usize) -> Value {
+    let rates: &[f64] = stats
+        .statistics
+        .get("firing_rate")
+        .map_or(&[], |s| s.real.as_slice());
     if rates.is_empty() || bins == 0 {
         return Value::Null;
     }
@@ -553,7 +560,7 @@ fn report(
     exp: &SpikeGanExperiment,
     options: &Options,
     results: &serde_json::Map<String, Value>,
-    gan: &Value,
+    gan: &Comparison,
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {} ({})\n", exp.name, options.mode.name());
@@ -668,8 +675,8 @@ fn report(
         "\nNearest-sample check (mean Hamming distance to the closest training sample): \
          generated {}, held-out real {} (a generator that copied the training set would be \
          far below the real figure).\n",
-        fmt(&gan["nearest_sample"]["extra"]["mean_generated"]),
-        fmt(&gan["nearest_sample"]["extra"]["mean_real"])
+        fmt(&json!(nearest_sample(gan, "mean_generated"))),
+        fmt(&json!(nearest_sample(gan, "mean_real")))
     );
     if let Some(p) = results.get("packets") {
         let _ = writeln!(

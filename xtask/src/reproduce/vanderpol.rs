@@ -10,9 +10,9 @@ use std::time::Instant;
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use neuroforge_stats::transport::spearman;
+use neuroforge_stats::transport::{ConditionComparison, spearman};
 
-use super::runner::{Runner, fresh_run_dir, read_json, s, write_file, write_manifest};
+use super::runner::{Runner, fresh_run_dir, read_json, read_result, s, write_file, write_manifest};
 use super::{Mode, Options};
 
 /// The settings of the van der Pol experiment in one mode.
@@ -137,19 +137,13 @@ pub fn run_vanderpol(binary: &Path, options: &Options) -> Result<Value> {
     ])?;
     durations.insert("embed_compare_s".into(), json!(t.elapsed().as_secs_f64()));
 
-    let compared = read_json(&comparison)?;
-    let first: Vec<f64> = compared["mds"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|row| row[0].as_f64().unwrap_or(f64::NAN))
+    let compared: ConditionComparison = read_result(&comparison)?;
+    let first: Vec<f64> = compared
+        .mds
+        .iter()
+        .map(|row| row.first().copied().unwrap_or(f64::NAN))
         .collect();
-    let names: Vec<String> = compared["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|n| n.as_str().unwrap_or_default().to_string())
-        .collect();
+    let names = compared.conditions.clone();
     let mu_of: Vec<f64> = names
         .iter()
         .map(|n| n.trim_start_matches("mu=").parse().unwrap_or(f64::NAN))
@@ -165,7 +159,7 @@ pub fn run_vanderpol(binary: &Path, options: &Options) -> Result<Value> {
         "conditions": names,
         "mu": mu_of,
         "mds_first_coordinate": first,
-        "distances": compared["distances"],
+        "distances": compared.distances,
         "training": run_manifest["results"],
         "settings": {
             "mu_values": settings.mu_values,
