@@ -8,8 +8,10 @@ use burn::tensor::Device;
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, Axis};
 use neuroforge_io::{Activity, Recording, TraceActivity};
 use neuroforge_models::CycleLayout;
+pub use neuroforge_stats::translation::TranslationEvaluation;
 use neuroforge_stats::translation::{
-    Divergences, SampleStatistics, TranslationEvalConfig, divergences, paired_errors,
+    DivergencePair, Divergences, PairedComparison, SampleStatistics, TranslationEvalConfig,
+    divergences, paired_errors,
 };
 use neuroforge_train::{
     Condition, CycleData, CycleGanRunConfig, CycleGanTrainer, CyclePreprocessing, DataDescription,
@@ -512,16 +514,7 @@ pub fn translate(
     let input_c = calcium_windows(&x.spikes, &x.g);
     let (calcium_t, calcium_u) =
         divergence_pair(real_c.view(), translated_c.view(), input_c.view(), &eval)?;
-    let mut report = json!({
-        "from": from,
-        "to": to,
-        "windows": count,
-        "real_windows": real.spikes.dim().0,
-        "iteration": iteration,
-        "spikes": {"translated_vs_real": spikes_t, "input_vs_real": spikes_u},
-        "calcium": {"translated_vs_real": calcium_t, "input_vs_real": calcium_u},
-    });
-    if flags.paired {
+    let paired = if flags.paired {
         if real.spikes.dim() != translated_spikes.dim() {
             return Err(PipelineError::unsuitable(
                 against,
@@ -536,11 +529,29 @@ pub fn translate(
             paired_errors(a.view(), real.spikes.view())
                 .map_err(|e| PipelineError::Usage(e.to_string()))
         };
-        report["paired"] = json!({
-            "translated": err(&translated_spikes)?,
-            "input": err(&x.spikes)?,
-        });
-    }
+        Some(PairedComparison {
+            translated: err(&translated_spikes)?,
+            input: err(&x.spikes)?,
+        })
+    } else {
+        None
+    };
+    let report = TranslationEvaluation {
+        from: condition_name(from).into(),
+        to: condition_name(to).into(),
+        windows: count,
+        real_windows: real.spikes.dim().0,
+        iteration,
+        spikes: DivergencePair {
+            translated_vs_real: spikes_t,
+            input_vs_real: spikes_u,
+        },
+        calcium: DivergencePair {
+            translated_vs_real: calcium_t,
+            input_vs_real: calcium_u,
+        },
+        paired,
+    };
     let text =
         serde_json::to_string_pretty(&report).map_err(|e| PipelineError::Usage(e.to_string()))?;
     neuroforge_io::write_recording(out, &out_rec)?;
@@ -551,9 +562,17 @@ pub fn translate(
     Ok(format!(
         "wrote {}: {count} windows; rate KL translated {:.4} vs untranslated {:.4}",
         out.display(),
-        spikes_t.rate_kl,
-        spikes_u.rate_kl
+        report.spikes.translated_vs_real.rate_kl,
+        report.spikes.input_vs_real.rate_kl
     ))
+}
+
+/// A condition's name as the evaluation writes it.
+fn condition_name(condition: Condition) -> &'static str {
+    match condition {
+        Condition::Pre => "pre",
+        Condition::Post => "post",
+    }
 }
 
 /// Options of `neuroforge explain saliency`.

@@ -134,19 +134,69 @@ impl SampleStatistics {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Divergences {
     /// KL(real || model) of each neuron's rate distribution.
+    #[serde(deserialize_with = "crate::serde_nan::numbers")]
     pub rate_kl_per_neuron: Vec<f64>,
     /// Their mean.
+    #[serde(deserialize_with = "crate::serde_nan::number")]
     pub rate_kl: f64,
     /// KL of the pairwise-correlation distributions.
+    #[serde(deserialize_with = "crate::serde_nan::number")]
     pub correlation_kl: f64,
     /// KL of each neuron's van Rossum distance distribution.
+    #[serde(deserialize_with = "crate::serde_nan::numbers")]
     pub van_rossum_kl_per_neuron: Vec<f64>,
     /// Their mean.
+    #[serde(deserialize_with = "crate::serde_nan::number")]
     pub van_rossum_kl: f64,
     /// Mean absolute difference of the neurons' mean rates.
+    #[serde(deserialize_with = "crate::serde_nan::number")]
     pub mean_rate_l1: f64,
     /// Mean absolute difference of the pairwise correlations, pair by pair.
+    #[serde(deserialize_with = "crate::serde_nan::number")]
     pub correlation_l1: f64,
+}
+
+/// A translation's divergences from the real recording of the target condition, beside those
+/// of the untranslated input (the baseline a translation must beat).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DivergencePair {
+    /// The translated recording against the real one.
+    pub translated_vs_real: Divergences,
+    /// The input, untranslated, against the real one.
+    pub input_vs_real: Divergences,
+}
+
+/// Paired errors of the translation and of the untranslated input against the true target
+/// (synthetic data, where the same trials exist in both conditions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairedComparison {
+    /// The translated recording against the truth.
+    pub translated: PairedErrors,
+    /// The input, untranslated, against the truth.
+    pub input: PairedErrors,
+}
+
+/// The evaluation `neuroforge translate --against` writes: divergences of the inferred spikes
+/// and of the calcium they imply, and the paired errors when asked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranslationEvaluation {
+    /// The input's condition (`pre` or `post`).
+    pub from: String,
+    /// The condition translated to.
+    pub to: String,
+    /// Windows translated.
+    pub windows: usize,
+    /// Windows of the real recording of the target condition.
+    pub real_windows: usize,
+    /// The training iteration of the generator used.
+    pub iteration: u64,
+    /// Divergences of the inferred spikes.
+    pub spikes: DivergencePair,
+    /// Divergences of the calcium the spikes imply.
+    pub calcium: DivergencePair,
+    /// Paired errors (`--paired`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paired: Option<PairedComparison>,
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -199,10 +249,13 @@ pub fn divergences(real: &SampleStatistics, model: &SampleStatistics) -> Result<
 pub struct PairedErrors {
     /// Mean over samples and neurons of `|rate(pred) - rate(truth)|`, rates as mean signal per
     /// frame of one neuron in one sample.
+    #[serde(deserialize_with = "crate::serde_nan::number")]
     pub rate_mae: f64,
     /// The same per neuron.
+    #[serde(deserialize_with = "crate::serde_nan::numbers")]
     pub rate_mae_per_neuron: Vec<f64>,
     /// Mean absolute error of the signal, element by element.
+    #[serde(deserialize_with = "crate::serde_nan::number")]
     pub signal_mae: f64,
 }
 
@@ -235,6 +288,63 @@ pub fn paired_errors(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_evaluation_reads_back_from_its_json_nan_included() {
+        let d = |kl: f64| Divergences {
+            rate_kl_per_neuron: vec![kl, 0.5],
+            rate_kl: kl,
+            correlation_kl: 0.25,
+            van_rossum_kl_per_neuron: vec![0.125],
+            van_rossum_kl: 0.125,
+            mean_rate_l1: 0.0625,
+            correlation_l1: 0.03125,
+        };
+        let errors = PairedErrors {
+            rate_mae: 0.5,
+            rate_mae_per_neuron: vec![0.5, f64::NAN],
+            signal_mae: 0.25,
+        };
+        let evaluation = TranslationEvaluation {
+            from: "pre".into(),
+            to: "post".into(),
+            windows: 3,
+            real_windows: 4,
+            iteration: 7,
+            spikes: DivergencePair {
+                translated_vs_real: d(f64::NAN),
+                input_vs_real: d(1.0),
+            },
+            calcium: DivergencePair {
+                translated_vs_real: d(2.0),
+                input_vs_real: d(3.0),
+            },
+            paired: Some(PairedComparison {
+                translated: errors.clone(),
+                input: errors,
+            }),
+        };
+        let text = serde_json::to_string(&evaluation).unwrap();
+        let back: TranslationEvaluation = serde_json::from_str(&text).unwrap();
+        assert!(back.spikes.translated_vs_real.rate_kl.is_nan());
+        assert!(back.spikes.translated_vs_real.rate_kl_per_neuron[0].is_nan());
+        assert_eq!(back.spikes.input_vs_real, d(1.0));
+        assert_eq!(back.calcium, evaluation.calcium);
+        let paired = back.paired.as_ref().unwrap();
+        assert_eq!(paired.input.rate_mae, 0.5);
+        assert!(paired.input.rate_mae_per_neuron[1].is_nan());
+        assert_eq!((back.windows, back.real_windows, back.iteration), (3, 4, 7));
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        // Without --paired the key is absent, and reads back as None.
+        let unpaired = TranslationEvaluation {
+            paired: None,
+            ..back
+        };
+        let text = serde_json::to_string(&unpaired).unwrap();
+        assert!(!text.contains("paired"));
+        let back: TranslationEvaluation = serde_json::from_str(&text).unwrap();
+        assert!(back.paired.is_none());
+    }
     use ndarray::Array3;
 
     #[test]

@@ -17,7 +17,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
-use super::runner::{Runner, fresh_run_dir, git_commit, read_json, s, write_file};
+use neuroforge_stats::translation::{PairedComparison, TranslationEvaluation};
+
+use super::runner::{Runner, fresh_run_dir, git_commit, read_json, read_result, s, write_file};
 use super::{Mode, Options};
 
 /// The settings of one mode.
@@ -74,28 +76,30 @@ fn num(v: &Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
 
-/// The key figures of one trained model.
-fn figures(evaluation: &Value, attribution: &Value) -> Value {
-    let spikes = &evaluation["spikes"];
-    let calcium = &evaluation["calcium"];
+/// The key figures of one trained model: its evaluation (`translate --against ... --paired`)
+/// and the AUCs of its attribution summary (`explain saliency --json`).
+fn figures(evaluation: &TranslationEvaluation, attribution: &Value) -> Value {
+    let (spikes, calcium) = (&evaluation.spikes, &evaluation.calcium);
+    let paired =
+        |pick: fn(&PairedComparison) -> f64| evaluation.paired.as_ref().map_or(f64::NAN, pick);
     json!({
         "changed_neuron_auc": num(&attribution["change"]["auc"]),
         "saliency_auc": num(&attribution["saliency"]["auc"]),
         "grad_cam_auc": num(&attribution["grad_cam"]["auc"]),
-        "kl_translated_vs_post": num(&spikes["translated_vs_real"]["rate_kl"]),
-        "kl_pre_vs_post": num(&spikes["input_vs_real"]["rate_kl"]),
-        "correlation_kl_translated_vs_post": num(&spikes["translated_vs_real"]["correlation_kl"]),
-        "correlation_kl_pre_vs_post": num(&spikes["input_vs_real"]["correlation_kl"]),
-        "van_rossum_kl_translated_vs_post": num(&spikes["translated_vs_real"]["van_rossum_kl"]),
-        "van_rossum_kl_pre_vs_post": num(&spikes["input_vs_real"]["van_rossum_kl"]),
-        "calcium_rate_kl_translated_vs_post": num(&calcium["translated_vs_real"]["rate_kl"]),
-        "calcium_rate_kl_pre_vs_post": num(&calcium["input_vs_real"]["rate_kl"]),
-        "calcium_correlation_kl_translated_vs_post": num(&calcium["translated_vs_real"]["correlation_kl"]),
-        "calcium_correlation_kl_pre_vs_post": num(&calcium["input_vs_real"]["correlation_kl"]),
-        "l1_translated_vs_true_post": num(&evaluation["paired"]["translated"]["rate_mae"]),
-        "l1_pre_vs_true_post": num(&evaluation["paired"]["input"]["rate_mae"]),
-        "signal_mae_translated_vs_true_post": num(&evaluation["paired"]["translated"]["signal_mae"]),
-        "signal_mae_pre_vs_true_post": num(&evaluation["paired"]["input"]["signal_mae"]),
+        "kl_translated_vs_post": spikes.translated_vs_real.rate_kl,
+        "kl_pre_vs_post": spikes.input_vs_real.rate_kl,
+        "correlation_kl_translated_vs_post": spikes.translated_vs_real.correlation_kl,
+        "correlation_kl_pre_vs_post": spikes.input_vs_real.correlation_kl,
+        "van_rossum_kl_translated_vs_post": spikes.translated_vs_real.van_rossum_kl,
+        "van_rossum_kl_pre_vs_post": spikes.input_vs_real.van_rossum_kl,
+        "calcium_rate_kl_translated_vs_post": calcium.translated_vs_real.rate_kl,
+        "calcium_rate_kl_pre_vs_post": calcium.input_vs_real.rate_kl,
+        "calcium_correlation_kl_translated_vs_post": calcium.translated_vs_real.correlation_kl,
+        "calcium_correlation_kl_pre_vs_post": calcium.input_vs_real.correlation_kl,
+        "l1_translated_vs_true_post": paired(|p| p.translated.rate_mae),
+        "l1_pre_vs_true_post": paired(|p| p.input.rate_mae),
+        "signal_mae_translated_vs_true_post": paired(|p| p.translated.signal_mae),
+        "signal_mae_pre_vs_true_post": paired(|p| p.input.signal_mae),
     })
 }
 
@@ -219,7 +223,7 @@ pub fn run_synthetic(binary: &Path, options: &Options) -> Result<Value> {
             format!("evaluate_{}_s", model.name),
             json!(t.elapsed().as_secs_f64()),
         );
-        let mut f = figures(&read_json(&evaluation)?, &read_json(&attribution)?);
+        let mut f = figures(&read_result(&evaluation)?, &read_json(&attribution)?);
         f["training"] = read_json(&run_dir.join("manifest.json"))?["results"].clone();
         f["train_line"] = json!(train_line.trim());
         per_model.insert(model.name.into(), f);
