@@ -1,5 +1,4 @@
-//! Exporting recordings to plain arrays and tables: NPY (binned counts or traces) and, with
-//! the `tables` feature, CSV.
+//! Exporting recordings to plain arrays and tables: NPY (binned counts or traces) and CSV.
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -69,7 +68,6 @@ pub fn export(recording: &Recording, path: &Path, layout: Option<Layout>) -> Res
     }
 }
 
-#[cfg(feature = "tables")]
 fn write_csv_atomically(recording: &Recording, path: &Path) -> Result<()> {
     write_atomically(path, |file| {
         let mut out = BufWriter::new(file);
@@ -82,14 +80,6 @@ fn write_csv_atomically(recording: &Recording, path: &Path) -> Result<()> {
             source: e,
         })
     })
-}
-
-#[cfg(not(feature = "tables"))]
-fn write_csv_atomically(_recording: &Recording, path: &Path) -> Result<()> {
-    Err(IoError::invalid(
-        path,
-        "CSV export needs neuroforge-io's `tables` feature (polars)",
-    ))
 }
 
 /// The shape and row-major elements of the recording's activity as a 2-D array; counts use

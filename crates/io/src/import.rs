@@ -1,5 +1,5 @@
 //! Importing recordings from the array and table files labs have: MATLAB v5 MAT-files,
-//! NumPy NPY/NPZ, suite2p output folders and (with the `tables` feature) CSV spike times.
+//! NumPy NPY/NPZ, suite2p output folders and CSV spike times.
 
 use std::path::{Path, PathBuf};
 
@@ -236,17 +236,8 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<Recording> {
     }
 }
 
-#[cfg(feature = "tables")]
 fn import_csv(path: &Path, options: &ImportOptions) -> Result<Recording> {
     crate::tables::import_spike_csv(path, options)
-}
-
-#[cfg(not(feature = "tables"))]
-fn import_csv(path: &Path, _options: &ImportOptions) -> Result<Recording> {
-    Err(IoError::invalid(
-        path,
-        "CSV import needs neuroforge-io's `tables` feature (polars), which this build lacks",
-    ))
 }
 
 /// Read a whole file, naming it on failure.

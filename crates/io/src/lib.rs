@@ -7,8 +7,8 @@
 //!   checked on construction.
 //! - [`write_recording`] / [`read_recording`]: the on-disk form, Parquet or Arrow IPC, with the
 //!   layout of docs/FORMAT.md, readable by pandas, polars and pyarrow without neuroforge.
-//! - [`import()`]: MATLAB v5 MAT-files, NumPy NPY/NPZ, suite2p folders and (feature `tables`,
-//!   on by default) CSV spike times; [`export()`]: NPY and CSV.
+//! - [`import()`]: MATLAB v5 MAT-files, NumPy NPY/NPZ, suite2p folders and CSV/TSV spike
+//!   times; [`export()`]: NPY and CSV.
 //!
 //! - [`points`]: point tables (states, vectors, embeddings by condition) for MARBLE.
 //!
@@ -39,7 +39,6 @@ pub mod mat;
 pub mod npy;
 pub mod points;
 mod recording;
-#[cfg(feature = "tables")]
 pub mod tables;
 
 pub use array::{Dtype, Layout, NumericArray, NumericData, Order};

@@ -1,17 +1,16 @@
-//! CSV tables through polars (feature `tables`): importing spike-time tables and exporting
-//! recordings as CSV.
+//! CSV tables: importing spike-time tables and exporting recordings as CSV.
 //!
-//! polars is used here, and only here, because CSV is where data-frame machinery earns its
-//! weight: type inference, quoting, ragged-row detection and fast multi-threaded parsing of
-//! large tables. The recording format itself goes through arrow-rs (see docs/ARCHITECTURE.md).
+//! Parsing goes through the `csv` crate (RFC 4180 quoting, a UTF-8 byte-order mark, rows with
+//! the wrong number of fields reported by line). Only two columns of a spike table are read, so
+//! no type inference is needed: the unit column is kept as text and the time column must parse
+//! as a number on every row. The recording format itself goes through arrow-rs (see
+//! docs/ARCHITECTURE.md).
 
 use std::collections::BTreeMap;
+use std::fmt::Display;
 use std::path::Path;
 
-use polars::prelude::*;
-
 use crate::error::{IoError, Result};
-use crate::guard::{guarded, one_line};
 use crate::import::{ImportOptions, TimeUnit};
 use crate::recording::{Activity, CovariateValues, Provenance, Recording, SpikeTrains};
 
@@ -27,7 +26,8 @@ const UNIT_COLUMNS: &[&str] = &[
 const TIME_COLUMNS: &[&str] = &["time_s", "time", "t", "spike_time", "times", "time_ms"];
 
 /// Read a CSV of spike times (one spike per row: a unit id and a time) into a spike-time
-/// recording, or into binned counts when `options.bin_ms` is set.
+/// recording, or into binned counts when `options.bin_ms` is set. A `.tsv` file is read with
+/// tabs as separators.
 pub fn import_spike_csv(path: &Path, options: &ImportOptions) -> Result<Recording> {
     let separator = if path
         .extension()
@@ -38,78 +38,84 @@ pub fn import_spike_csv(path: &Path, options: &ImportOptions) -> Result<Recordin
         b','
     };
     let invalid = |p: String| IoError::invalid(path, p);
-    let df = guarded("CSV table", || {
-        CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(Some(10_000))
-            .map_parse_options(|p| p.with_separator(separator))
-            .try_into_reader_with_file_path(Some(path.to_path_buf()))
-            .and_then(|r| r.finish())
-            .map_err(|e| format!("not a readable CSV table: {}", one_line(&e.to_string())))
-    })
-    .map_err(invalid)?;
-    if df.height() == 0 {
-        return Err(invalid("the table has no rows (no spikes)".into()));
-    }
-    let names: Vec<String> = df
-        .get_column_names()
+    let file = std::fs::File::open(path).map_err(|source| IoError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(separator)
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(std::io::BufReader::new(file));
+    let names: Vec<String> = reader
+        .headers()
+        .map_err(|e| invalid(unreadable(&e)))?
         .iter()
-        .map(|s| s.to_string())
+        .map(str::to_string)
         .collect();
-    let pick = |given: &Option<String>, candidates: &[&str], what: &str| -> Result<String> {
-        if let Some(g) = given {
-            return if names.contains(g) {
-                Ok(g.clone())
-            } else {
-                Err(invalid(format!(
-                    "no column '{g}'; the table has: {}",
-                    names.join(", ")
-                )))
-            };
+    if names.iter().all(String::is_empty) {
+        return Err(invalid("the table has no header line".into()));
+    }
+    let pick = |given: &Option<String>, candidates: &[&str], what: &str| -> Result<usize> {
+        let found = match given {
+            Some(g) => names.iter().position(|n| n == g).ok_or_else(|| {
+                invalid(format!("no column '{g}'; the table has: {}", names.join(", ")))
+            }),
+            None => candidates
+                .iter()
+                .find_map(|c| names.iter().position(|n| n == c))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "no {what} column (looked for {}); the table has: {}; name it with --{what}-col",
+                        candidates.join(", "),
+                        names.join(", ")
+                    ))
+                }),
+        }?;
+        if names.iter().filter(|n| **n == names[found]).count() > 1 {
+            return Err(invalid(format!(
+                "the header names column '{}' more than once",
+                names[found]
+            )));
         }
-        candidates.iter().find(|c| names.iter().any(|n| n == *c)).map(|c| c.to_string()).ok_or_else(
-            || {
-                invalid(format!(
-                    "no {what} column (looked for {}); the table has: {}; name it with --{what}-col",
-                    candidates.join(", "),
-                    names.join(", ")
-                ))
-            },
-        )
+        Ok(found)
     };
-    let unit_col = pick(&options.unit_column, UNIT_COLUMNS, "unit")?;
-    let time_col = pick(&options.time_column, TIME_COLUMNS, "time")?;
+    let unit_index = pick(&options.unit_column, UNIT_COLUMNS, "unit")?;
+    let time_index = pick(&options.time_column, TIME_COLUMNS, "time")?;
+    let (unit_col, time_col) = (names[unit_index].clone(), names[time_index].clone());
     let unit = options.time_unit.unwrap_or(if time_col == "time_ms" {
         TimeUnit::Ms
     } else {
         TimeUnit::S
     });
 
-    let col_err = |name: &str, e: PolarsError| {
-        invalid(format!("column '{name}': {}", one_line(&e.to_string())))
-    };
-    let units = df
-        .column(&unit_col)
-        .and_then(|c| c.cast(&DataType::String))
-        .map_err(|e| col_err(&unit_col, e))?;
-    let units = units.str().map_err(|e| col_err(&unit_col, e))?;
-    let time_column = df.column(&time_col).map_err(|e| col_err(&time_col, e))?;
-    if !time_column.dtype().is_primitive_numeric() {
-        return Err(invalid(format!(
-            "column '{time_col}' holds {} values, not numbers",
-            time_column.dtype()
-        )));
-    }
-    let times = time_column
-        .cast(&DataType::Float64)
-        .map_err(|e| col_err(&time_col, e))?;
-    let times = times.f64().map_err(|e| col_err(&time_col, e))?;
-
     let mut per_unit: BTreeMap<UnitKey, Vec<f64>> = BTreeMap::new();
-    for (row, (u, t)) in units.iter().zip(times.iter()).enumerate() {
-        let line = row + 2; // 1-based, after the header line
-        let u = u.ok_or_else(|| invalid(format!("line {line}: missing {unit_col}")))?;
-        let t = t.ok_or_else(|| invalid(format!("line {line}: missing {time_col}")))?;
+    let mut spikes = 0usize;
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(invalid(unreadable(&e))),
+        }
+        let line = record.position().map_or(0, csv::Position::line);
+        let field = |index: usize, name: &str| -> Result<&str> {
+            let bytes = record.get(index).unwrap_or_default();
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| invalid(format!("line {line}: column '{name}' is not UTF-8 text")))?;
+            if text.is_empty() {
+                return Err(invalid(format!("line {line}: missing {name}")));
+            }
+            Ok(text)
+        };
+        let u = field(unit_index, &unit_col)?;
+        let t_text = field(time_index, &time_col)?;
+        let t: f64 = t_text.parse().map_err(|_| {
+            invalid(format!(
+                "column '{time_col}' holds values that are not numbers (line {line}: '{}')",
+                shortened(t_text)
+            ))
+        })?;
         if !t.is_finite() {
             return Err(invalid(format!(
                 "line {line}: spike time {t} is not finite"
@@ -119,6 +125,10 @@ pub fn import_spike_csv(path: &Path, options: &ImportOptions) -> Result<Recordin
             .entry(UnitKey::new(u))
             .or_default()
             .push(t * unit.seconds());
+        spikes += 1;
+    }
+    if spikes == 0 {
+        return Err(invalid("the table has no rows (no spikes)".into()));
     }
     let mut ids = Vec::with_capacity(per_unit.len());
     let mut times_s = Vec::with_capacity(per_unit.len());
@@ -144,7 +154,7 @@ pub fn import_spike_csv(path: &Path, options: &ImportOptions) -> Result<Recordin
     };
     let mut steps = vec![format!(
         "{} spikes of {} units from columns '{unit_col}' and '{time_col}' ({})",
-        df.height(),
+        spikes,
         ids.len(),
         match unit {
             TimeUnit::S => "seconds",
@@ -171,6 +181,36 @@ pub fn import_spike_csv(path: &Path, options: &ImportOptions) -> Result<Recordin
     Recording::new(ids, activity, vec![], provenance).map_err(|e| e.at(path))
 }
 
+/// A `csv` error as the one-line problem of an unreadable table.
+fn unreadable(e: &csv::Error) -> String {
+    let at =
+        |p: Option<&csv::Position>| p.map_or(String::new(), |p| format!("line {}: ", p.line()));
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => format!(
+            "not a readable CSV table: {}{len} fields where the header has {expected_len}",
+            at(pos.as_ref())
+        ),
+        csv::ErrorKind::Utf8 { pos, .. } => format!(
+            "not a readable CSV table: {}the header is not UTF-8 text",
+            at(pos.as_ref())
+        ),
+        csv::ErrorKind::Io(err) => format!("cannot read: {err}"),
+        _ => format!("not a readable CSV table: {e}"),
+    }
+}
+
+/// At most 40 characters of a field, for an error message.
+fn shortened(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
 /// Unit ids sort numerically when they are numbers, as text otherwise.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct UnitKey {
@@ -188,52 +228,77 @@ impl UnitKey {
     }
 }
 
-/// The recording as a data frame: binned counts and traces are one row per time point and one
-/// column per neuron (then the covariates); spike times are one row per spike (`neuron`,
-/// `time_s`).
-pub fn to_data_frame(recording: &Recording) -> PolarsResult<DataFrame> {
+/// Write `recording` as CSV to `out`: binned counts and traces are one row per time point and
+/// one column per neuron (then the covariates); spike times are one row per spike (`neuron`,
+/// `time_s`). Numbers are written in their shortest form that reads back to the same value.
+pub fn write_csv(recording: &Recording, out: &mut impl std::io::Write) -> Result<()> {
+    let failed = |e: csv::Error| IoError::Recording(format!("cannot write CSV: {e}"));
+    let mut writer = csv::WriterBuilder::new().from_writer(out);
     let ids = recording.neuron_ids();
-    let mut columns: Vec<Column> = Vec::new();
+    let covariates = recording.covariates();
     match recording.activity() {
-        Activity::Binned(b) => {
-            for (id, row) in ids.iter().zip(b.counts.rows()) {
-                columns.push(Column::new(id.as_str().into(), row.to_vec()));
-            }
-        }
-        Activity::Traces(t) => {
-            for (id, row) in ids.iter().zip(t.values.rows()) {
-                columns.push(Column::new(id.as_str().into(), row.to_vec()));
-            }
-        }
         Activity::SpikeTimes(s) => {
-            let neuron: Vec<&str> = s
-                .times_s
+            writer.write_record(["neuron", "time_s"]).map_err(failed)?;
+            for (id, times) in ids.iter().zip(&s.times_s) {
+                for t in times {
+                    writer
+                        .write_record([id.as_str(), &t.to_string()])
+                        .map_err(failed)?;
+                }
+            }
+        }
+        activity => {
+            let header = ids
                 .iter()
-                .zip(ids)
-                .flat_map(|(t, id)| t.iter().map(move |_| id.as_str()))
-                .collect();
-            let time: Vec<f64> = s.times_s.iter().flatten().copied().collect();
-            columns.push(Column::new("neuron".into(), neuron));
-            columns.push(Column::new("time_s".into(), time));
+                .map(String::as_str)
+                .chain(covariates.iter().map(|c| c.name.as_str()));
+            writer.write_record(header).map_err(failed)?;
+            let rows = match activity {
+                Activity::Binned(b) => b.counts.ncols(),
+                Activity::Traces(t) => t.values.ncols(),
+                Activity::SpikeTimes(_) => 0,
+            };
+            let mut field = String::new();
+            for row in 0..rows {
+                match activity {
+                    Activity::Binned(b) => {
+                        for value in b.counts.column(row) {
+                            write_field(&mut writer, &mut field, value).map_err(failed)?;
+                        }
+                    }
+                    Activity::Traces(t) => {
+                        for value in t.values.column(row) {
+                            write_field(&mut writer, &mut field, value).map_err(failed)?;
+                        }
+                    }
+                    Activity::SpikeTimes(_) => {}
+                }
+                for c in covariates {
+                    match &c.values {
+                        CovariateValues::Float(v) => write_field(&mut writer, &mut field, v[row]),
+                        CovariateValues::Int(v) => write_field(&mut writer, &mut field, v[row]),
+                        CovariateValues::Text(v) => writer.write_field(&v[row]),
+                    }
+                    .map_err(failed)?;
+                }
+                writer.write_record(None::<&[u8]>).map_err(failed)?;
+            }
         }
     }
-    for c in recording.covariates() {
-        let name = c.name.as_str().into();
-        columns.push(match &c.values {
-            CovariateValues::Float(v) => Column::new(name, v),
-            CovariateValues::Int(v) => Column::new(name, v),
-            CovariateValues::Text(v) => Column::new(name, v),
-        });
-    }
-    DataFrame::new_infer_height(columns)
+    writer
+        .flush()
+        .map_err(|e| IoError::Recording(format!("cannot write CSV: {e}")))
 }
 
-/// Write `recording` as CSV (see [`to_data_frame`] for the layout) to `out`.
-pub fn write_csv(recording: &Recording, out: &mut impl std::io::Write) -> Result<()> {
-    let mut df = to_data_frame(recording)
-        .map_err(|e| IoError::Recording(format!("cannot build the table: {e}")))?;
-    CsvWriter::new(out)
-        .include_header(true)
-        .finish(&mut df)
-        .map_err(|e| IoError::Recording(format!("cannot write CSV: {e}")))
+/// Write one number as a field, reusing `buffer`.
+fn write_field<W: std::io::Write>(
+    writer: &mut csv::Writer<W>,
+    buffer: &mut String,
+    value: impl Display,
+) -> csv::Result<()> {
+    use std::fmt::Write as _;
+    buffer.clear();
+    // Writing to a String cannot fail.
+    let _ = write!(buffer, "{value}");
+    writer.write_field(buffer.as_str())
 }

@@ -286,6 +286,109 @@ fn csv_spike_times_are_grouped_sorted_and_binned() {
 }
 
 #[test]
+fn csv_quoting_byte_order_marks_and_tabs_are_read_as_rfc_4180_says() {
+    let dir = tempfile::tempdir().unwrap();
+    // A byte-order mark (Excel's habit), ids holding the separator and a doubled quote, spaces
+    // around fields.
+    let quoted = dir.path().join("quoted.csv");
+    std::fs::write(
+        &quoted,
+        "\u{feff}unit,time_s\n\"a,1\", 0.5\n\"b \"\"x\"\"\",0.25\n\"a,1\",0.125\n",
+    )
+    .unwrap();
+    let rec = import(&quoted, &ImportOptions::default()).unwrap();
+    assert_eq!(rec.neuron_ids(), ["a,1", "b \"x\""]);
+    let Activity::SpikeTimes(s) = rec.activity() else {
+        panic!("CSV imports spike times")
+    };
+    assert_eq!(s.times_s, vec![vec![0.125, 0.5], vec![0.25]]);
+
+    // A .tsv file is split at tabs; time_ms is read as milliseconds; numeric ids sort as numbers.
+    let tsv = dir.path().join("spikes.tsv");
+    std::fs::write(&tsv, "cluster\ttime_ms\n10\t1.5\n9\t2\n").unwrap();
+    let rec = import(&tsv, &ImportOptions::default()).unwrap();
+    assert_eq!(rec.neuron_ids(), ["9", "10"]);
+    let Activity::SpikeTimes(s) = rec.activity() else {
+        panic!("CSV imports spike times")
+    };
+    assert_eq!(s.times_s, vec![vec![0.002], vec![0.0015]]);
+
+    // A row with a missing field, and a ragged row, are named by their line.
+    let missing = dir.path().join("missing.csv");
+    std::fs::write(&missing, "unit,time_s\n0,0.1\n,0.2\n").unwrap();
+    let e = import(&missing, &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("missing.csv") && e.contains("line 3: missing unit"),
+        "{e}"
+    );
+    let e = import(&format_fixture("csv/ragged.csv"), &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 3: 3 fields where the header has 2"), "{e}");
+}
+
+#[test]
+fn csv_export_is_one_row_per_bin_and_spike_times_read_back_exactly() {
+    use neuroforge_io::{
+        BinnedActivity, Covariate, CovariateValues, Provenance, Recording, SpikeTrains,
+        tables::write_csv,
+    };
+    let binned = Recording::new(
+        vec!["n0".into(), "n1".into()],
+        Activity::Binned(BinnedActivity {
+            counts: ndarray::array![[0u32, 1, 2], [3, 0, 1]],
+            bin_width_s: Some(0.02),
+        }),
+        vec![
+            Covariate {
+                name: "x".into(),
+                values: CovariateValues::Float(vec![0.5, -1.0, 1e-3]),
+            },
+            Covariate {
+                name: "label".into(),
+                values: CovariateValues::Text(vec!["a".into(), "b,c".into(), "d".into()]),
+            },
+        ],
+        Provenance::default(),
+    )
+    .unwrap();
+    let mut text = Vec::new();
+    write_csv(&binned, &mut text).unwrap();
+    assert_eq!(
+        String::from_utf8(text).unwrap(),
+        "n0,n1,x,label\n0,3,0.5,a\n1,0,-1,\"b,c\"\n2,1,0.001,d\n"
+    );
+
+    // Spike times whose shortest decimal form is long, and an id that needs quoting: the
+    // importer reads the export back to the same ids and the same f64 values.
+    let times = vec![vec![0.1 + 0.2, 1.0 / 3.0], vec![2.0f64.sqrt()]];
+    let trains = Recording::new(
+        vec!["a,b".into(), "c".into()],
+        Activity::SpikeTimes(SpikeTrains {
+            times_s: times.clone(),
+            t_start_s: 0.0,
+            t_stop_s: 2.0,
+        }),
+        vec![],
+        Provenance::default(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trains.csv");
+    let mut text = Vec::new();
+    write_csv(&trains, &mut text).unwrap();
+    std::fs::write(&path, &text).unwrap();
+    let back = import(&path, &ImportOptions::default()).unwrap();
+    assert_eq!(back.neuron_ids(), ["a,b", "c"]);
+    let Activity::SpikeTimes(s) = back.activity() else {
+        panic!("CSV imports spike times")
+    };
+    assert_eq!(s.times_s, times);
+}
+
+#[test]
 #[ignore = "slow (over 5 s in a debug build): .ci/run runs it; so does cargo test --workspace -- --ignored"]
 fn retina_recordings_import_as_scipy_reads_them() {
     let e = expected();
