@@ -297,7 +297,7 @@ pub fn resume(
     epochs: Option<u64>,
     session: TrainingSession<'_, MarbleTrainer>,
 ) -> Result<MarbleTrained, PipelineError> {
-    let run = RunDir::open(run_dir)?;
+    let run = RunDir::open_for_writing(run_dir)?;
     let manifest = run.read_manifest()?;
     let config: MarbleRunConfig = run.read_config()?;
     let data_path = resume_data_path(run_dir, &manifest, data)?;

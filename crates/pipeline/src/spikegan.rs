@@ -299,7 +299,7 @@ pub fn resume(
     open: impl Fn(&Path) -> Result<Recording, PipelineError>,
     session: TrainingSession<'_, SpikeGanTrainer>,
 ) -> Result<SpikeGanTrained, PipelineError> {
-    let run = RunDir::open(run_dir)?;
+    let run = RunDir::open_for_writing(run_dir)?;
     let manifest = run.read_manifest()?;
     let mut config: SpikeGanRunConfig = run.read_config()?;
     if let Some(iterations) = iterations {

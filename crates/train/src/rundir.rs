@@ -6,15 +6,22 @@
 //! DIR/config.toml       the complete, resolved configuration (every default filled in)
 //! DIR/metrics.jsonl     one JSON object per logged iteration
 //! DIR/checkpoints/iter-0000001000/   model and optimiser state after that iteration
+//! DIR/.lock             locked by the one process that writes the run; holds its pid
 //! ```
+//!
+//! A process that writes a run (`train`, `resume`) holds an exclusive OS advisory lock on
+//! `DIR/.lock` for as long as its [`RunDir`] lives; a second writer is refused with the
+//! holder's pid. The OS releases the lock when the process ends, however it ends (kill -9
+//! included), so a stale `.lock` file never blocks a later `resume`.
 //!
 //! Every file is written to a temporary name and renamed, and a checkpoint directory is
 //! assembled under a temporary name and renamed when complete, so a run killed at any moment
 //! leaves only whole files and whole checkpoints.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -26,6 +33,7 @@ const METRICS: &str = "metrics.jsonl";
 const CHECKPOINTS: &str = "checkpoints";
 const CHECKPOINT_PREFIX: &str = "iter-";
 const PARTIAL_PREFIX: &str = ".partial-";
+const LOCK: &str = ".lock";
 
 /// Seconds since the Unix epoch, now.
 pub fn unix_seconds() -> f64 {
@@ -189,10 +197,62 @@ impl OpenSession {
     }
 }
 
-/// A run directory on disk.
+/// A run directory on disk. One made by [`RunDir::create`] or [`RunDir::open_for_writing`]
+/// holds the directory's writer lock until it and all its clones are dropped.
 #[derive(Debug, Clone)]
 pub struct RunDir {
     root: PathBuf,
+    writer_lock: Option<Arc<WriterLock>>,
+}
+
+/// The exclusive advisory lock on `DIR/.lock` held by the process that writes a run.
+#[derive(Debug)]
+struct WriterLock {
+    _file: fs::File,
+}
+
+impl WriterLock {
+    /// Take the writer lock of the run directory `root`, or say which process holds it.
+    fn acquire(root: &Path) -> Result<Self> {
+        let path = root.join(LOCK);
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| TrainError::file(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                // The pid is only for the message: an unreadable one is left out.
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let who = if holder.is_empty() {
+                    "another process".to_string()
+                } else {
+                    format!("another process (pid {holder})")
+                };
+                return Err(TrainError::file(
+                    root,
+                    format!(
+                        "is being written by {who}, a `train` or `resume` of this run: wait for \
+                         it to end, or stop it, then try again"
+                    ),
+                ));
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(TrainError::file(&path, format!("cannot lock: {e}")));
+            }
+        }
+        let pid = format!("{}\n", std::process::id());
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(pid.as_bytes()))
+            .map_err(|e| TrainError::file(&path, e))?;
+        Ok(Self { _file: file })
+    }
 }
 
 fn write_text_atomically(path: &Path, text: &str) -> Result<()> {
@@ -229,10 +289,11 @@ impl RunDir {
         fs::create_dir_all(root.join(CHECKPOINTS)).map_err(|e| TrainError::file(root, e))?;
         Ok(Self {
             root: root.to_path_buf(),
+            writer_lock: Some(Arc::new(WriterLock::acquire(root)?)),
         })
     }
 
-    /// Open an existing run directory.
+    /// Open an existing run directory to read it (sample, explain, translate, embed).
     pub fn open(root: &Path) -> Result<Self> {
         for name in [MANIFEST, CONFIG] {
             if !root.join(name).is_file() {
@@ -247,7 +308,16 @@ impl RunDir {
         fs::create_dir_all(root.join(CHECKPOINTS)).map_err(|e| TrainError::file(root, e))?;
         Ok(Self {
             root: root.to_path_buf(),
+            writer_lock: None,
         })
+    }
+
+    /// Open an existing run directory to continue it, taking its writer lock: refused while
+    /// another process (or another writer in this one) holds it.
+    pub fn open_for_writing(root: &Path) -> Result<Self> {
+        let mut run = Self::open(root)?;
+        run.writer_lock = Some(Arc::new(WriterLock::acquire(root)?));
+        Ok(run)
     }
 
     /// The directory.
@@ -584,6 +654,29 @@ mod tests {
             .filter_map(|v| v["iteration"].as_u64())
             .collect();
         assert_eq!(left, vec![10, 20]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_with_the_holders_pid_until_the_first_is_dropped() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| TrainError::file("tmp", e))?;
+        let run = RunDir::create(tmp.path())?;
+        run.write_text(MANIFEST, "{}")?;
+        run.write_text(CONFIG, "")?;
+        let pid = format!("pid {}", std::process::id());
+        let refused = RunDir::open_for_writing(tmp.path()).map(|_| ());
+        assert!(
+            matches!(&refused, Err(TrainError::File { message, .. }) if message.contains(&pid)),
+            "{refused:?}"
+        );
+        // A reader is not refused, and a clone keeps the lock.
+        let reader = RunDir::open(tmp.path())?;
+        let clone = run.clone();
+        drop(run);
+        assert!(RunDir::open_for_writing(tmp.path()).is_err());
+        drop(clone);
+        let second = RunDir::open_for_writing(tmp.path())?;
+        drop((reader, second));
         Ok(())
     }
 

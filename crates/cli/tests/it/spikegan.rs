@@ -293,6 +293,17 @@ fn a_run_killed_with_sigkill_and_resumed_ends_like_the_uninterrupted_run() {
         child.try_wait().unwrap().is_none(),
         "the run finished before it could be killed: raise its iterations"
     );
+    // A second writer is refused while the first runs, naming its pid, and changes nothing.
+    let config_before = std::fs::read(killed.join("config.toml")).unwrap();
+    let e = bad(&run(&["resume", "--run-dir", p(&killed)]));
+    assert!(
+        e.contains("is being written by") && e.contains(&format!("pid {}", child.id())),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read(killed.join("config.toml")).unwrap(),
+        config_before
+    );
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
     assert_eq!(manifest(&killed)["status"], "running");
