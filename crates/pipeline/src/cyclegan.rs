@@ -271,11 +271,7 @@ pub fn resume(
 ) -> Result<CycleGanTrained, PipelineError> {
     let run = RunDir::open_for_writing(run_dir)?;
     let manifest = run.read_manifest()?;
-    let mut config: CycleGanRunConfig = run.read_config()?;
-    if let Some(iterations) = iterations {
-        config.training.iterations = iterations;
-        run.write_config(&config)?;
-    }
+    let config: CycleGanRunConfig = run.read_config()?;
     let (Some(pre), Some(post)) = (&manifest.data, manifest.more_data.first()) else {
         return Err(PipelineError::Usage(format!(
             "{}: the manifest does not name the pre and post recordings",

@@ -301,11 +301,7 @@ pub fn resume(
 ) -> Result<SpikeGanTrained, PipelineError> {
     let run = RunDir::open_for_writing(run_dir)?;
     let manifest = run.read_manifest()?;
-    let mut config: SpikeGanRunConfig = run.read_config()?;
-    if let Some(iterations) = iterations {
-        config.training.iterations = iterations;
-        run.write_config(&config)?;
-    }
+    let config: SpikeGanRunConfig = run.read_config()?;
     let data_path = resume_data_path(run_dir, &manifest, data)?;
     let recording = open(&data_path)?;
     let (data, sample_len) = binary_activity(&data_path, &recording)?;
@@ -318,6 +314,7 @@ pub fn resume(
     let last = resume_spikegan(
         &run,
         &split,
+        iterations,
         session.context,
         session.device,
         session.observer,

@@ -810,9 +810,9 @@ pub fn start_marble(
         best_checkpoint: None,
     };
     run.write_manifest(&manifest)?;
-    let partial = run.begin_checkpoint(0)?;
-    trainer.save_into(&partial)?;
-    run.commit_checkpoint(&partial, 0, config.training.keep_checkpoints)?;
+    run.write_checkpoint(0, config.training.keep_checkpoints, None, |dir| {
+        trainer.save_into(dir)
+    })?;
     train_marble(run, &mut trainer, data, context, device, observer, stop)
 }
 
@@ -829,11 +829,16 @@ pub fn resume_marble(
     stop: &StopHandle,
 ) -> Result<MarbleSummary> {
     let mut config: MarbleRunConfig = run.read_config()?;
-    if let Some(total) = epochs {
-        config.training.epochs = total as usize;
-    }
+    let configured = config.training.epochs as u64;
     let (epoch, checkpoint) = run.latest_checkpoint()?;
-    let mut trainer = MarbleTrainer::from_checkpoint(config, data, &checkpoint, device)?;
+    let total = run.resumed_length(configured, epochs, epoch, "epoch")?;
+    config.training.epochs = usize::try_from(total).map_err(|_| {
+        TrainError::Config(format!(
+            "{total} epochs are more than this machine can count"
+        ))
+    })?;
+    let mut trainer = MarbleTrainer::from_checkpoint(config.clone(), data, &checkpoint, device)?;
+    run.record_resumed_length(&config, configured, epochs)?;
     run.truncate_metrics_after(epoch)?;
     tracing::info!(epoch, checkpoint = %checkpoint.display(), "resuming MARBLE");
     train_marble(run, &mut trainer, data, context, device, observer, stop)

@@ -81,6 +81,10 @@ pub struct Session {
     /// Generator iterations per second of wall time in this session (while it runs: up to its
     /// last checkpoint).
     pub iterations_per_s: Option<f64>,
+    /// Why the session ended before the run's end (interrupted, diverged, failed), in one
+    /// line; `None` while it runs, when it finished, or when it was killed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The data a run was trained on: enough to find it again and to label what it generates.
@@ -314,10 +318,31 @@ impl RunDir {
 
     /// Open an existing run directory to continue it, taking its writer lock: refused while
     /// another process (or another writer in this one) holds it.
+    /// Checkpoints that a killed writer left half-assembled are removed once the lock is held.
     pub fn open_for_writing(root: &Path) -> Result<Self> {
         let mut run = Self::open(root)?;
         run.writer_lock = Some(Arc::new(WriterLock::acquire(root)?));
+        run.remove_partial_checkpoints()?;
         Ok(run)
+    }
+
+    /// Remove every half-assembled checkpoint (`checkpoints/.partial-*`). Only the lock holder
+    /// may call it: another writer's checkpoint in progress looks the same.
+    fn remove_partial_checkpoints(&self) -> Result<()> {
+        let dir = self.root.join(CHECKPOINTS);
+        let entries = fs::read_dir(&dir).map_err(|e| TrainError::file(&dir, e))?;
+        for entry in entries {
+            let path = entry.map_err(|e| TrainError::file(&dir, e))?.path();
+            let partial = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(PARTIAL_PREFIX));
+            if partial {
+                fs::remove_dir_all(&path).map_err(|e| TrainError::file(&path, e))?;
+                tracing::info!(path = %path.display(), "removed a half-written checkpoint");
+            }
+        }
+        Ok(())
     }
 
     /// The directory.
@@ -460,6 +485,65 @@ impl RunDir {
         Ok(target)
     }
 
+    /// Assemble the checkpoint of `iteration` (`save` fills the directory it is given) and
+    /// publish it as [`RunDir::commit_checkpoint_sparing`] does. When `save` or the publishing
+    /// fails, the half-written directory is removed before the error is returned.
+    pub fn write_checkpoint(
+        &self,
+        iteration: u64,
+        keep: usize,
+        spare: Option<u64>,
+        save: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<PathBuf> {
+        let partial = self.begin_checkpoint(iteration)?;
+        let written = save(&partial)
+            .and_then(|()| self.commit_checkpoint_sparing(&partial, iteration, keep, spare));
+        if written.is_err() && partial.exists() {
+            // The error that matters is the one returned; a directory that cannot be removed
+            // now is removed by the next writer that opens the run.
+            let _ = fs::remove_dir_all(&partial);
+        }
+        written
+    }
+
+    /// The length a resumed session trains to: `requested` (a new total) or `configured`. A
+    /// total below `progress`, the iteration (or epoch) of the checkpoint resumed from, is
+    /// refused: training cannot end before where it already is.
+    pub fn resumed_length(
+        &self,
+        configured: u64,
+        requested: Option<u64>,
+        progress: u64,
+        unit: &str,
+    ) -> Result<u64> {
+        let total = requested.unwrap_or(configured);
+        if total < progress {
+            return Err(TrainError::file(
+                &self.root,
+                format!(
+                    "the run is already at {unit} {progress}: a total of {total} {unit}s would \
+                     end before it (give a total of at least {progress})"
+                ),
+            ));
+        }
+        Ok(total)
+    }
+
+    /// Write `config` as the run's configuration when a resume changed its length
+    /// (`requested`, from `resume --iterations` or `--epochs`) from `configured`. Called only
+    /// after the checkpoint has been loaded, so a resume that fails changes nothing.
+    pub fn record_resumed_length<T: Serialize>(
+        &self,
+        config: &T,
+        configured: u64,
+        requested: Option<u64>,
+    ) -> Result<()> {
+        match requested {
+            Some(total) if total != configured => self.write_config(config),
+            _ => Ok(()),
+        }
+    }
+
     /// The directory of the checkpoint of `iteration`.
     pub fn checkpoint_path(&self, iteration: u64) -> PathBuf {
         self.root
@@ -529,6 +613,7 @@ impl RunDir {
             started_unix_s: unix_seconds(),
             ended_unix_s: None,
             iterations_per_s: None,
+            reason: None,
         });
         manifest.status = RunStatus::Running;
         self.write_manifest(&manifest)?;
@@ -549,10 +634,8 @@ impl RunDir {
         seconds: f64,
         save: impl FnOnce(&Path) -> Result<()>,
     ) -> Result<PathBuf> {
-        let partial = self.begin_checkpoint(iteration)?;
-        save(&partial)?;
         let spare = best.as_ref().map(|b| b.iteration);
-        let path = self.commit_checkpoint_sparing(&partial, iteration, keep, spare)?;
+        let path = self.write_checkpoint(iteration, keep, spare, save)?;
         session.manifest.best_checkpoint = best;
         let entry = &mut session.manifest.sessions[session.index];
         let done = iteration.saturating_sub(entry.start_iteration);
@@ -582,6 +665,7 @@ impl RunDir {
         entry.end_iteration = end;
         entry.ended_unix_s = Some(unix_seconds());
         entry.iterations_per_s = (seconds > 0.0).then(|| done as f64 / seconds);
+        entry.reason = outcome.as_ref().err().map(|e| one_line(&e.to_string()));
         manifest.status = match outcome {
             Ok(()) => RunStatus::Finished,
             Err(TrainError::Diverged { .. }) => RunStatus::Diverged,
@@ -677,6 +761,48 @@ mod tests {
         drop(clone);
         let second = RunDir::open_for_writing(tmp.path())?;
         drop((reader, second));
+        Ok(())
+    }
+
+    #[test]
+    fn half_written_checkpoints_are_removed_on_failure_and_by_the_next_writer() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| TrainError::file("tmp", e))?;
+        let partials = |dir: &Path| -> Vec<String> {
+            fs::read_dir(dir.join(CHECKPOINTS))
+                .map(|entries| {
+                    entries
+                        .filter_map(|e| e.ok())
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .filter(|n| n.starts_with(PARTIAL_PREFIX))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let run = RunDir::create(tmp.path())?;
+        run.write_text(MANIFEST, "{}")?;
+        run.write_text(CONFIG, "")?;
+        // A save that fails half-way (a full disk, say) leaves no partial directory.
+        let failed = run.write_checkpoint(10, 2, None, |dir| {
+            fs::write(dir.join("a.bin"), [1u8]).map_err(|e| TrainError::file("a", e))?;
+            Err(TrainError::file(dir, "No space left on device"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(partials(tmp.path()), Vec::<String>::new());
+        assert!(run.checkpoints()?.is_empty());
+        // A writer killed while it assembled a checkpoint leaves one; the next writer removes
+        // it, and the complete checkpoints stay.
+        run.write_checkpoint(20, 2, None, |dir| {
+            fs::write(dir.join("a.bin"), [2u8]).map_err(|e| TrainError::file("a", e))
+        })?;
+        run.begin_checkpoint(30)?;
+        assert_eq!(
+            partials(tmp.path()),
+            vec![format!("{PARTIAL_PREFIX}0000000030")]
+        );
+        drop(run);
+        let next = RunDir::open_for_writing(tmp.path())?;
+        assert_eq!(partials(tmp.path()), Vec::<String>::new());
+        assert_eq!(next.latest_checkpoint()?.0, 20);
         Ok(())
     }
 

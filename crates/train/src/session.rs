@@ -148,69 +148,201 @@ pub fn run_session<T: Trainer>(
     let mut window = T::Losses::default();
     let mut window_len = 0u64;
     let mut last_line: Option<T::Line> = None;
-    let mut outcome = Ok(());
-    while trainer.iteration() < total {
-        let losses = match trainer.step(data) {
-            Ok(losses) => losses,
-            Err(e) => {
-                outcome = Err(e);
+    // Every way out of the loop (the end, a stop request, divergence, a file that cannot be
+    // written) comes back here, so the manifest always records how the session ended.
+    let mut train = || -> Result<()> {
+        while trainer.iteration() < total {
+            let losses = trainer.step(data)?;
+            let iteration = trainer.iteration();
+            window.accumulate(&losses, 1.0);
+            window_len += 1;
+            observer.on_iteration(iteration, &losses);
+            let last = iteration >= total || trainer.finished_early();
+            let mut improved = None;
+            if iteration.is_multiple_of(log_every) || last {
+                let mut averaged = T::Losses::default();
+                averaged.accumulate(&window, 1.0 / window_len as f64);
+                let iterations_per_s = window_len as f64 / window_start.elapsed().as_secs_f64();
+                let line = trainer.metrics_line(data, iteration, averaged, iterations_per_s)?;
+                run.append_metrics(&line)?;
+                observer.on_log(&line);
+                if policy.keep_best
+                    && let Some(score) = T::score(&line).filter(|s| s.is_finite())
+                    && best.as_ref().is_none_or(|b| score < b.score)
+                {
+                    improved = Some(BestCheckpoint { iteration, score });
+                }
+                last_line = Some(line);
+                window = T::Losses::default();
+                window_len = 0;
+                window_start = Instant::now();
+            }
+            let stop_now = !last && stop.is_requested();
+            if iteration.is_multiple_of(every) || last || stop_now || improved.is_some() {
+                if let Some(new_best) = improved {
+                    best = Some(new_best);
+                }
+                let path = run.checkpoint_session(
+                    &mut session,
+                    iteration,
+                    policy.keep_last,
+                    best.clone(),
+                    session_start.elapsed().as_secs_f64(),
+                    |partial| trainer.save_into(partial),
+                )?;
+                observer.on_checkpoint(iteration, &path);
+            }
+            if stop_now {
+                tracing::info!(iteration, "training interrupted on request");
+                return Err(TrainError::Interrupted { iteration });
+            }
+            if last {
                 break;
             }
-        };
-        let iteration = trainer.iteration();
-        window.accumulate(&losses, 1.0);
-        window_len += 1;
-        observer.on_iteration(iteration, &losses);
-        let last = iteration >= total || trainer.finished_early();
-        let mut improved = None;
-        if iteration.is_multiple_of(log_every) || last {
-            let mut averaged = T::Losses::default();
-            averaged.accumulate(&window, 1.0 / window_len as f64);
-            let iterations_per_s = window_len as f64 / window_start.elapsed().as_secs_f64();
-            let line = trainer.metrics_line(data, iteration, averaged, iterations_per_s)?;
-            run.append_metrics(&line)?;
-            observer.on_log(&line);
-            if policy.keep_best
-                && let Some(score) = T::score(&line).filter(|s| s.is_finite())
-                && best.as_ref().is_none_or(|b| score < b.score)
-            {
-                improved = Some(BestCheckpoint { iteration, score });
-            }
-            last_line = Some(line);
-            window = T::Losses::default();
-            window_len = 0;
-            window_start = Instant::now();
         }
-        let stop_now = !last && stop.is_requested();
-        if iteration.is_multiple_of(every) || last || stop_now || improved.is_some() {
-            if let Some(new_best) = improved {
-                best = Some(new_best);
-            }
-            let path = run.checkpoint_session(
-                &mut session,
-                iteration,
-                policy.keep_last,
-                best.clone(),
-                session_start.elapsed().as_secs_f64(),
-                |partial| trainer.save_into(partial),
-            )?;
-            observer.on_checkpoint(iteration, &path);
-        }
-        if stop_now {
-            tracing::info!(iteration, "training interrupted on request");
-            outcome = Err(TrainError::Interrupted { iteration });
-            break;
-        }
-        if last {
-            break;
-        }
-    }
-    run.end_session(
+        Ok(())
+    };
+    let outcome = train();
+    let ended = run.end_session(
         session,
         trainer.iteration(),
         session_start.elapsed().as_secs_f64(),
         &outcome,
         last_line.as_ref(),
-    )?;
-    outcome.map(|()| last_line)
+    );
+    match (outcome, ended) {
+        (Ok(()), Ok(())) => Ok(last_line),
+        (Ok(()), Err(e)) => Err(e),
+        // The session's own error is the one to report; a manifest that could not record it
+        // (a full disk) is logged.
+        (Err(e), ended) => {
+            if let Err(not_recorded) = ended {
+                tracing::warn!(error = %not_recorded, "the manifest could not record how the session ended");
+            }
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rundir::{Manifest, ModelKind, RunStatus};
+
+    /// A trainer that counts, and whose checkpoint write fails from iteration `fail_from`
+    /// on, after it has written part of its files (a disk that fills up).
+    struct Counting {
+        iteration: u64,
+        total: u64,
+        fail_from: u64,
+    }
+
+    #[derive(Default, Clone)]
+    struct Nothing;
+    impl StepLosses for Nothing {
+        fn accumulate(&mut self, _other: &Self, _weight: f64) {}
+    }
+
+    impl Trainer for Counting {
+        type Data = ();
+        type Losses = Nothing;
+        type Line = serde_json::Value;
+        fn iteration(&self) -> u64 {
+            self.iteration
+        }
+        fn total_iterations(&self) -> u64 {
+            self.total
+        }
+        fn log_every(&self) -> u64 {
+            5
+        }
+        fn checkpoint_policy(&self) -> CheckpointPolicy {
+            CheckpointPolicy {
+                every: 10,
+                keep_last: 2,
+                keep_best: false,
+            }
+        }
+        fn step(&mut self, _data: &()) -> Result<Nothing> {
+            self.iteration += 1;
+            Ok(Nothing)
+        }
+        fn metrics_line(
+            &mut self,
+            _data: &(),
+            iteration: u64,
+            _averaged: Nothing,
+            _iterations_per_s: f64,
+        ) -> Result<serde_json::Value> {
+            Ok(serde_json::json!({ "iteration": iteration }))
+        }
+        fn save_into(&self, dir: &Path) -> Result<()> {
+            let file = dir.join("state.bin");
+            std::fs::write(&file, self.iteration.to_le_bytes())
+                .map_err(|e| TrainError::file(&file, e))?;
+            if self.iteration >= self.fail_from {
+                return Err(TrainError::file(
+                    dir.join("more.bin"),
+                    "No space left on device (os error 28)",
+                ));
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_that_cannot_be_written_ends_the_session_failed_with_its_reason() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| TrainError::file("tmp", e))?;
+        let run = RunDir::create(tmp.path())?;
+        run.write_config(&serde_json::json!({}))?;
+        run.write_manifest(&Manifest {
+            model: ModelKind::Spikegan,
+            seed: 0,
+            context: RunContext::default(),
+            data: None,
+            more_data: vec![],
+            config: serde_json::Value::Null,
+            sessions: vec![],
+            status: RunStatus::Created,
+            results: serde_json::Map::new(),
+            best_checkpoint: None,
+        })?;
+        let mut trainer = Counting {
+            iteration: 0,
+            total: 50,
+            fail_from: 30,
+        };
+        let outcome = run_session(
+            &run,
+            &mut trainer,
+            &(),
+            &RunContext::default(),
+            &mut Silent,
+            &StopHandle::new(),
+        );
+        let error = outcome.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("No space left"), "{error}");
+        let manifest = run.read_manifest()?;
+        assert_eq!(manifest.status, RunStatus::Failed);
+        let session = &manifest.sessions[0];
+        assert_eq!(session.end_iteration, 30);
+        assert!(
+            session
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("more.bin: No space left")),
+            "{:?}",
+            session.reason
+        );
+        // The checkpoints before the failure stay; nothing half-written is left.
+        let kept: Vec<u64> = run.checkpoints()?.into_iter().map(|(i, _)| i).collect();
+        assert_eq!(kept, vec![10, 20]);
+        let leftovers = std::fs::read_dir(tmp.path().join("checkpoints"))
+            .map_err(|e| TrainError::file("checkpoints", e))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+            .count();
+        assert_eq!(leftovers, 0);
+        Ok(())
+    }
 }

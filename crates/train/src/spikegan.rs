@@ -900,9 +900,9 @@ pub fn start_spikegan(
     run.write_manifest(&manifest)?;
     // The untrained networks are checkpoint 0: a baseline to sample from, and a run killed
     // before its first checkpoint can still be resumed.
-    let partial = run.begin_checkpoint(0)?;
-    trainer.save_into(&partial)?;
-    run.commit_checkpoint(&partial, 0, config.training.keep_checkpoints)?;
+    run.write_checkpoint(0, config.training.keep_checkpoints, None, |dir| {
+        trainer.save_into(dir)
+    })?;
     train_spikegan(run, trainer, split, context, observer, stop)
 }
 
@@ -911,14 +911,19 @@ pub fn start_spikegan(
 pub fn resume_spikegan(
     run: &RunDir,
     split: &SplitSamples,
+    iterations: Option<u64>,
     context: &RunContext,
     device: &Device,
     observer: &mut dyn SessionObserver<SpikeGanTrainer>,
     stop: &StopHandle,
 ) -> Result<Option<MetricsLine>> {
-    let config: SpikeGanRunConfig = run.read_config()?;
+    let mut config: SpikeGanRunConfig = run.read_config()?;
+    let configured = config.training.iterations;
     let (iteration, checkpoint) = run.latest_checkpoint()?;
-    let trainer = SpikeGanTrainer::from_checkpoint(config, &checkpoint, iteration, device)?;
+    config.training.iterations =
+        run.resumed_length(configured, iterations, iteration, "iteration")?;
+    let trainer = SpikeGanTrainer::from_checkpoint(config.clone(), &checkpoint, iteration, device)?;
+    run.record_resumed_length(&config, configured, iterations)?;
     run.truncate_metrics_after(iteration)?;
     tracing::info!(iteration, checkpoint = %checkpoint.display(), "resuming");
     train_spikegan(run, trainer, split, context, observer, stop)

@@ -611,9 +611,9 @@ pub fn start_cyclegan(
         best_checkpoint: None,
     };
     run.write_manifest(&manifest)?;
-    let partial = run.begin_checkpoint(0)?;
-    trainer.save_into(&partial)?;
-    run.commit_checkpoint(&partial, 0, config.training.keep_checkpoints)?;
+    run.write_checkpoint(0, config.training.keep_checkpoints, None, |dir| {
+        trainer.save_into(dir)
+    })?;
     train_cyclegan(run, trainer, data, context, observer, stop)
 }
 
@@ -629,11 +629,12 @@ pub fn resume_cyclegan(
     stop: &StopHandle,
 ) -> Result<Option<CycleMetricsLine>> {
     let mut config: CycleGanRunConfig = run.read_config()?;
-    if let Some(total) = iterations {
-        config.training.iterations = total;
-    }
+    let configured = config.training.iterations;
     let (iteration, checkpoint) = run.latest_checkpoint()?;
-    let trainer = CycleGanTrainer::from_checkpoint(config, &checkpoint, iteration, device)?;
+    config.training.iterations =
+        run.resumed_length(configured, iterations, iteration, "iteration")?;
+    let trainer = CycleGanTrainer::from_checkpoint(config.clone(), &checkpoint, iteration, device)?;
+    run.record_resumed_length(&config, configured, iterations)?;
     run.truncate_metrics_after(iteration)?;
     tracing::info!(iteration, checkpoint = %checkpoint.display(), "resuming CycleGAN");
     train_cyclegan(run, trainer, data, context, observer, stop)

@@ -173,6 +173,7 @@ fn a_resumed_run_ends_with_the_weights_of_the_uninterrupted_run() {
     resume_spikegan(
         &parts,
         &split,
+        None,
         &context,
         &device,
         &mut Silent,
@@ -273,6 +274,7 @@ fn a_run_stopped_on_request_checkpoints_where_it_stopped_and_resumes_exactly() {
     resume_spikegan(
         &stopped,
         &split,
+        None,
         &context,
         &device,
         &mut Silent,
@@ -406,6 +408,7 @@ fn the_fast_recipe_resumes_exactly_weight_average_included() {
     resume_spikegan(
         &stopped,
         &split,
+        None,
         &context,
         &device,
         &mut Silent,
