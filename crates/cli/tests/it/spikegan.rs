@@ -133,8 +133,28 @@ fn train_sample_and_explain_write_what_they_promise() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, config) = setup(tmp.path());
     let run_dir = tmp.path().join("run");
-    let out = ok(&run(&train_args(&data, &config, &run_dir, "20")));
+    let trained = run(&train_args(&data, &config, &run_dir, "20"));
+    let out = ok(&trained);
     assert!(out.contains("20 iterations"), "{out}");
+    // stderr is a pipe here, as in a batch job: one plain progress line per logged iteration,
+    // no bar and no colour codes.
+    let stderr = String::from_utf8_lossy(&trained.stderr);
+    let progress: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("iteration "))
+        .collect();
+    assert_eq!(progress.len(), 4, "{stderr}");
+    for (line, at) in
+        progress
+            .iter()
+            .zip(["5/20 (25%)", "10/20 (50%)", "15/20 (75%)", "20/20 (100%)"])
+    {
+        assert!(
+            line.starts_with(&format!("iteration {at}, ")) && line.contains(" left: W "),
+            "{line}"
+        );
+    }
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 
     let manifest = manifest(&run_dir);
     assert_eq!(manifest["status"], "finished");
@@ -174,6 +194,26 @@ fn train_sample_and_explain_write_what_they_promise() {
         kept,
         ["iter-0000000000", "iter-0000000010", "iter-0000000020"],
         "{kept:?}"
+    );
+
+    // A total below the run's progress is refused before anything changes.
+    let config_before = std::fs::read(run_dir.join("config.toml")).unwrap();
+    let manifest_before = std::fs::read(run_dir.join("manifest.json")).unwrap();
+    let e = bad(&run(&[
+        "resume",
+        "--run-dir",
+        p(&run_dir),
+        "--iterations",
+        "5",
+    ]));
+    assert!(e.contains("already at iteration 20"), "{e}");
+    assert_eq!(
+        std::fs::read(run_dir.join("config.toml")).unwrap(),
+        config_before
+    );
+    assert_eq!(
+        std::fs::read(run_dir.join("manifest.json")).unwrap(),
+        manifest_before
     );
 
     let samples = tmp.path().join("samples.parquet");
