@@ -294,11 +294,20 @@ fn choose_array(
         [] if listing.is_empty() => {
             Err(IoError::invalid(path, format!("the file holds no {what}s")))
         }
+        // Say why each one cannot be imported: with a single variable that is the whole
+        // answer, and a user should not need --var to learn it.
         [] => Err(IoError::invalid(
             path,
             format!(
-                "no numeric {what} to import; the file holds: {}",
-                described()
+                "no {what} can be imported: {}",
+                listing
+                    .iter()
+                    .map(|(n, d, c)| match c {
+                        Err(problem) => format!("{n} ({d}): {problem}"),
+                        Ok(_) => format!("{n} ({d})"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
         )),
         [only] => {
@@ -395,7 +404,7 @@ fn array_to_recording(
     }
     let mut activity = activity;
     if let Some(iscell_path) = &options.iscell {
-        let keep = read_iscell(iscell_path, neurons)?;
+        let keep = read_iscell(iscell_path, path, neurons)?;
         steps.push(format!(
             "kept {} of {neurons} neurons marked as cells in {}",
             keep.len(),
@@ -418,8 +427,8 @@ fn array_to_recording(
 }
 
 /// Rows of a suite2p / CellPose style `iscell.npy` (first column > 0.5) to keep; `expected` is
-/// the number of neurons they must describe.
-fn read_iscell(path: &Path, expected: usize) -> Result<Vec<usize>> {
+/// the number of neurons of `activity_path` they must describe.
+fn read_iscell(path: &Path, activity_path: &Path, expected: usize) -> Result<Vec<usize>> {
     let bytes = read_file(path)?;
     let a = npy::parse(&bytes).map_err(|p| IoError::invalid(path, p.to_string()))?;
     let rows = match a.shape.as_slice() {
@@ -435,9 +444,15 @@ fn read_iscell(path: &Path, expected: usize) -> Result<Vec<usize>> {
         }
     };
     if rows != expected {
+        // Either file can be the odd one out (a Fneu.npy from another run, a wrong --iscell):
+        // name both.
         return Err(IoError::invalid(
-            path,
-            format!("iscell describes {rows} ROIs but the activity has {expected}"),
+            activity_path,
+            format!(
+                "holds {expected} ROIs, but {} describes {rows}: the two must come from the \
+                 same suite2p run",
+                path.display()
+            ),
         ));
     }
     let cols = if a.shape.len() == 2 { a.shape[1] } else { 1 };

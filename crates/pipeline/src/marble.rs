@@ -188,12 +188,19 @@ fn conditions<'a>(prepared: &'a Prepared) -> Vec<ConditionData<'a>> {
 }
 
 /// A point table's conditions through a run's preprocessing, as MARBLE's training data.
-fn marble_data(prepared: &Prepared, config: &MarbleRunConfig) -> Result<MarbleData, PipelineError> {
+/// The geometry and features of every condition of the point table `path`; what stops it
+/// (too few points for the graph, a condition without vectors) is named with the file.
+fn marble_data(
+    path: &Path,
+    prepared: &Prepared,
+    config: &MarbleRunConfig,
+) -> Result<MarbleData, PipelineError> {
     tracing::info!(
         conditions = prepared.names.len(),
         "building the geometry of each condition"
     );
-    Ok(MarbleData::prepare(&conditions(prepared), config)?)
+    MarbleData::prepare(&conditions(prepared), config)
+        .map_err(|e| PipelineError::unsuitable(path, e.to_string()))
 }
 
 /// What a training session of MARBLE ended with.
@@ -250,7 +257,7 @@ pub fn train(
         None => None,
     };
     let prepared = prepare(data, &table, pca.as_ref())?;
-    let marble_data = marble_data(&prepared, &config)?;
+    let marble_data = marble_data(data, &prepared, &config)?;
     // Only now that the data is known to be usable.
     let run = RunDir::create(run_dir)?;
     // What `embed` and `resume` need to turn the table into the same data again.
@@ -313,7 +320,7 @@ pub fn resume(
             ),
         ));
     }
-    let marble_data = marble_data(&prepared, &config)?;
+    let marble_data = marble_data(&data_path, &prepared, &config)?;
     let stop = (session.stop)();
     let summary = resume_marble(
         &run,

@@ -235,7 +235,12 @@ fn wrong_dtypes_and_unknown_variables_are_refused() {
         "'<f2' is not supported",
     );
     assert_bad_input(&["import", &f("npy/str.npy")], "str.npy", "string");
-    assert_bad_input(&["import", &f("mat/complex.mat")], "complex.mat", "complex");
+    // Without --var the one variable's problem is named, not only "nothing to import".
+    assert_bad_input(
+        &["import", &f("mat/complex.mat")],
+        "complex.mat",
+        "'z' is complex; only real arrays",
+    );
     assert_bad_input(
         &["import", &f("mat/multi.mat"), "--var", "label"],
         "multi.mat",

@@ -275,8 +275,29 @@ fn bad_marble_inputs_give_one_line_naming_the_file() {
         "5",
     ]);
     assert!(
-        e.contains("not connected") && e.contains("raise graph.k"),
+        e.contains("split.parquet") && e.contains("not connected") && e.contains("raise graph.k"),
         "{e}"
+    );
+    // Five points are too few for a proximity graph: the file is named.
+    let x = ndarray::Array2::from_shape_fn((5, 2), |(i, c)| (i * 2 + c) as f64 * 0.1);
+    let tiny = PointTable {
+        condition: vec!["a".into(); 5],
+        trajectory: None,
+        blocks: vec![("x".into(), x.clone()), ("v".into(), x)],
+    };
+    write_points(dir.path().join("tiny.parquet").as_path(), &tiny).unwrap();
+    let e = fails(&[
+        "train",
+        "marble",
+        "--data",
+        &p("tiny.parquet"),
+        "--run-dir",
+        &p("r3"),
+    ]);
+    assert!(e.contains("tiny.parquet"), "{e}");
+    assert!(
+        !dir.path().join("r3").exists(),
+        "no run directory for bad input"
     );
     let e = fails(&["compare", &p("split.parquet"), "--out", &p("c.json")]);
     assert!(e.contains("split.parquet") && e.contains("z0"), "{e}");

@@ -249,6 +249,24 @@ fn suite2p_folder_keeps_the_cells_with_their_roi_ids() {
     let rec2 = import(&dir.join("F.npy"), &plain).unwrap();
     assert_eq!(rec2.activity(), rec.activity());
     assert_eq!(SourceFormat::detect(&dir).unwrap(), SourceFormat::Suite2p);
+
+    // A Fneu.npy with another number of ROIs than iscell.npy: the error names Fneu.npy first.
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["F.npy", "iscell.npy", "spks.npy"] {
+        std::fs::copy(dir.join(name), tmp.path().join(name)).unwrap();
+    }
+    std::fs::copy(format_fixture("npy/f8_c.npy"), tmp.path().join("Fneu.npy")).unwrap();
+    let fneu = ImportOptions {
+        variable: Some("Fneu".into()),
+        ..Default::default()
+    };
+    let e = import(tmp.path(), &fneu).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("{}:", tmp.path().join("Fneu.npy").display()))
+            && e.contains("holds 3 ROIs, but ")
+            && e.contains("iscell.npy describes 5"),
+        "{e}"
+    );
 }
 
 #[test]
