@@ -63,6 +63,10 @@ enum Command {
     /// Continue a training run from its newest checkpoint (the same result as an uninterrupted
     /// run on the same backend).
     Resume(resume::Resume),
+    /// Check a run directory: every checkpoint against its checksums (which `resume` and
+    /// `sample` also verify, falling back to the newest intact checkpoint), the manifest and
+    /// the configuration; exits non-zero when something is damaged.
+    Verify(resume::Verify),
     /// Draw binary samples from a trained generator (x = 1[p > u], p = G(z)); writes them in
     /// the layout of the data, so `stats` compares them directly.
     Sample(spikegan::Sample),
@@ -136,6 +140,7 @@ impl Command {
                 TrainModel::Marble(c) => c.run(),
             },
             Command::Resume(c) => c.run(),
+            Command::Verify(c) => c.run(),
             Command::Sample(c) => c.run(),
             Command::Translate(c) => c.run(),
             Command::Explain { what } => match what {

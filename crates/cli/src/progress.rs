@@ -24,6 +24,15 @@ fn set_drawn(bar: Option<&ProgressBar>) {
     }
 }
 
+/// Erase the bar or spinner drawn now, if any, so that a last line written before the process
+/// ends is not followed by a stale copy of it.
+pub fn clear_bar() {
+    let drawn = DRAWN.lock().ok().and_then(|d| d.clone());
+    if let Some(bar) = drawn {
+        bar.finish_and_clear();
+    }
+}
+
 /// stderr for log lines (tracing's writer): the bar being drawn, if any, is hidden while a line
 /// is written and drawn again below it.
 pub struct LogWriter;

@@ -13,7 +13,8 @@
 //! - [`session`]: the one training session loop all three trainers run through (metrics log,
 //!   checkpoint rules, stop on request, the manifest's session record);
 //! - [`rundir`]: run directories (manifest, resolved config, metrics log, atomic checkpoints
-//!   with the last K kept);
+//!   with the last K kept, the writer lock);
+//! - [`integrity`]: checkpoint checksums, verified whenever a checkpoint is loaded;
 //! - [`data`]: binary sample windows cut from a recording and their training / held-out split;
 //! - [`sample`]: spike trains drawn from a trained generator.
 //!
@@ -26,6 +27,7 @@ mod checkpoint;
 pub mod cyclegan;
 pub mod data;
 mod error;
+pub mod integrity;
 pub mod marble;
 pub mod monitor;
 pub mod rundir;
@@ -44,6 +46,7 @@ pub use cyclegan::{
 };
 pub use data::{DataConfig, SampleWindows, SplitSamples, split_samples};
 pub use error::{Result, TrainError};
+pub use integrity::CheckpointState;
 pub use marble::{
     ConditionData, ContrastiveConfig, EpochLine, EpochLosses, MarbleData, MarbleOptimizer,
     MarbleOutcome, MarbleRunConfig, MarbleSummary, MarbleTrainer, embed, load_marble,
@@ -51,7 +54,8 @@ pub use marble::{
 };
 pub use monitor::{Moments, SampleErrors};
 pub use rundir::{
-    BestCheckpoint, DataDescription, Manifest, ModelKind, RunContext, RunDir, RunStatus, Session,
+    BestCheckpoint, DataDescription, Manifest, ModelKind, RunCheck, RunContext, RunDir, RunStatus,
+    Session, record_abrupt_end,
 };
 pub use sample::sample_spikes;
 pub use session::{

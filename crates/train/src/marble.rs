@@ -30,7 +30,9 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{load_module, load_optimizer, save_module, save_optimizer};
+use crate::checkpoint::{
+    load_module, load_optimizer, save_module, save_optimizer, with_stable_param_ids,
+};
 use crate::error::{Result, TrainError};
 use crate::rundir::{DataDescription, Manifest, ModelKind, RunContext, RunDir, RunStatus};
 use crate::session::{
@@ -451,7 +453,10 @@ impl MarbleTrainer {
     pub fn new(config: MarbleRunConfig, data: &MarbleData, device: &Device) -> Result<Self> {
         config.training.check()?;
         let device = device.clone().autodiff();
-        let model = Marble::new(&config.model, &data.input, config.seed, &device)?;
+        let model = with_stable_param_ids(
+            Marble::new(&config.model, &data.input, config.seed, &device)?,
+            MODEL_FILE,
+        );
         let optim = config.training.optimizer.init();
         let mut order: Vec<usize> = (0..data.nodes()).collect();
         order.shuffle(&mut iteration_rng(config.seed, u64::MAX));
@@ -808,6 +813,7 @@ pub fn start_marble(
         status: RunStatus::Created,
         results: serde_json::Map::new(),
         best_checkpoint: None,
+        checkpoint_checksums: Default::default(),
     };
     run.write_manifest(&manifest)?;
     run.write_checkpoint(0, config.training.keep_checkpoints, None, |dir| {

@@ -5,7 +5,8 @@
 //! DIR/manifest.json     command, seed, git commit, features, device, sessions, status, results
 //! DIR/config.toml       the complete, resolved configuration (every default filled in)
 //! DIR/metrics.jsonl     one JSON object per logged iteration
-//! DIR/checkpoints/iter-0000001000/   model and optimiser state after that iteration
+//! DIR/checkpoints/iter-0000001000/   model and optimiser state after that iteration, with
+//!                                    checksums.sha256 (verified whenever it is loaded)
 //! DIR/.lock             locked by the one process that writes the run; holds its pid
 //! ```
 //!
@@ -17,15 +18,22 @@
 //! Every file is written to a temporary name and renamed, and a checkpoint directory is
 //! assembled under a temporary name and renamed when complete, so a run killed at any moment
 //! leaves only whole files and whole checkpoints.
+//!
+//! Every checkpoint carries the SHA-256 of its files, and the manifest the SHA-256 of that
+//! list. [`RunDir::latest_checkpoint`] and [`RunDir::best_checkpoint`] verify what they return:
+//! a damaged checkpoint (a flipped byte, a truncated or deleted file) is passed over for the
+//! newest intact one, with one warning line naming it and what is wrong.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::{Result, TrainError};
+use crate::integrity::{self, CheckpointState};
 
 const MANIFEST: &str = "manifest.json";
 const CONFIG: &str = "config.toml";
@@ -185,6 +193,78 @@ pub struct Manifest {
     /// The best checkpoint so far, for runs that keep one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best_checkpoint: Option<BestCheckpoint>,
+    /// Per kept checkpoint (by iteration), the SHA-256 of its `checksums.sha256`: a list
+    /// damaged or deleted together with a file is caught against it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checkpoint_checksums: BTreeMap<u64, String>,
+}
+
+/// What [`RunDir::verify`] found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunCheck {
+    /// Every checkpoint, oldest first, with its iteration and state.
+    pub checkpoints: Vec<(u64, PathBuf, CheckpointState)>,
+    /// Half-written checkpoints of a killed process (removed by the next `resume`).
+    pub partial: Vec<PathBuf>,
+    /// Problems of the run itself (an unreadable config, a best checkpoint that is missing).
+    pub problems: Vec<String>,
+    /// The checkpoint `resume` and `sample` would use: the newest usable one.
+    pub latest_usable: Option<u64>,
+}
+
+impl RunCheck {
+    /// Whether nothing is damaged.
+    pub fn is_sound(&self) -> bool {
+        self.problems.is_empty() && self.checkpoints.iter().all(|(_, _, s)| s.is_usable())
+    }
+}
+
+/// The session this process trains, as last written to its manifest: what
+/// [`record_abrupt_end`] records. Its lock is held while a session's manifest or a checkpoint's
+/// publication is written, so the two never interleave.
+struct ActiveSession {
+    run: RunDir,
+    manifest: Manifest,
+    index: usize,
+}
+
+static ACTIVE_SESSION: Mutex<Option<ActiveSession>> = Mutex::new(None);
+
+/// The lock of [`ACTIVE_SESSION`] (a panic while it was held leaves nothing half-done: every
+/// write under it is atomic).
+fn active_session() -> std::sync::MutexGuard<'static, Option<ActiveSession>> {
+    ACTIVE_SESSION
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Record the session this process trains as `interrupted` (with `reason`, ended now, at its
+/// last checkpoint) and remove its half-written checkpoints, for a process about to end at once
+/// (a second Ctrl-C). Afterwards no manifest or checkpoint of the run is written by this process
+/// again: the lock stays held until it exits. Returns the run directory and its last checkpoint
+/// (`iteration 20`, `epoch 12`), or `None` when no session is open.
+pub fn record_abrupt_end(reason: &str) -> Option<(PathBuf, String)> {
+    let mut active = active_session();
+    let ActiveSession {
+        run,
+        mut manifest,
+        index,
+    } = active.take()?;
+    let entry = &mut manifest.sessions[index];
+    entry.ended_unix_s = Some(unix_seconds());
+    entry.reason = Some(reason.to_string());
+    let unit = if manifest.model == ModelKind::Marble {
+        "epoch"
+    } else {
+        "iteration"
+    };
+    let last = format!("{unit} {}", entry.end_iteration);
+    manifest.status = RunStatus::Interrupted;
+    // Best effort: the process ends next, whatever happens here.
+    let _ = run.remove_partial_checkpoints();
+    let _ = run.write_manifest(&manifest);
+    std::mem::forget(active);
+    Some((run.root.clone(), last))
 }
 
 /// A session recorded by [`RunDir::begin_session`] and not yet closed: the manifest as written
@@ -329,20 +409,40 @@ impl RunDir {
     /// Remove every half-assembled checkpoint (`checkpoints/.partial-*`). Only the lock holder
     /// may call it: another writer's checkpoint in progress looks the same.
     fn remove_partial_checkpoints(&self) -> Result<()> {
-        let dir = self.root.join(CHECKPOINTS);
-        let entries = fs::read_dir(&dir).map_err(|e| TrainError::file(&dir, e))?;
-        for entry in entries {
-            let path = entry.map_err(|e| TrainError::file(&dir, e))?.path();
-            let partial = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(PARTIAL_PREFIX));
-            if partial {
-                fs::remove_dir_all(&path).map_err(|e| TrainError::file(&path, e))?;
-                tracing::info!(path = %path.display(), "removed a half-written checkpoint");
-            }
+        for path in self.partial_checkpoints()? {
+            fs::remove_dir_all(&path).map_err(|e| TrainError::file(&path, e))?;
+            tracing::info!(path = %path.display(), "removed a half-written checkpoint");
         }
         Ok(())
+    }
+
+    /// The half-assembled checkpoints (`checkpoints/.partial-*`) in the directory.
+    fn partial_checkpoints(&self) -> Result<Vec<PathBuf>> {
+        Ok(self
+            .checkpoint_entries(PARTIAL_PREFIX)?
+            .into_iter()
+            .map(|(_, path)| path)
+            .collect())
+    }
+
+    /// The entries of `DIR/checkpoints` whose names start with `prefix`, sorted, each with the
+    /// rest of its name.
+    fn checkpoint_entries(&self, prefix: &str) -> Result<Vec<(String, PathBuf)>> {
+        let dir = self.root.join(CHECKPOINTS);
+        let mut found = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| TrainError::file(&dir, e))? {
+            let path = entry.map_err(|e| TrainError::file(&dir, e))?.path();
+            let rest = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix(prefix))
+                .map(str::to_string);
+            if let Some(rest) = rest {
+                found.push((rest, path));
+            }
+        }
+        found.sort();
+        Ok(found)
     }
 
     /// The directory.
@@ -461,6 +561,7 @@ impl RunDir {
         keep: usize,
         spare: Option<u64>,
     ) -> Result<PathBuf> {
+        integrity::write_checksums(partial)?;
         let entries = fs::read_dir(partial).map_err(|e| TrainError::file(partial, e))?;
         for entry in entries {
             let file = entry.map_err(|e| TrainError::file(partial, e))?.path();
@@ -472,6 +573,9 @@ impl RunDir {
         if target.exists() {
             fs::remove_dir_all(&target).map_err(|e| TrainError::file(&target, e))?;
         }
+        // Published and pruned under the session lock, so that a process ending at once never
+        // removes a partial directory while it becomes a checkpoint.
+        let _active = active_session();
         fs::rename(partial, &target).map_err(|e| TrainError::file(&target, e))?;
         let all = self.checkpoints()?;
         for (_, old) in all
@@ -497,6 +601,7 @@ impl RunDir {
     ) -> Result<PathBuf> {
         let partial = self.begin_checkpoint(iteration)?;
         let written = save(&partial)
+            .inspect(|()| fault_injection_pause())
             .and_then(|()| self.commit_checkpoint_sparing(&partial, iteration, keep, spare));
         if written.is_err() && partial.exists() {
             // The error that matters is the one returned; a directory that cannot be removed
@@ -551,52 +656,155 @@ impl RunDir {
             .join(format!("{CHECKPOINT_PREFIX}{iteration:010}"))
     }
 
-    /// Every complete checkpoint, oldest first.
+    /// Every complete checkpoint, oldest first (damaged ones included: see
+    /// [`RunDir::latest_checkpoint`]).
     pub fn checkpoints(&self) -> Result<Vec<(u64, PathBuf)>> {
-        let dir = self.root.join(CHECKPOINTS);
-        let mut found = Vec::new();
-        let entries = fs::read_dir(&dir).map_err(|e| TrainError::file(&dir, e))?;
-        for entry in entries {
-            let path = entry.map_err(|e| TrainError::file(&dir, e))?.path();
-            let iteration = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_prefix(CHECKPOINT_PREFIX))
-                .and_then(|n| n.parse::<u64>().ok());
-            if let Some(iteration) = iteration
-                && path.is_dir()
-            {
-                found.push((iteration, path));
-            }
-        }
+        let mut found: Vec<(u64, PathBuf)> = self
+            .checkpoint_entries(CHECKPOINT_PREFIX)?
+            .into_iter()
+            .filter_map(|(rest, path)| Some((rest.parse::<u64>().ok()?, path)))
+            .filter(|(_, path)| path.is_dir())
+            .collect();
         found.sort();
         Ok(found)
     }
 
     /// The checkpoint the manifest names as the run's best, for runs that keep one; else the
-    /// newest.
+    /// newest intact one. A best checkpoint that is missing or damaged is passed over for the
+    /// newest intact one, with a warning.
     pub fn best_checkpoint(&self) -> Result<(u64, PathBuf)> {
-        if let Some(best) = self.read_manifest()?.best_checkpoint {
-            let path = self.checkpoint_path(best.iteration);
-            if path.is_dir() {
-                return Ok((best.iteration, path));
+        let manifest = self.read_manifest()?;
+        let Some(best) = manifest.best_checkpoint else {
+            return self.latest_checkpoint();
+        };
+        let path = self.checkpoint_path(best.iteration);
+        let state = if path.is_dir() {
+            integrity::check_checkpoint(
+                &path,
+                manifest
+                    .checkpoint_checksums
+                    .get(&best.iteration)
+                    .map(String::as_str),
+            )
+        } else {
+            CheckpointState::Damaged {
+                problem: "it is missing".into(),
             }
-            return Err(TrainError::Checkpoint {
-                path,
-                message: "the manifest names this as the best checkpoint, but it is missing".into(),
-            });
+        };
+        if let CheckpointState::Damaged { problem } = state {
+            let (iteration, latest) = self.latest_checkpoint()?;
+            warn_once(
+                &path,
+                format!(
+                    "{}: the run's best checkpoint is damaged ({problem}); using {}, the newest \
+                     intact checkpoint",
+                    path.display(),
+                    checkpoint_name(&latest)
+                ),
+            );
+            return Ok((iteration, latest));
         }
-        self.latest_checkpoint()
+        Ok((best.iteration, path))
     }
 
-    /// The newest complete checkpoint.
+    /// The newest intact checkpoint (verified against its checksums). Newer damaged ones are
+    /// passed over, with one warning line naming them and what is wrong.
     pub fn latest_checkpoint(&self) -> Result<(u64, PathBuf)> {
-        self.checkpoints()?
-            .pop()
-            .ok_or_else(|| TrainError::Checkpoint {
+        let all = self.checkpoints()?;
+        if all.is_empty() {
+            return Err(TrainError::Checkpoint {
                 path: self.root.clone(),
                 message: "holds no checkpoint (was the run started by `neuroforge train`?)".into(),
+            });
+        }
+        let recorded = self.recorded_checksums();
+        let mut damaged = Vec::new();
+        for (iteration, path) in all.into_iter().rev() {
+            let state =
+                integrity::check_checkpoint(&path, recorded.get(&iteration).map(String::as_str));
+            if let CheckpointState::Damaged { problem } = state {
+                damaged.push(format!("{} ({problem})", checkpoint_name(&path)));
+                continue;
+            }
+            if !damaged.is_empty() {
+                warn_once(
+                    &path,
+                    format!(
+                        "{}: damaged checkpoint {}; using {}, the newest intact checkpoint",
+                        self.root.display(),
+                        damaged.join(", "),
+                        checkpoint_name(&path)
+                    ),
+                );
+            }
+            return Ok((iteration, path));
+        }
+        Err(TrainError::Checkpoint {
+            path: self.root.clone(),
+            message: format!(
+                "holds no intact checkpoint: {} (`neuroforge verify --run-dir` lists them)",
+                damaged.join(", ")
+            ),
+        })
+    }
+
+    /// The checksums the manifest recorded, by iteration (none when it cannot be read: the
+    /// checkpoints' own lists still apply).
+    fn recorded_checksums(&self) -> BTreeMap<u64, String> {
+        self.read_manifest()
+            .map(|m| m.checkpoint_checksums)
+            .unwrap_or_default()
+    }
+
+    /// Check the whole run: its manifest and configuration are readable, every checkpoint
+    /// against its checksums, the best checkpoint the manifest names is there, and any
+    /// half-written checkpoint a killed process left.
+    pub fn verify(&self) -> Result<RunCheck> {
+        let mut problems = Vec::new();
+        let manifest = match self.read_manifest() {
+            Ok(manifest) => Some(manifest),
+            Err(e) => {
+                problems.push(e.to_string());
+                None
+            }
+        };
+        if let Err(e) = self.read_config::<toml::Table>() {
+            problems.push(e.to_string());
+        }
+        let recorded = manifest
+            .as_ref()
+            .map(|m| m.checkpoint_checksums.clone())
+            .unwrap_or_default();
+        let checkpoints: Vec<(u64, PathBuf, CheckpointState)> = self
+            .checkpoints()?
+            .into_iter()
+            .map(|(iteration, path)| {
+                let state = integrity::check_checkpoint(
+                    &path,
+                    recorded.get(&iteration).map(String::as_str),
+                );
+                (iteration, path, state)
             })
+            .collect();
+        if let Some(best) = manifest.as_ref().and_then(|m| m.best_checkpoint.as_ref())
+            && !checkpoints.iter().any(|(i, _, _)| *i == best.iteration)
+        {
+            problems.push(format!(
+                "{}: the manifest names it as the run's best checkpoint, but it is missing",
+                self.checkpoint_path(best.iteration).display()
+            ));
+        }
+        let latest_usable = checkpoints
+            .iter()
+            .rev()
+            .find(|(_, _, state)| state.is_usable())
+            .map(|(iteration, _, _)| *iteration);
+        Ok(RunCheck {
+            checkpoints,
+            partial: self.partial_checkpoints()?,
+            problems,
+            latest_usable,
+        })
     }
 
     /// Record a new training session, starting after iteration `start`, in the manifest and
@@ -616,7 +824,8 @@ impl RunDir {
             reason: None,
         });
         manifest.status = RunStatus::Running;
-        self.write_manifest(&manifest)?;
+        self.record_checksums(&mut manifest, None)?;
+        self.write_session_manifest(&manifest, Some(index))?;
         Ok(OpenSession { manifest, index })
     }
 
@@ -636,12 +845,13 @@ impl RunDir {
     ) -> Result<PathBuf> {
         let spare = best.as_ref().map(|b| b.iteration);
         let path = self.write_checkpoint(iteration, keep, spare, save)?;
+        self.record_checksums(&mut session.manifest, Some(iteration))?;
         session.manifest.best_checkpoint = best;
         let entry = &mut session.manifest.sessions[session.index];
         let done = iteration.saturating_sub(entry.start_iteration);
         entry.end_iteration = iteration;
         entry.iterations_per_s = (seconds > 0.0 && done > 0).then(|| done as f64 / seconds);
-        self.write_manifest(&session.manifest)?;
+        self.write_session_manifest(&session.manifest, Some(session.index))?;
         Ok(path)
     }
 
@@ -681,7 +891,41 @@ impl RunDir {
         manifest
             .results
             .insert("iterations".into(), serde_json::Value::from(end));
-        self.write_manifest(&manifest)
+        self.record_checksums(&mut manifest, None)?;
+        self.write_session_manifest(&manifest, None)
+    }
+
+    /// Write the manifest of a session, open (`index`: the session's) or closed (`None`), and
+    /// keep it as the [`ActiveSession`] while open.
+    fn write_session_manifest(&self, manifest: &Manifest, index: Option<usize>) -> Result<()> {
+        let mut active = active_session();
+        self.write_manifest(manifest)?;
+        *active = index.map(|index| ActiveSession {
+            run: self.clone(),
+            manifest: manifest.clone(),
+            index,
+        });
+        Ok(())
+    }
+
+    /// Bring the manifest's record of checkpoint checksums up to date: drop the checkpoints
+    /// that are gone, add those not recorded yet (the untrained one, written before the first
+    /// session), and replace the record of `written`, the checkpoint just written.
+    fn record_checksums(&self, manifest: &mut Manifest, written: Option<u64>) -> Result<()> {
+        let present = self.checkpoints()?;
+        let kept: BTreeSet<u64> = present.iter().map(|(i, _)| *i).collect();
+        manifest
+            .checkpoint_checksums
+            .retain(|iteration, _| kept.contains(iteration));
+        for (iteration, path) in present {
+            let unrecorded = !manifest.checkpoint_checksums.contains_key(&iteration);
+            if (unrecorded || Some(iteration) == written)
+                && let Some(digest) = integrity::list_digest(&path)
+            {
+                manifest.checkpoint_checksums.insert(iteration, digest);
+            }
+        }
+        Ok(())
     }
 
     /// Write a text file of the run (a report, a summary) atomically.
@@ -689,6 +933,40 @@ impl RunDir {
         let path = self.root.join(name);
         write_text_atomically(&path, text)?;
         Ok(path)
+    }
+}
+
+/// For fault-injection tests: the environment variable holding a pause, in milliseconds,
+/// between writing a checkpoint's files and publishing it, so that a test's kill or second
+/// signal lands inside a checkpoint write. Unset (the default): no pause.
+pub const FAULT_PAUSE_ENV: &str = "NEUROFORGE_FAULT_CHECKPOINT_PAUSE_MS";
+
+fn fault_injection_pause() {
+    let pause = std::env::var(FAULT_PAUSE_ENV)
+        .ok()
+        .and_then(|ms| ms.parse::<u64>().ok());
+    if let Some(ms) = pause {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+/// A checkpoint directory's name (`iter-0000000020`).
+fn checkpoint_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// Log `message` as a warning the first time this process falls back from `chosen` (a run
+/// selects its checkpoint more than once: to load it, then to name it).
+fn warn_once(chosen: &Path, message: String) {
+    static WARNED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+    let first = WARNED
+        .lock()
+        .map(|mut warned| warned.insert(chosen.to_path_buf()))
+        .unwrap_or(true);
+    if first {
+        tracing::warn!("{message}");
     }
 }
 

@@ -306,6 +306,7 @@ mod tests {
             status: RunStatus::Created,
             results: serde_json::Map::new(),
             best_checkpoint: None,
+            checkpoint_checksums: Default::default(),
         })?;
         let mut trainer = Counting {
             iteration: 0,

@@ -22,7 +22,9 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{load_module, load_optimizer, save_module, save_optimizer};
+use crate::checkpoint::{
+    load_module, load_optimizer, save_module, save_optimizer, with_stable_param_ids,
+};
 use crate::data::{DataConfig, SampleWindows, SplitSamples};
 use crate::error::{Result, TrainError};
 use crate::monitor::{Moments, SampleErrors};
@@ -418,7 +420,11 @@ impl SpikeGanTrainer {
         let device = device.clone().autodiff();
         let (generator_seed, critic_seed) = weight_seeds(config.seed);
         let generator = Generator::new(&config.model, generator_seed, &device)?;
-        let critic = Critic::new(&config.model, critic_seed, &device)?;
+        let generator = with_stable_param_ids(generator, GENERATOR_FILE);
+        let critic = with_stable_param_ids(
+            Critic::new(&config.model, critic_seed, &device)?,
+            CRITIC_FILE,
+        );
         let average = (config.training.ema_decay > 0.0).then(|| generator.valid());
         Ok(Self {
             generator_optim: config.training.adam(),
@@ -896,6 +902,7 @@ pub fn start_spikegan(
         status: RunStatus::Created,
         results: serde_json::Map::new(),
         best_checkpoint: None,
+        checkpoint_checksums: Default::default(),
     };
     run.write_manifest(&manifest)?;
     // The untrained networks are checkpoint 0: a baseline to sample from, and a run killed

@@ -143,7 +143,7 @@ static STOP_REQUESTED: std::sync::LazyLock<std::sync::Arc<AtomicBool>> =
 /// at once (130 for SIGINT, 143 for SIGTERM), as `neuroforge-stop` does for the binary.
 pub(crate) fn catch_stop_signals() {
     for neuroforge_stop::NotCaught { signal, error } in
-        neuroforge_stop::on_stop_signals(&STOP_REQUESTED)
+        neuroforge_stop::on_stop_signals(&STOP_REQUESTED, || {})
     {
         eprintln!("warning: cannot catch signal {signal} ({error}): it ends xtask at once");
     }

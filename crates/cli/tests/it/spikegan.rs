@@ -511,3 +511,231 @@ fn bad_runs_and_devices_are_one_line_errors() {
     let info = ok(&run(&["info"]));
     assert!(info.contains("flex"), "{info}");
 }
+
+/// The files of the newest checkpoint of a run and their bytes.
+fn newest_checkpoint_bytes(run_dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let checkpoints = run_dir.join("checkpoints");
+    let mut names: Vec<String> = std::fs::read_dir(&checkpoints)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("iter-"))
+        .collect();
+    names.sort();
+    let newest = checkpoints.join(names.last().unwrap());
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&newest)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Half-written checkpoints left in a run directory.
+fn partial_checkpoints(run_dir: &Path) -> Vec<String> {
+    std::fs::read_dir(run_dir.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".partial-"))
+        .collect()
+}
+
+/// Start `neuroforge` with `args` in the background, with every checkpoint write paused for
+/// `pause_ms` between its files and its publication.
+fn spawn_pausing(args: &[&str], pause_ms: u64) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("neuroforge"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("NEUROFORGE_FAULT_CHECKPOINT_PAUSE_MS", pause_ms.to_string())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Wait up to two minutes for `path` to exist.
+fn wait_for(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !path.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(path.exists(), "{} did not appear", path.display());
+}
+
+/// The fault-injection test: training killed with SIGKILL at 20 random moments (checkpoint
+/// writes are slowed so that many kills land inside one), resumed after each, ends with the
+/// uninterrupted run's checkpoint bytes, its metrics logged once each, no half-written
+/// checkpoint left, and `verify` content.
+#[cfg(unix)]
+#[test]
+fn twenty_kills_at_random_moments_end_with_the_uninterrupted_runs_checkpoint_bytes() {
+    use rand::{RngExt, SeedableRng};
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, config) = setup(tmp.path());
+    let total = "600";
+    let whole = tmp.path().join("whole");
+    ok(&run(&train_args(&data, &config, &whole, total)));
+
+    let killed = tmp.path().join("killed");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(26);
+    let mut kills = 0;
+    let mut inside_a_write = 0;
+    for attempt in 0..20 {
+        let args: Vec<&str> = if attempt == 0 {
+            train_args(&data, &config, &killed, total)
+        } else {
+            vec!["resume", "--run-dir", p(&killed)]
+        };
+        let mut child = spawn_pausing(&args, 40);
+        if attempt == 0 {
+            wait_for(&killed.join("checkpoints/iter-0000000000"));
+        }
+        std::thread::sleep(Duration::from_millis(rng.random_range(50..700)));
+        if child.try_wait().unwrap().is_some() {
+            break; // finished before the kill: too few iterations for this machine
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        inside_a_write += usize::from(!partial_checkpoints(&killed).is_empty());
+        eprintln!(
+            "kill {kills}: at {} inside {inside_a_write}",
+            manifest(&killed)["sessions"]
+                .as_array()
+                .unwrap()
+                .last()
+                .unwrap()["end_iteration"]
+        );
+    }
+    assert_eq!(
+        kills, 20,
+        "the run finished before 20 kills: raise its iterations"
+    );
+    assert!(
+        inside_a_write >= 2,
+        "only {inside_a_write} kills landed inside a checkpoint write"
+    );
+
+    ok(&run(&["resume", "--run-dir", p(&killed)]));
+    assert_eq!(manifest(&killed)["status"], "finished");
+    assert_eq!(partial_checkpoints(&killed), Vec::<String>::new());
+    let expected: Vec<u64> = (1..=120).map(|k| 5 * k).collect();
+    assert_eq!(logged_iterations(&killed), expected);
+    let a = newest_checkpoint_bytes(&whole);
+    let b = newest_checkpoint_bytes(&killed);
+    assert_eq!(
+        a.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        b.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        assert!(x == y, "{name} differs from the uninterrupted run's");
+    }
+    let out = ok(&run(&["verify", "--run-dir", p(&killed)]));
+    assert!(out.contains("checkpoints intact"), "{out}");
+}
+
+/// A second Ctrl-C ends training at once, inside a checkpoint write, yet records the run as
+/// `interrupted` with its reason, leaves no half-written checkpoint, says so in one line, and
+/// the run resumes to the end.
+#[cfg(unix)]
+#[test]
+fn a_second_signal_exits_at_once_but_records_the_interruption_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, config) = setup(tmp.path());
+    let run_dir = tmp.path().join("run");
+    // Each checkpoint write takes 2 s, so both signals land inside the one the first begins.
+    let child = spawn_pausing(&train_args(&data, &config, &run_dir, "300"), 2000);
+    wait_for(&run_dir.join("checkpoints/iter-0000000010"));
+    let kill = |signal: &str| {
+        let sent = std::process::Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    kill("-INT");
+    std::thread::sleep(Duration::from_millis(300));
+    kill("-INT");
+    let started = Instant::now();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "did not exit at once"
+    );
+    assert_eq!(output.status.code(), Some(130), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("interrupted: stopped at once by a second signal;")
+            && last.contains("keeps its checkpoint of iteration 10"),
+        "{stderr}"
+    );
+    let stopped = manifest(&run_dir);
+    assert_eq!(stopped["status"], "interrupted");
+    assert_eq!(
+        stopped["sessions"][0]["reason"],
+        "stopped at once by a second signal"
+    );
+    assert!(stopped["sessions"][0]["ended_unix_s"].is_f64());
+    assert_eq!(partial_checkpoints(&run_dir), Vec::<String>::new());
+    let out = ok(&run(&["resume", "--run-dir", p(&run_dir)]));
+    assert!(out.contains("300 iterations"), "{out}");
+    assert_eq!(manifest(&run_dir)["status"], "finished");
+}
+
+/// `verify` names a damaged checkpoint and fails; `sample` falls back to the newest intact one
+/// with one warning line naming the damage.
+#[test]
+fn a_damaged_checkpoint_is_reported_by_verify_and_passed_over_by_sample() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, config) = setup(tmp.path());
+    let run_dir = tmp.path().join("run");
+    ok(&run(&train_args(&data, &config, &run_dir, "20")));
+    let out = ok(&run(&["verify", "--run-dir", p(&run_dir)]));
+    assert!(
+        out.contains("checkpoints/iter-0000000020  intact")
+            && out.contains("3 checkpoints intact; `resume` and `sample` use iter-0000000020"),
+        "{out}"
+    );
+    // 64 flipped bytes in the generator's weights.
+    let generator = run_dir.join("checkpoints/iter-0000000020/generator.bpk");
+    let mut bytes = std::fs::read(&generator).unwrap();
+    let end = bytes.len();
+    for b in &mut bytes[end - 64..] {
+        *b ^= 0xff;
+    }
+    std::fs::write(&generator, &bytes).unwrap();
+    let e = bad(&run(&["verify", "--run-dir", p(&run_dir)]));
+    assert!(
+        e.contains("1 of 3 checkpoints damaged; `resume` and `sample` use iter-0000000010"),
+        "{e}"
+    );
+    let listed = run(&["verify", "--run-dir", p(&run_dir)]);
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains(
+            "checkpoints/iter-0000000020  damaged: generator.bpk does not match its checksum"
+        ),
+        "{listed:?}"
+    );
+    let out = tmp.path().join("s.parquet");
+    let sampled = run(&[
+        "sample",
+        "--run-dir",
+        p(&run_dir),
+        "--count",
+        "4",
+        "--out",
+        p(&out),
+    ]);
+    ok(&sampled);
+    let stderr = String::from_utf8_lossy(&sampled.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("damaged checkpoint iter-0000000020 (generator.bpk does not match")
+            && stderr.contains("using iter-0000000010, the newest intact checkpoint"),
+        "{stderr}"
+    );
+}

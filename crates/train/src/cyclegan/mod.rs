@@ -30,7 +30,9 @@ use serde::{Deserialize, Serialize};
 use self::preprocessing::{
     CalciumPipelineConfig, Condition, CycleData, CyclePreprocessing, SignalWindows,
 };
-use crate::checkpoint::{load_module, load_optimizer, save_module, save_optimizer};
+use crate::checkpoint::{
+    load_module, load_optimizer, save_module, save_optimizer, with_stable_param_ids,
+};
 use crate::error::{Result, TrainError};
 use crate::rundir::{DataDescription, Manifest, ModelKind, RunContext, RunDir, RunStatus};
 use crate::session::{
@@ -270,6 +272,8 @@ impl CycleGanTrainer {
         config.training.check()?;
         let device = device.clone().autodiff();
         let (generators, discriminators) = cycle_networks(&config.model, config.seed, &device)?;
+        let generators = with_stable_param_ids(generators, GENERATORS_FILE);
+        let discriminators = with_stable_param_ids(discriminators, DISCRIMINATORS_FILE);
         Ok(Self {
             generators_optim: config.training.adam(),
             discriminators_optim: config.training.adam(),
@@ -609,6 +613,7 @@ pub fn start_cyclegan(
         status: RunStatus::Created,
         results,
         best_checkpoint: None,
+        checkpoint_checksums: Default::default(),
     };
     run.write_manifest(&manifest)?;
     run.write_checkpoint(0, config.training.keep_checkpoints, None, |dir| {

@@ -183,6 +183,10 @@ fn a_resumed_run_ends_with_the_weights_of_the_uninterrupted_run() {
         flat_weights(&a.discriminators),
         flat_weights(&b.discriminators)
     );
+    crate::common::assert_same_checkpoint_bytes(&run, &run2);
+    crate::common::assert_each_damaged_file_falls_back(&run2, |run| {
+        load_cyclegan(run, &device).unwrap();
+    });
     // Training moved the weights away from the untrained checkpoint.
     let fresh = neuroforge_train::cyclegan::cycle_networks(&a.config.model, 4, &device).unwrap();
     assert_ne!(flat_weights(&fresh.0), flat_weights(&a.generators));

@@ -294,6 +294,10 @@ fn a_marble_run_stopped_on_request_resumes_to_the_uninterrupted_runs_network() {
     let (_, a) = load_marble(whole.path(), &device).expect("load");
     let (_, b) = load_marble(parts.path(), &device).expect("load");
     assert_eq!(embed(&a, &data), embed(&b, &data));
+    crate::common::assert_same_checkpoint_bytes(&whole, &parts);
+    crate::common::assert_each_damaged_file_falls_back(&parts, |run| {
+        load_marble(run.path(), &device).unwrap();
+    });
     // The run's best is the network the in-memory training keeps.
     let in_memory = train_contrastive(&config, &data, &device, |_| {}).expect("train");
     assert_eq!(in_memory.best_epoch as u64, summary.best_epoch);

@@ -2,7 +2,9 @@
 //! population, determinism, exact resume, divergence stop.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::common::flat_weights;
+use crate::common::{
+    assert_each_damaged_file_falls_back, assert_same_checkpoint_bytes, flat_weights,
+};
 use burn::module::Module;
 use burn::tensor::Device;
 use ndarray::Array2;
@@ -282,9 +284,26 @@ fn a_run_stopped_on_request_checkpoints_where_it_stopped_and_resumes_exactly() {
     )
     .unwrap();
     assert_same_final_weights(&whole, &stopped, &device);
+    assert_same_checkpoint_bytes(&whole, &stopped);
     let manifest = stopped.read_manifest().unwrap();
     assert_eq!(manifest.status, RunStatus::Finished);
     assert_eq!(manifest.sessions[1].start_iteration, 13);
+    assert_eq!(
+        manifest
+            .checkpoint_checksums
+            .keys()
+            .copied()
+            .collect::<Vec<_>>(),
+        stopped
+            .checkpoints()
+            .unwrap()
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect::<Vec<_>>()
+    );
+    assert_each_damaged_file_falls_back(&stopped, |run| {
+        load_trained(run, &device).unwrap();
+    });
     assert_eq!(manifest.sessions[1].end_iteration, 30);
 }
 
@@ -418,6 +437,7 @@ fn the_fast_recipe_resumes_exactly_weight_average_included() {
     // load_trained gives the weight average when the run keeps one: equal averages mean the
     // average was saved and restored, not restarted.
     assert_same_final_weights(&whole, &stopped, &device);
+    assert_same_checkpoint_bytes(&whole, &stopped);
     let checkpoint = whole.latest_checkpoint().unwrap().1;
     assert!(checkpoint.join("generator-average.bpk").exists());
     // The average is not the last weights.
