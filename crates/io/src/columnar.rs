@@ -403,10 +403,11 @@ pub fn from_batches(schema: &Schema, batches: &[RecordBatch]) -> Result<Recordin
                 .collect();
             let mut times_s = vec![Vec::new(); header.neurons.len()];
             for (neuron_part, time_part) in column("neuron")?.iter().zip(column("time_s")?) {
-                let names = downcast::<StringArray>(neuron_part, "neuron", "utf8")?;
+                let names = crate::arrow_values::strings(neuron_part)
+                    .ok_or_else(|| type_problem(neuron_part, "neuron", "strings"))?;
                 let times = downcast::<Float64Array>(&time_part, "time_s", "float64")?;
                 for (name, &t) in names.iter().zip(times.values().iter()) {
-                    let name = name.unwrap_or_default();
+                    let name = name.as_deref().unwrap_or_default();
                     let &n = index.get(name).ok_or_else(|| {
                         format!("spike of neuron '{name}', which the metadata does not list")
                     })?;
@@ -438,18 +439,29 @@ pub fn from_batches(schema: &Schema, batches: &[RecordBatch]) -> Result<Recordin
                     .collect::<Result<Vec<_>, _>>()?
                     .concat(),
             ),
-            DataType::Int64 => CovariateValues::Int(
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64 => CovariateValues::Int(
                 parts
                     .iter()
-                    .map(|p| downcast::<Int64Array>(p, name, "int64").map(|a| a.values().to_vec()))
+                    .map(|p| {
+                        crate::arrow_values::integers(p)
+                            .ok_or_else(|| type_problem(p, name, "integers that fit int64"))
+                    })
                     .collect::<Result<Vec<_>, _>>()?
                     .concat(),
             ),
-            DataType::Utf8 => {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(..) => {
                 let mut v = Vec::with_capacity(rows);
                 for p in &parts {
-                    let a = downcast::<StringArray>(p, name, "utf8")?;
-                    v.extend(a.iter().map(|s| s.unwrap_or_default().to_string()));
+                    let a = crate::arrow_values::strings(p)
+                        .ok_or_else(|| type_problem(p, name, "strings"))?;
+                    v.extend(a.into_iter().map(Option::unwrap_or_default));
                 }
                 CovariateValues::Text(v)
             }
@@ -469,12 +481,17 @@ pub fn from_batches(schema: &Schema, batches: &[RecordBatch]) -> Result<Recordin
 }
 
 fn downcast<'a, T: 'static>(a: &'a ArrayRef, name: &str, expected: &str) -> Result<&'a T, String> {
-    a.as_any().downcast_ref::<T>().ok_or_else(|| {
-        format!(
-            "column '{name}' has type {}, expected {expected}",
-            a.data_type()
-        )
-    })
+    a.as_any()
+        .downcast_ref::<T>()
+        .ok_or_else(|| type_problem(a, name, expected))
+}
+
+/// "column 'name' has type T, expected ...".
+fn type_problem(a: &ArrayRef, name: &str, expected: &str) -> String {
+    format!(
+        "column '{name}' has type {}, expected {expected}",
+        a.data_type()
+    )
 }
 
 fn unsigned_values(a: &ArrayRef, name: &str) -> Result<Vec<u32>, String> {

@@ -29,6 +29,7 @@
 //! ```
 
 pub mod array;
+mod arrow_values;
 mod atomic;
 pub mod columnar;
 mod error;

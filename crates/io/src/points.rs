@@ -179,27 +179,25 @@ fn from_batches(schema: &Schema, batches: &[RecordBatch]) -> Result<PointTable, 
             }
             match name {
                 "condition" => {
-                    if let Some(s) = column.as_any().downcast_ref::<StringArray>() {
-                        condition.extend(s.iter().map(|v| v.unwrap_or_default().to_string()));
-                    } else if let Some(i) = column.as_any().downcast_ref::<Int64Array>() {
-                        condition.extend(i.values().iter().map(|v| v.to_string()));
+                    if let Some(s) = crate::arrow_values::strings(column) {
+                        condition.extend(s.into_iter().map(Option::unwrap_or_default));
+                    } else if let Some(i) = crate::arrow_values::integers(column) {
+                        condition.extend(i.iter().map(|v| v.to_string()));
                     } else {
                         return Err(format!(
-                            "column condition must be strings or int64, found {}",
+                            "column condition must be strings or integers, found {}",
                             field.data_type()
                         ));
                     }
                 }
                 "trajectory" => {
-                    let Some(i) = column.as_any().downcast_ref::<Int64Array>() else {
+                    let Some(i) = crate::arrow_values::integers(column) else {
                         return Err(format!(
-                            "column trajectory must be int64, found {}",
+                            "column trajectory must be integers, found {}",
                             field.data_type()
                         ));
                     };
-                    trajectory
-                        .get_or_insert_with(Vec::new)
-                        .extend(i.values().iter());
+                    trajectory.get_or_insert_with(Vec::new).extend(i);
                 }
                 _ => {
                     let Some((prefix, index)) = split_name(name) else {

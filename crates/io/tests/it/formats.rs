@@ -466,3 +466,28 @@ fn retina_recordings_import_as_scipy_reads_them() {
         );
     }
 }
+
+/// MARBLE point tables as pandas 3 writes them (text as `large_string`, and a Categorical as a
+/// dictionary-encoded column; fixtures/formats/make_pandas_fixtures.py) read like the CSV of the
+/// same table.
+#[test]
+fn point_tables_written_by_pandas_read_with_every_string_encoding() {
+    let csv = std::fs::read_to_string(format_fixture("pandas/points.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("condition,trajectory,x0,x1"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    for name in ["pandas/points.parquet", "pandas/points_categorical.parquet"] {
+        let table = neuroforge_io::points::read_points(&format_fixture(name)).unwrap();
+        assert_eq!(table.rows(), rows.len(), "{name}");
+        let x = table.block("x").unwrap();
+        for (r, row) in rows.iter().enumerate() {
+            assert_eq!(table.condition[r], row[0], "{name} row {r}");
+            assert_eq!(
+                table.trajectory.as_ref().unwrap()[r],
+                row[1].parse::<i64>().unwrap()
+            );
+            assert_eq!(x[[r, 0]], row[2].parse::<f64>().unwrap(), "{name} row {r}");
+            assert_eq!(x[[r, 1]], row[3].parse::<f64>().unwrap(), "{name} row {r}");
+        }
+    }
+}
