@@ -15,8 +15,9 @@ use crate::progress::with_spinner;
 /// How to read an input that is not already a recording file.
 #[derive(Debug, Default, Args)]
 pub struct ImportFlags {
-    /// Input format (default: from the extension; a folder is suite2p).
-    #[arg(long, value_name = "mat|npy|npz|suite2p|csv")]
+    /// Input format (default: from the extension; a folder holding spike_times.npy is a
+    /// Kilosort / phy output, any other folder suite2p).
+    #[arg(long, value_name = "mat|npy|npz|suite2p|kilosort|csv")]
     format: Option<SourceFormat>,
     /// MAT variable, NPZ array or suite2p array (F, Fneu, spks) to read.
     #[arg(long = "var", value_name = "NAME")]
@@ -36,6 +37,13 @@ pub struct ImportFlags {
     /// suite2p: keep every ROI, not only those iscell.npy marks as cells.
     #[arg(long = "all-rois")]
     all_rois: bool,
+    /// suite2p: neuropil coefficient c of F - c Fneu when reading F [default: 0.7, suite2p's; 0
+    /// imports F as it is].
+    #[arg(long = "neuropil", value_name = "C")]
+    neuropil: Option<f64>,
+    /// Kilosort / phy: keep every cluster, not only those labelled good.
+    #[arg(long = "all-clusters")]
+    all_clusters: bool,
     /// iscell.npy selecting the neurons (rows) of an NPY/NPZ array.
     #[arg(long, value_name = "FILE")]
     iscell: Option<PathBuf>,
@@ -77,6 +85,8 @@ impl ImportFlags {
             bin_ms: self.bin_ms,
             frame_rate_hz: self.frame_rate,
             all_rois: self.all_rois,
+            all_clusters: self.all_clusters,
+            neuropil_coefficient: self.neuropil,
             iscell: self.iscell.clone(),
             unit_column: self.unit_col.clone(),
             time_column: self.time_col.clone(),

@@ -456,7 +456,10 @@ pub fn from_batches(schema: &Schema, batches: &[RecordBatch]) -> Result<Recordin
                     .collect::<Result<Vec<_>, _>>()?
                     .concat(),
             ),
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(..) => {
+            DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Dictionary(..) => {
                 let mut v = Vec::with_capacity(rows);
                 for p in &parts {
                     let a = crate::arrow_values::strings(p)

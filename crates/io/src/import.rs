@@ -1,5 +1,5 @@
 //! Importing recordings from the array and table files labs have: MATLAB v5 MAT-files,
-//! NumPy NPY/NPZ, suite2p output folders and CSV spike times.
+//! NumPy NPY/NPZ, suite2p output folders, Kilosort / phy output folders and CSV spike times.
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +27,9 @@ pub enum SourceFormat {
     Suite2p,
     /// CSV of spike times, one spike per row (`unit`, `time`).
     Csv,
+    /// A Kilosort / phy output folder (`spike_times.npy`, `spike_clusters.npy`, `params.py`,
+    /// `cluster_group.tsv` or `cluster_KSLabel.tsv`).
+    Kilosort,
 }
 
 impl SourceFormat {
@@ -38,12 +41,17 @@ impl SourceFormat {
             Self::Npz => "npz",
             Self::Suite2p => "suite2p",
             Self::Csv => "csv",
+            Self::Kilosort => "kilosort",
         }
     }
 
-    /// The format of `path`: a directory is a suite2p folder, files go by extension.
+    /// The format of `path`: a folder holding `spike_times.npy` is a Kilosort / phy output,
+    /// any other folder a suite2p one; files go by extension.
     pub fn detect(path: &Path) -> Result<Self> {
         if path.is_dir() {
+            if crate::kilosort::is_kilosort_folder(path) {
+                return Ok(Self::Kilosort);
+            }
             return Ok(Self::Suite2p);
         }
         let ext = path
@@ -57,7 +65,8 @@ impl SourceFormat {
             Some("csv" | "tsv") => Ok(Self::Csv),
             _ => Err(IoError::invalid(
                 path,
-                "cannot tell the format from the extension: pass --format mat|npy|npz|suite2p|csv",
+                "cannot tell the format from the extension: pass --format \
+                 mat|npy|npz|suite2p|kilosort|csv",
             )),
         }
     }
@@ -67,7 +76,7 @@ impl SourceFormat {
     pub fn default_layout(self) -> Layout {
         match self {
             Self::Mat | Self::Csv => Layout::TimeByNeurons,
-            Self::Npy | Self::Npz | Self::Suite2p => Layout::NeuronsByTime,
+            Self::Npy | Self::Npz | Self::Suite2p | Self::Kilosort => Layout::NeuronsByTime,
         }
     }
 }
@@ -81,8 +90,9 @@ impl std::str::FromStr for SourceFormat {
             "npz" => Ok(Self::Npz),
             "suite2p" => Ok(Self::Suite2p),
             "csv" => Ok(Self::Csv),
+            "kilosort" | "phy" => Ok(Self::Kilosort),
             other => Err(format!(
-                "unknown format '{other}': use mat, npy, npz, suite2p or csv"
+                "unknown format '{other}': use mat, npy, npz, suite2p, kilosort or csv"
             )),
         }
     }
@@ -131,6 +141,12 @@ pub struct ImportOptions {
     pub frame_rate_hz: Option<f64>,
     /// suite2p: keep every ROI instead of those `iscell.npy` marks as cells. Default: false.
     pub all_rois: bool,
+    /// suite2p: the neuropil coefficient `c` of `F - c Fneu`, applied when reading `F`.
+    /// Default: 0.7 (suite2p's); 0 imports F as it is.
+    pub neuropil_coefficient: Option<f64>,
+    /// Kilosort / phy: keep every cluster instead of those labelled `good` (in
+    /// `cluster_group.tsv`, else `cluster_KSLabel.tsv`). Default: false.
+    pub all_clusters: bool,
     /// An `iscell.npy` whose first column selects neurons (rows where it is > 0.5) of an NPY or
     /// NPZ array. Default: none (suite2p folders use their own `iscell.npy`).
     pub iscell: Option<PathBuf>,
@@ -159,6 +175,13 @@ impl ImportOptions {
         {
             return Err(IoError::Usage(format!(
                 "--frame-rate must be a positive number, got {hz}"
+            )));
+        }
+        if let Some(c) = self.neuropil_coefficient
+            && !(c.is_finite() && c >= 0.0)
+        {
+            return Err(IoError::Usage(format!(
+                "--neuropil must be a number of at least 0, got {c}"
             )));
         }
         if self.bin_ms.is_some() && self.frame_rate_hz.is_some() {
@@ -205,6 +228,7 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<Recording> {
             array_to_recording(path, format, Some(name), array, None, options)
         }
         SourceFormat::Npy => {
+            refuse_kilosort_array(path)?;
             let bytes = read_file(path)?;
             let array = npy::parse(&bytes).map_err(|p| IoError::invalid(path, p.to_string()))?;
             if let Some(var) = &options.variable {
@@ -233,7 +257,41 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<Recording> {
         }
         SourceFormat::Suite2p => import_suite2p(path, options),
         SourceFormat::Csv => import_csv(path, options),
+        SourceFormat::Kilosort => {
+            if !crate::kilosort::is_kilosort_folder(path) {
+                return Err(IoError::invalid(
+                    path,
+                    "a Kilosort / phy import needs the output folder (holding spike_times.npy, \
+                     spike_clusters.npy and params.py)",
+                ));
+            }
+            crate::kilosort::import_kilosort(path, options)
+        }
     }
+}
+
+/// Refuse one per-spike array of a Kilosort / phy folder (`spike_times.npy`, ...): read alone
+/// it would become thousands of "neurons" of one bin.
+fn refuse_kilosort_array(path: &Path) -> Result<()> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if crate::kilosort::PER_SPIKE_ARRAYS.contains(&name) {
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        return Err(IoError::invalid(
+            path,
+            format!(
+                "is a per-spike array of a Kilosort / phy output (one value per spike, not \
+                 activity): import the folder ({}) to get spike times per cluster",
+                folder.display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn import_csv(path: &Path, options: &ImportOptions) -> Result<Recording> {
@@ -488,47 +546,232 @@ fn select_rows(activity: Activity, keep: &[usize]) -> Activity {
     }
 }
 
-/// Import one array of a suite2p `plane` folder: `F.npy` (default), `Fneu.npy` or `spks.npy`,
-/// keeping the ROIs `iscell.npy` marks as cells; neuron ids are the original ROI indices.
+/// suite2p's own neuropil coefficient: the F it analyses is `F - 0.7 Fneu`.
+pub const SUITE2P_NEUROPIL: f64 = 0.7;
+
+/// The plane folder of a suite2p output: `dir` itself when it holds the arrays, else its only
+/// `plane*` folder.
+fn suite2p_plane(dir: &Path) -> Result<PathBuf> {
+    if dir.join("F.npy").is_file() || dir.join("spks.npy").is_file() {
+        return Ok(dir.to_path_buf());
+    }
+    let mut planes: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| IoError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("plane"))
+                && p.join("F.npy").is_file()
+        })
+        .collect();
+    planes.sort();
+    match planes.as_slice() {
+        [only] => Ok(only.clone()),
+        [] => Err(IoError::invalid(
+            dir,
+            "holds no F.npy and no plane folder: import suite2p's output folder or one of its \
+             plane folders (a Kilosort / phy folder needs spike_times.npy)",
+        )),
+        several => Err(IoError::invalid(
+            dir,
+            format!(
+                "holds {} planes ({}): import one of them, e.g. {}",
+                several.len(),
+                several
+                    .iter()
+                    .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                several[0].display()
+            ),
+        )),
+    }
+}
+
+/// What neuroforge takes from suite2p's `ops.npy` (a pickled dict of settings).
+#[derive(Debug, Default)]
+struct Suite2pOps {
+    /// `fs`: the frame rate of one plane, in Hz.
+    frame_rate_hz: Option<f64>,
+    /// `nplanes`.
+    planes: Option<u64>,
+}
+
+/// Read `ops.npy`: a pickled dict inside an object NPY.
+fn read_ops(path: &Path) -> Result<Suite2pOps> {
+    let bytes = read_file(path)?;
+    let payload = npy::object_payload(&bytes).map_err(|p| IoError::invalid(path, p.to_string()))?;
+    let value = crate::pickle::parse(payload).map_err(|p| IoError::invalid(path, p))?;
+    let ops = value
+        .first_dict()
+        .ok_or_else(|| IoError::invalid(path, "holds no dict of settings"))?;
+    let frame_rate_hz = match ops.get("fs") {
+        None => None,
+        Some(fs) => match fs.as_f64() {
+            Some(hz) if hz.is_finite() && hz > 0.0 => Some(hz),
+            _ => {
+                return Err(IoError::invalid(
+                    path,
+                    format!("fs is {fs:?}, not a positive frame rate"),
+                ));
+            }
+        },
+    };
+    let planes = ops
+        .get("nplanes")
+        .and_then(crate::pickle::PyValue::as_f64)
+        .filter(|n| *n >= 1.0 && n.fract() == 0.0)
+        .map(|n| n as u64);
+    Ok(Suite2pOps {
+        frame_rate_hz,
+        planes,
+    })
+}
+
+/// Import one array of a suite2p output (its folder or one plane folder): `F.npy` (default)
+/// with suite2p's neuropil subtraction `F - c Fneu`, `Fneu.npy` or `spks.npy`, keeping the
+/// ROIs `iscell.npy` marks as cells, at the frame rate `ops.npy` records; neuron ids are the
+/// original ROI indices.
 fn import_suite2p(dir: &Path, options: &ImportOptions) -> Result<Recording> {
     if !dir.is_dir() {
         return Err(IoError::invalid(
             dir,
-            "a suite2p import needs the plane folder (holding F.npy and iscell.npy)",
+            "a suite2p import needs its output folder or a plane folder (holding F.npy and \
+             iscell.npy)",
         ));
     }
+    let plane = suite2p_plane(dir)?;
     let name = options.variable.clone().unwrap_or_else(|| "F".into());
     if !matches!(name.as_str(), "F" | "Fneu" | "spks") {
         return Err(IoError::Usage(format!(
             "--var {name}: a suite2p import reads F, Fneu or spks"
         )));
     }
-    let array_path = dir.join(format!("{name}.npy"));
-    let bytes = read_file(&array_path)?;
-    let array = npy::parse(&bytes).map_err(|p| IoError::invalid(&array_path, p.to_string()))?;
     let mut sub = options.clone();
     sub.kind = Some(options.kind.unwrap_or(ActivityKind::Traces));
-    let iscell = dir.join("iscell.npy");
+    let iscell = plane.join("iscell.npy");
     sub.iscell = if options.all_rois {
         None
     } else if iscell.is_file() {
         Some(options.iscell.clone().unwrap_or(iscell))
     } else {
         return Err(IoError::invalid(
-            dir,
+            &plane,
             "no iscell.npy in the suite2p folder (pass --all-rois to keep every ROI)",
         ));
     };
+    let mut steps = Vec::new();
+    let ops_path = plane.join("ops.npy");
+    let ops = if ops_path.is_file() {
+        match read_ops(&ops_path) {
+            Ok(ops) => ops,
+            // Only the frame rate comes from ops.npy: given on the command line, a damaged
+            // ops.npy does not stop the import.
+            Err(e) if options.frame_rate_hz.is_some() => {
+                tracing::warn!("{e}; using --frame-rate");
+                Suite2pOps::default()
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        Suite2pOps::default()
+    };
+    if sub.frame_rate_hz.is_none() {
+        sub.frame_rate_hz = ops.frame_rate_hz;
+        if let Some(hz) = ops.frame_rate_hz {
+            steps.push(format!("frame rate {hz} Hz from ops.npy (fs)"));
+        }
+    }
+    if let Some(planes) = ops.planes {
+        let plane_name = plane
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        steps.push(format!(
+            "{plane_name} of {planes} plane(s) (ops.npy nplanes)"
+        ));
+    }
+    let read_array = |file: &str| -> Result<(PathBuf, NumericArray)> {
+        let path = plane.join(format!("{file}.npy"));
+        let bytes = read_file(&path)?;
+        let array = npy::parse(&bytes).map_err(|p| IoError::invalid(&path, p.to_string()))?;
+        Ok((path, array))
+    };
+    let (array_path, array) = read_array(&name)?;
     let mut rec = array_to_recording(
         &array_path,
         SourceFormat::Suite2p,
-        Some(name),
+        Some(name.clone()),
         array,
         None,
         &sub,
     )?;
-    rec.provenance_mut().source_file = Some(dir.display().to_string());
+    let coefficient = options.neuropil_coefficient.unwrap_or(SUITE2P_NEUROPIL);
+    if name == "F" && coefficient != 0.0 {
+        if !plane.join("Fneu.npy").is_file() {
+            return Err(IoError::invalid(
+                &plane,
+                format!(
+                    "no Fneu.npy for the neuropil subtraction F - {coefficient} Fneu (pass \
+                     --neuropil 0 to import F as it is)"
+                ),
+            ));
+        }
+        let (neuropil_path, neuropil) = read_array("Fneu")?;
+        let neuropil = array_to_recording(
+            &neuropil_path,
+            SourceFormat::Suite2p,
+            Some("Fneu".into()),
+            neuropil,
+            None,
+            &sub,
+        )?;
+        rec = subtract_neuropil(rec, &neuropil, coefficient, &neuropil_path)?;
+        steps.push(format!(
+            "neuropil subtracted: F - {coefficient} Fneu (suite2p's coefficient is \
+             {SUITE2P_NEUROPIL})"
+        ));
+    }
+    let provenance = rec.provenance_mut();
+    provenance.source_file = Some(dir.display().to_string());
+    provenance.steps.extend(steps);
     Ok(rec)
+}
+
+/// `f - coefficient * neuropil`, two trace recordings of the same ROIs and frames.
+fn subtract_neuropil(
+    f: Recording,
+    neuropil: &Recording,
+    coefficient: f64,
+    neuropil_path: &Path,
+) -> Result<Recording> {
+    let (ids, activity, covariates, provenance) = f.into_parts();
+    let (Activity::Traces(mut traces), Activity::Traces(neu)) = (activity, neuropil.activity())
+    else {
+        return Err(IoError::Usage(
+            "--neuropil applies to traces: import F with --kind traces, or pass --neuropil 0"
+                .into(),
+        ));
+    };
+    if traces.values.dim() != neu.values.dim() {
+        let (n, t) = neu.values.dim();
+        let (fn_, ft) = traces.values.dim();
+        return Err(IoError::invalid(
+            neuropil_path,
+            format!(
+                "holds {n} ROIs x {t} frames, but F.npy holds {fn_} x {ft}: both must come from \
+                 the same suite2p run"
+            ),
+        ));
+    }
+    let c = coefficient as f32;
+    traces.values.zip_mut_with(&neu.values, |v, &n| *v -= c * n);
+    Recording::new(ids, Activity::Traces(traces), covariates, provenance)
+        .map_err(|e| e.at(neuropil_path))
 }
 
 #[cfg(test)]

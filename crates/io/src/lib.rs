@@ -7,8 +7,8 @@
 //!   checked on construction.
 //! - [`write_recording`] / [`read_recording`]: the on-disk form, Parquet or Arrow IPC, with the
 //!   layout of docs/FORMAT.md, readable by pandas, polars and pyarrow without neuroforge.
-//! - [`import()`]: MATLAB v5 MAT-files, NumPy NPY/NPZ, suite2p folders and CSV/TSV spike
-//!   times; [`export()`]: NPY and CSV.
+//! - [`import()`]: MATLAB v5 MAT-files, NumPy NPY/NPZ, suite2p folders, Kilosort / phy
+//!   folders and CSV/TSV spike times; [`export()`]: NPY and CSV.
 //!
 //! - [`points`]: point tables (states, vectors, embeddings by condition) for MARBLE.
 //!
@@ -36,8 +36,10 @@ mod error;
 pub mod export;
 mod guard;
 pub mod import;
+mod kilosort;
 pub mod mat;
 pub mod npy;
+mod pickle;
 pub mod points;
 mod recording;
 pub mod tables;

@@ -72,6 +72,28 @@ impl NpyHeader {
 /// Read the magic, version and header dict from `reader`; returns the header and the number
 /// of bytes consumed.
 pub fn read_header(reader: &mut impl Read) -> Result<(NpyHeader, u64), NpyProblem> {
+    let (text, consumed) = read_header_text(reader)?;
+    let header = parse_header_dict(&text)?;
+    Ok((header, consumed))
+}
+
+/// The pickled object behind an object NPY (what `numpy.save` writes for a dict, e.g.
+/// suite2p's `ops.npy`): the bytes after its header, refused for any other dtype.
+pub(crate) fn object_payload(bytes: &[u8]) -> Result<&[u8], NpyProblem> {
+    let mut reader = bytes;
+    let (text, consumed) = read_header_text(&mut reader)?;
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if !compact.contains("'descr':'|O'") {
+        return Err("not an object array (a pickled Python value)"
+            .to_string()
+            .into());
+    }
+    Ok(&bytes[consumed as usize..])
+}
+
+/// Read the magic, version and header text from `reader`; returns the text and the number of
+/// bytes consumed.
+fn read_header_text(reader: &mut impl Read) -> Result<(String, u64), NpyProblem> {
     let mut prefix = [0u8; 8];
     reader
         .read_exact(&mut prefix)
@@ -107,8 +129,7 @@ pub fn read_header(reader: &mut impl Read) -> Result<(NpyHeader, u64), NpyProble
         format!("truncated: the NPY header announces {header_len} bytes that are not all there")
     })?;
     let text = String::from_utf8(text).map_err(|_| "NPY header is not valid text".to_string())?;
-    let header = parse_header_dict(&text)?;
-    Ok((header, consumed + header_len as u64))
+    Ok((text, consumed + header_len as u64))
 }
 
 /// Parse the Python dict literal of an NPY header.

@@ -95,6 +95,10 @@ pub struct PreprocessFlags {
     /// Per-neuron normalisation.
     #[cfg_attr(feature = "clap", arg(long, value_enum))]
     pub normalize: Option<NormKind>,
+    /// Refuse (exit 2, nothing written) when a step leaves a neuron all zero or constant that was
+    /// not before; without it that is a warning, also recorded in the provenance.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub strict: bool,
     /// Reorder neurons so that similar ones are adjacent (hierarchical or spectral); ids move
     /// with their rows, so results map back to the original neurons.
     #[cfg_attr(
@@ -110,6 +114,62 @@ struct Working {
     counts: bool,
     /// Seconds per time point, when known.
     step_s: Option<f64>,
+    /// The frame rate of the input traces as given (kept exact, not as 1 / step).
+    frame_rate_hz: Option<f64>,
+}
+
+/// The neurons whose values are all equal (all zero included).
+fn constant_rows(values: &Array2<f64>) -> Vec<bool> {
+    values
+        .rows()
+        .into_iter()
+        .map(|row| row.iter().all(|v| Some(v) == row.first()))
+        .collect()
+}
+
+/// After `step`: warn about the neurons it left constant that were not before (all of them:
+/// the output carries no activity), record the warning in `steps`, and with `strict` refuse.
+fn check_step(
+    step: &str,
+    w: &Working,
+    before: &[bool],
+    ids: &[String],
+    strict: bool,
+    input: &Path,
+    steps: &mut Vec<String>,
+) -> Result<(), PipelineError> {
+    let after = constant_rows(&w.values);
+    let emptied: Vec<usize> = (0..after.len())
+        .filter(|&i| after[i] && !before.get(i).copied().unwrap_or(false))
+        .collect();
+    if emptied.is_empty() {
+        return Ok(());
+    }
+    let zero = emptied
+        .iter()
+        .all(|&i| w.values.row(i).iter().all(|&v| v == 0.0));
+    let what = if zero { "all zero" } else { "constant" };
+    let message = if emptied.len() == after.len() {
+        format!("{step} left every neuron {what}: the output carries no activity")
+    } else {
+        let named: Vec<&str> = emptied.iter().take(5).map(|&i| ids[i].as_str()).collect();
+        format!(
+            "{step} left {} of {} neurons {what} ({}{})",
+            emptied.len(),
+            after.len(),
+            named.join(", "),
+            if emptied.len() > 5 { ", ..." } else { "" }
+        )
+    };
+    if strict {
+        return Err(PipelineError::Unsuitable {
+            path: input.to_path_buf(),
+            message: format!("{message} (--strict)"),
+        });
+    }
+    tracing::warn!("{}: {message}", input.display());
+    steps.push(format!("warning: {message}"));
+    Ok(())
 }
 
 /// Run the steps on `recording` (read from `input`), write `out`, return the step log.
@@ -140,19 +200,23 @@ pub fn run(
                 values: binned.counts.mapv(f64::from),
                 counts: true,
                 step_s: binned.bin_width_s,
+                frame_rate_hz: None,
             }
         }
         Activity::Binned(b) => Working {
             values: b.counts.mapv(f64::from),
             counts: true,
             step_s: b.bin_width_s,
+            frame_rate_hz: None,
         },
         Activity::Traces(t) => Working {
             values: t.values.mapv(f64::from),
             counts: false,
             step_s: t.frame_rate_hz.map(|f| 1.0 / f),
+            frame_rate_hz: t.frame_rate_hz,
         },
     };
+    let strict = flags.strict;
     if flags.dff {
         if w.counts {
             return Err(unsuitable(
@@ -163,11 +227,13 @@ pub fn run(
             window: flags.dff_window,
             percentile: flags.dff_percentile,
         };
+        let before = constant_rows(&w.values);
         w.values = neuroforge_signal::dff(w.values.view(), &config).map_err(signal)?;
         steps.push(format!(
             "dF/F with a running {}th-percentile baseline over {} frames",
             flags.dff_percentile, flags.dff_window
         ));
+        check_step("dF/F", &w, &before, &ids, strict, input, &mut steps)?;
     }
     if flags.deconvolve {
         if w.counts {
@@ -189,6 +255,7 @@ pub fn run(
             binarize: flags.binarize,
             ar2_solver: flags.ar2_solver,
         };
+        let before = constant_rows(&w.values);
         let result =
             neuroforge_signal::deconvolve_population(w.values.view(), &config).map_err(signal)?;
         w.values = result.spikes;
@@ -224,15 +291,26 @@ pub fn run(
             },
             flags.s_min
         ));
+        check_step(
+            "OASIS deconvolution",
+            &w,
+            &before,
+            &ids,
+            strict,
+            input,
+            &mut steps,
+        )?;
         if let Some(threshold) = flags.binarize {
             w.counts = true;
             steps.push(format!("spikes binarised at {threshold}"));
         }
     }
     if let Some(sigma) = flags.smooth_sigma {
+        let before = constant_rows(&w.values);
         w.values = neuroforge_signal::gaussian_smooth(w.values.view(), sigma).map_err(signal)?;
         w.counts = false;
         steps.push(format!("Gaussian smoothing, sigma {sigma} time points"));
+        check_step("smoothing", &w, &before, &ids, strict, input, &mut steps)?;
     }
     if let Some(kind) = flags.normalize {
         let (values, _) = match kind {
@@ -272,7 +350,7 @@ pub fn run(
     } else {
         Activity::Traces(TraceActivity {
             values: w.values.mapv(|v| v as f32),
-            frame_rate_hz: w.step_s.map(|s| 1.0 / s),
+            frame_rate_hz: w.frame_rate_hz.or(w.step_s.map(|s| 1.0 / s)),
         })
     };
     provenance.steps.extend(steps.iter().cloned());

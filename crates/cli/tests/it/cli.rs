@@ -405,3 +405,32 @@ fn a_file_that_crashes_the_arrow_decoder_is_reported_as_corrupt() {
         "{err}"
     );
 }
+
+/// A Kilosort / phy folder imports by its path alone, its curated clusters reach `inspect`, and
+/// a per-spike array on its own is refused, saying what to import instead.
+#[test]
+fn a_kilosort_folder_imports_and_its_spike_times_file_alone_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sorted.parquet");
+    crate::common::ok(&[
+        "import",
+        &f("kilosort"),
+        "--bin-ms",
+        "50",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let summary: serde_json::Value = serde_json::from_str(&crate::common::ok(&[
+        "inspect",
+        out.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    // Clusters 0, 7 and 15 are labelled good in cluster_group.tsv.
+    assert_eq!(summary["neurons"], 3, "{summary}");
+    assert_bad_input(
+        &["import", &f("kilosort/spike_times.npy")],
+        "spike_times.npy",
+        "import the folder",
+    );
+}

@@ -250,3 +250,96 @@ fn unsuitable_steps_are_refused_in_one_line() {
     ]);
     assert!(o.status.success());
 }
+
+/// A suite2p output folder straight into `preprocess`: neuropil subtraction and the frame rate
+/// of ops.npy on import, then dF/F and OASIS recover the simulated spikes (truth.npy, written
+/// by fixtures/formats/make_lab_fixtures.py) of the ROIs marked as cells.
+#[test]
+fn a_suite2p_folder_preprocesses_to_its_true_spikes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = fixtures().join("formats/suite2p_calcium");
+    let out = tmp.path().join("spikes.parquet");
+    let o = run(&[
+        "preprocess",
+        dir.to_str().unwrap(),
+        "--dff",
+        "--dff-window",
+        "101",
+        "--deconvolve",
+        "--strict",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rec = read_recording(&out).unwrap();
+    assert_eq!(rec.neuron_ids(), ["0", "2", "3", "4", "5", "7"]);
+    let Activity::Traces(t) = rec.activity() else {
+        panic!("traces")
+    };
+    assert_eq!(t.frame_rate_hz, Some(30.0));
+    let truth = neuroforge_io::npy::parse(&std::fs::read(dir.join("truth.npy")).unwrap()).unwrap();
+    let frames = t.values.ncols();
+    for (row, id) in rec.neuron_ids().iter().enumerate() {
+        let roi: usize = id.parse().unwrap();
+        let want: Vec<f64> = (0..frames)
+            .map(|j| truth.data.get_f64(roi * frames + j).unwrap())
+            .collect();
+        let got: Vec<f64> = t.values.row(row).iter().map(|&v| f64::from(v)).collect();
+        let r = pearson(&got, &want);
+        assert!(r > 0.9, "ROI {roi}: correlation {r}");
+    }
+    let steps = &rec.provenance().steps;
+    assert!(
+        steps.iter().any(|s| s.starts_with("neuropil subtracted"))
+            && steps.iter().any(|s| s.contains("from ops.npy")),
+        "{steps:?}"
+    );
+}
+
+/// A step that leaves every neuron all zero: a warning recorded in the provenance, and with
+/// --strict a refusal that writes nothing.
+#[test]
+fn an_all_zero_output_is_a_warning_or_with_strict_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let noise = fixtures().join("formats/suite2p/plane0");
+    let out = tmp.path().join("zeros.parquet");
+    let args = |strict: bool| {
+        let mut a = vec![
+            "preprocess".to_string(),
+            noise.to_str().unwrap().to_string(),
+            "--dff".into(),
+            "--dff-window".into(),
+            "5".into(),
+            "--deconvolve".into(),
+            "--out".into(),
+            out.to_str().unwrap().to_string(),
+        ];
+        if strict {
+            a.push("--strict".into());
+        }
+        a
+    };
+    let strict: Vec<String> = args(true);
+    let o = run(&strict.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("OASIS deconvolution left every neuron all zero")
+            && stderr.contains("--strict"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+    let lenient: Vec<String> = args(false);
+    let o = run(&lenient.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("WARN"));
+    let rec = read_recording(&out).unwrap();
+    assert!(
+        rec.provenance()
+            .steps
+            .iter()
+            .any(|s| s == "warning: OASIS deconvolution left every neuron all zero: the output carries no activity"),
+        "{:?}",
+        rec.provenance().steps
+    );
+}

@@ -220,7 +220,12 @@ fn suite2p_folder_keeps_the_cells_with_their_roi_ids() {
         .iter()
         .map(|v| v.as_f64().unwrap())
         .collect();
-    let rec = import(&dir, &ImportOptions::default()).unwrap();
+    // F as it is (no neuropil subtraction).
+    let raw = ImportOptions {
+        neuropil_coefficient: Some(0.0),
+        ..Default::default()
+    };
+    let rec = import(&dir, &raw).unwrap();
     assert_eq!(rec.neuron_ids(), ["0", "2", "3"]);
     let Activity::Traces(t) = rec.activity() else {
         panic!("suite2p F must import as traces")
@@ -231,6 +236,36 @@ fn suite2p_folder_keeps_the_cells_with_their_roi_ids() {
         }
     }
     assert_eq!(rec.provenance().source_format.as_deref(), Some("suite2p"));
+    // By default suite2p's own F - 0.7 Fneu, at the frame rate of ops.npy (15.49 Hz, pickled
+    // by NumPy as a numpy.float64).
+    let fneu = npy::parse(&std::fs::read(dir.join("Fneu.npy")).unwrap()).unwrap();
+    let corrected = import(&dir, &ImportOptions::default()).unwrap();
+    let Activity::Traces(c) = corrected.activity() else {
+        panic!("suite2p F must import as traces")
+    };
+    assert_eq!(c.frame_rate_hz, Some(15.49));
+    for (row, roi) in [0usize, 2, 3].iter().enumerate() {
+        for j in 0..frames {
+            let want =
+                values[roi * frames + j] - 0.7 * fneu.data.get_f64(roi * frames + j).unwrap();
+            let got = f64::from(c.values[(row, j)]);
+            assert!((got - want).abs() <= 1e-4 * want.abs(), "{got} vs {want}");
+        }
+    }
+    let steps = &corrected.provenance().steps;
+    assert!(
+        steps
+            .iter()
+            .any(|s| s == "frame rate 15.49 Hz from ops.npy (fs)")
+            && steps
+                .iter()
+                .any(|s| s.starts_with("neuropil subtracted: F - 0.7 Fneu")),
+        "{steps:?}"
+    );
+    // suite2p's output folder with one plane imports that plane.
+    let root = import(&format_fixture("suite2p"), &ImportOptions::default()).unwrap();
+    assert_eq!(root.activity(), corrected.activity());
+    assert_eq!(root.neuron_ids(), corrected.neuron_ids());
     let all = ImportOptions {
         all_rois: true,
         ..Default::default()
@@ -247,7 +282,12 @@ fn suite2p_folder_keeps_the_cells_with_their_roi_ids() {
         ..Default::default()
     };
     let rec2 = import(&dir.join("F.npy"), &plain).unwrap();
-    assert_eq!(rec2.activity(), rec.activity());
+    let (Activity::Traces(plain_traces), Activity::Traces(folder_traces)) =
+        (rec2.activity(), rec.activity())
+    else {
+        panic!("traces");
+    };
+    assert_eq!(plain_traces.values, folder_traces.values);
     assert_eq!(SourceFormat::detect(&dir).unwrap(), SourceFormat::Suite2p);
 
     // A Fneu.npy with another number of ROIs than iscell.npy: the error names Fneu.npy first.
@@ -265,6 +305,44 @@ fn suite2p_folder_keeps_the_cells_with_their_roi_ids() {
         e.starts_with(&format!("{}:", tmp.path().join("Fneu.npy").display()))
             && e.contains("holds 3 ROIs, but ")
             && e.contains("iscell.npy describes 5"),
+        "{e}"
+    );
+    // The same Fneu.npy spoils the neuropil subtraction of the default F import, and is named.
+    let e = import(tmp.path(), &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Fneu.npy") && e.contains("holds 3 ROIs"), "{e}");
+    std::fs::remove_file(tmp.path().join("Fneu.npy")).unwrap();
+    let e = import(tmp.path(), &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no Fneu.npy for the neuropil subtraction F - 0.7 Fneu")
+            && e.contains("--neuropil 0"),
+        "{e}"
+    );
+    // A damaged ops.npy is named, unless the frame rate is given.
+    std::fs::write(tmp.path().join("ops.npy"), b"\x93NUMPY\x01\x00junk").unwrap();
+    let raw = ImportOptions {
+        neuropil_coefficient: Some(0.0),
+        ..Default::default()
+    };
+    let e = import(tmp.path(), &raw).unwrap_err().to_string();
+    assert!(e.contains("ops.npy"), "{e}");
+    let given = ImportOptions {
+        frame_rate_hz: Some(30.0),
+        ..raw.clone()
+    };
+    assert!(import(tmp.path(), &given).is_ok());
+    // A suite2p folder with two planes asks for one.
+    let two = tempfile::tempdir().unwrap();
+    for plane in ["plane0", "plane1"] {
+        std::fs::create_dir(two.path().join(plane)).unwrap();
+        std::fs::copy(dir.join("F.npy"), two.path().join(plane).join("F.npy")).unwrap();
+    }
+    let e = import(two.path(), &raw).unwrap_err().to_string();
+    assert!(
+        e.contains("holds 2 planes (plane0, plane1): import one of them"),
         "{e}"
     );
 }
@@ -490,4 +568,150 @@ fn point_tables_written_by_pandas_read_with_every_string_encoding() {
             assert_eq!(x[[r, 1]], row[3].parse::<f64>().unwrap(), "{name} row {r}");
         }
     }
+}
+
+/// A Kilosort / phy folder (fixtures/formats/make_sorting_fixtures.py) imports as the spike
+/// times per cluster NumPy computes: phy's curation first, Kilosort's labels without it, every
+/// cluster on request; binned from the first sample.
+#[test]
+fn a_kilosort_phy_folder_imports_as_spike_times_per_good_cluster() {
+    let dir = format_fixture("kilosort");
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    assert_eq!(SourceFormat::detect(&dir).unwrap(), SourceFormat::Kilosort);
+    let check = |rec: &neuroforge_io::Recording, key: &str| {
+        let want = expected[key].as_object().unwrap();
+        let ids: Vec<&str> = rec.neuron_ids().iter().map(String::as_str).collect();
+        let mut want_ids: Vec<&str> = want.keys().map(String::as_str).collect();
+        want_ids.sort_by_key(|id| id.parse::<u64>().unwrap());
+        assert_eq!(ids, want_ids, "{key}");
+        let Activity::SpikeTimes(trains) = rec.activity() else {
+            panic!("{key}: not spike times");
+        };
+        assert_eq!(trains.t_start_s, 0.0);
+        assert_eq!(trains.t_stop_s, expected["t_stop_s"].as_f64().unwrap());
+        for (id, times) in ids.iter().zip(&trains.times_s) {
+            let want: Vec<f64> = want[*id]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            assert_eq!(times, &want, "{key}: cluster {id}");
+        }
+    };
+    check(&import(&dir, &ImportOptions::default()).unwrap(), "curated");
+    let all = ImportOptions {
+        all_clusters: true,
+        ..Default::default()
+    };
+    check(&import(&dir, &all).unwrap(), "all");
+
+    // Without phy's curation, Kilosort's own labels decide.
+    let tmp = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() != "cluster_group.tsv" {
+            std::fs::copy(&path, tmp.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let ks = import(tmp.path(), &ImportOptions::default()).unwrap();
+    check(&ks, "kilosort_labels");
+    assert!(
+        ks.provenance()
+            .steps
+            .iter()
+            .any(|s| s.contains("labelled good in cluster_KSLabel.tsv")),
+        "{:?}",
+        ks.provenance().steps
+    );
+
+    // Binned at 100 ms from the first sample: every kept spike is counted.
+    let binned = import(
+        &dir,
+        &ImportOptions {
+            bin_ms: Some(100.0),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let Activity::Binned(b) = binned.activity() else {
+        panic!("not binned");
+    };
+    let t_stop = expected["t_stop_s"].as_f64().unwrap();
+    assert_eq!(b.counts.ncols(), (t_stop / 0.1).ceil() as usize);
+    let spikes: usize = expected["curated"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_array().unwrap().len())
+        .sum();
+    assert_eq!(b.counts.iter().map(|&c| c as usize).sum::<usize>(), spikes);
+}
+
+/// A per-spike array imported alone, and folders whose parts disagree, are refused with what
+/// is wrong and what to pass.
+#[test]
+fn kilosort_arrays_alone_and_inconsistent_folders_are_refused() {
+    let dir = format_fixture("kilosort");
+    let message = |r: neuroforge_io::Result<neuroforge_io::Recording>| match r {
+        Ok(_) => panic!("imported"),
+        Err(e) => e.to_string(),
+    };
+    let e = message(import(
+        &dir.join("spike_times.npy"),
+        &ImportOptions::default(),
+    ));
+    assert!(
+        e.contains("spike_times.npy: is a per-spike array of a Kilosort / phy output")
+            && e.contains("import the folder"),
+        "{e}"
+    );
+    let copy = |skip: &str| {
+        let tmp = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().unwrap() != skip {
+                std::fs::copy(&path, tmp.path().join(path.file_name().unwrap())).unwrap();
+            }
+        }
+        tmp
+    };
+    // spike_clusters.npy one entry short.
+    let short = copy("");
+    let clusters = npy::parse(&std::fs::read(dir.join("spike_clusters.npy")).unwrap()).unwrap();
+    let n = clusters.shape[0];
+    let values: Vec<i32> = (0..n - 1)
+        .map(|i| clusters.data.get_f64(i).unwrap() as i32)
+        .collect();
+    let mut file = std::fs::File::create(short.path().join("spike_clusters.npy")).unwrap();
+    npy::write(
+        &mut file,
+        &[n - 1],
+        &neuroforge_io::NumericData::I32(values),
+    )
+    .unwrap();
+    drop(file);
+    let e = message(import(short.path(), &ImportOptions::default()));
+    assert!(
+        e.contains(&format!(
+            "spike_clusters.npy: holds {} entries, but spike_times.npy holds {n} spikes",
+            n - 1
+        )),
+        "{e}"
+    );
+    let no_params = copy("params.py");
+    let e = message(import(no_params.path(), &ImportOptions::default()));
+    assert!(e.contains("no params.py"), "{e}");
+    // Without spike_clusters.npy, the templates are the clusters.
+    let uncurated = copy("spike_clusters.npy");
+    let rec = import(
+        uncurated.path(),
+        &ImportOptions {
+            all_clusters: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(rec.neuron_ids(), ["0", "1", "2", "3", "4"]);
 }

@@ -142,3 +142,89 @@ proptest! {
         let _ = npy::parse(&with_npy_header);
     }
 }
+
+/// A copy of the Kilosort / phy fixture folder in which `name` holds `bytes`.
+fn kilosort_with(name: &str, bytes: &[u8]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(format_fixture("kilosort")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, tmp.path().join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(tmp.path().join(name), bytes).unwrap();
+    tmp
+}
+
+const KILOSORT_FILES: [&str; 5] = [
+    "spike_times.npy",
+    "spike_clusters.npy",
+    "params.py",
+    "cluster_group.tsv",
+    "spike_templates.npy",
+];
+
+#[test]
+fn every_truncation_of_a_kilosort_file_imports_or_is_an_error_naming_it() {
+    for name in KILOSORT_FILES {
+        let full = std::fs::read(format_fixture("kilosort").join(name)).unwrap();
+        for cut in cut_points(full.len()) {
+            let dir = kilosort_with(name, &full[..cut]);
+            if let Err(e) = import(dir.path(), &ImportOptions::default()) {
+                let message = e.to_string();
+                assert!(
+                    message.contains(name) || message.contains("cluster"),
+                    "{name} cut at {cut}: {message}"
+                );
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn corrupted_kilosort_folders_never_panic(
+        which in 0..KILOSORT_FILES.len(),
+        flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+    ) {
+        let name = KILOSORT_FILES[which];
+        let bytes = std::fs::read(format_fixture("kilosort").join(name)).unwrap();
+        let dir = kilosort_with(name, &corrupt(bytes, &flips));
+        let _ = import(dir.path(), &ImportOptions::default());
+    }
+}
+
+/// A copy of the suite2p fixture plane in which `ops.npy` holds `bytes`.
+fn suite2p_with_ops(bytes: &[u8]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(format_fixture("suite2p/plane0")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, tmp.path().join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(tmp.path().join("ops.npy"), bytes).unwrap();
+    tmp
+}
+
+#[test]
+fn every_truncation_of_suite2p_ops_is_an_error_naming_it() {
+    let full = std::fs::read(format_fixture("suite2p/plane0/ops.npy")).unwrap();
+    for cut in cut_points(full.len() - 1) {
+        let dir = suite2p_with_ops(&full[..cut]);
+        let e = import(dir.path(), &ImportOptions::default())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("ops.npy"), "cut at {cut}: {e}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn corrupted_suite2p_ops_never_panic(flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
+        let bytes = std::fs::read(format_fixture("suite2p/plane0/ops.npy")).unwrap();
+        let dir = suite2p_with_ops(&corrupt(bytes, &flips));
+        let _ = import(dir.path(), &ImportOptions::default());
+    }
+}
