@@ -1,11 +1,13 @@
 //! The on-disk form of a [`Recording`]: a Parquet file or an Arrow IPC file (Feather v2) with
 //! the same Arrow schema. The layout is described in docs/FORMAT.md.
 //!
-//! Binned and trace recordings are wide tables: one row per time point, one column per neuron
+//! Binned and trace recordings are wide tables: one row per time point, a `time_s` column (the
+//! start of each bin, or each frame's time, when the time base is known), one column per neuron
 //! (named by its id), then one column per covariate. Spike-time recordings are long tables with
-//! the columns `neuron` and `time_s`. The schema's key-value metadata holds, under the key
-//! `neuroforge`, a JSON header with the kind, neuron order, time base and provenance, so that
-//! pandas, polars and pyarrow read the data (and the metadata) without neuroforge.
+//! the columns `neuron` (integers when every id is one) and `time_s`. The schema's key-value
+//! metadata holds, under the key `neuroforge`, a JSON header with the kind, neuron order, time
+//! base and provenance, and the same header under `PANDAS_ATTRS`, so that pandas, polars and
+//! pyarrow read the data (and the metadata: `pd.read_parquet(f).attrs`) without neuroforge.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -35,8 +37,13 @@ use crate::recording::{
 
 /// Key of the JSON header in the schema (and Parquet file) key-value metadata.
 pub const METADATA_KEY: &str = "neuroforge";
-/// Version of the layout described in docs/FORMAT.md.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the layout described in docs/FORMAT.md (2: the `time_s` column of wide tables,
+/// integer `neuron` columns, `PANDAS_ATTRS`; files of version 1 still read).
+pub const SCHEMA_VERSION: u32 = 2;
+/// The key pandas reads `DataFrame.attrs` from (pyarrow's pandas metadata convention).
+pub const PANDAS_ATTRS_KEY: &str = "PANDAS_ATTRS";
+/// The name of the time column of a wide table.
+pub const TIME_COLUMN: &str = "time_s";
 /// Value of the header's `format` field.
 const FORMAT_NAME: &str = "neuroforge-recording";
 /// Rows per record batch (and per Parquet row group) when writing.
@@ -86,6 +93,10 @@ pub struct FileHeader {
     /// Covariate column names, in order.
     #[serde(default)]
     pub covariates: Vec<String>,
+    /// The time column of a binned or trace table (`time_s`: bin starts or frame times in
+    /// seconds), absent when the time base is unknown or a neuron or covariate has that name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_column: Option<String>,
     /// Number of rows of a binned or trace table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_points: Option<usize>,
@@ -123,10 +134,10 @@ pub fn write_recording(path: &Path, recording: &Recording) -> Result<()> {
                 let props = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::default()))
                     .set_max_row_group_row_count(Some(ROWS_PER_BATCH))
-                    .set_key_value_metadata(Some(vec![KeyValue::new(
-                        METADATA_KEY.to_string(),
-                        header_json.clone(),
-                    )]))
+                    .set_key_value_metadata(Some(vec![
+                        KeyValue::new(METADATA_KEY.to_string(), header_json.clone()),
+                        KeyValue::new(PANDAS_ATTRS_KEY.to_string(), header_json.clone()),
+                    ]))
                     .build();
                 let mut w = ArrowWriter::try_new(&mut out, schema.clone(), Some(props))
                     .map_err(|e| write_err(e.to_string()))?;
@@ -164,6 +175,7 @@ pub fn to_batches(recording: &Recording) -> Result<(FileHeader, SchemaRef, Vec<R
             .iter()
             .map(|c| c.name.clone())
             .collect(),
+        time_column: None,
         time_points: activity.time_points(),
         bin_width_s: None,
         frame_rate_hz: None,
@@ -175,6 +187,28 @@ pub fn to_batches(recording: &Recording) -> Result<(FileHeader, SchemaRef, Vec<R
         |id: &str, ty: DataType| Field::new(id, ty, false).with_metadata([(ROLE_KEY, "neuron")]);
     let mut fields = Vec::new();
     let mut columns: Vec<ArrayRef> = Vec::new();
+    let step_s = match activity {
+        Activity::Binned(b) => b.bin_width_s,
+        Activity::Traces(t) => t.frame_rate_hz.map(|hz| 1.0 / hz),
+        Activity::SpikeTimes(_) => None,
+    };
+    let name_taken = recording.neuron_ids().iter().any(|id| id == TIME_COLUMN)
+        || recording.covariates().iter().any(|c| c.name == TIME_COLUMN);
+    if let (Some(step_s), Some(points), false) = (step_s, activity.time_points(), name_taken) {
+        // Frame times as i / rate (not i * (1 / rate)), so that whole seconds stay whole.
+        let times: Float64Array = match activity {
+            Activity::Traces(TraceActivity {
+                frame_rate_hz: Some(hz),
+                ..
+            }) => (0..points).map(|i| i as f64 / hz).collect(),
+            _ => (0..points).map(|i| i as f64 * step_s).collect(),
+        };
+        fields.push(
+            Field::new(TIME_COLUMN, DataType::Float64, false).with_metadata([(ROLE_KEY, "time")]),
+        );
+        columns.push(Arc::new(times));
+        header.time_column = Some(TIME_COLUMN.to_string());
+    }
     match activity {
         Activity::Binned(b) => {
             header.bin_width_s = b.bin_width_s;
@@ -213,16 +247,38 @@ pub fn to_batches(recording: &Recording) -> Result<(FileHeader, SchemaRef, Vec<R
             header.t_start_s = Some(s.t_start_s);
             header.t_stop_s = Some(s.t_stop_s);
             let ids = recording.neuron_ids();
-            let neuron: StringArray = s
-                .times_s
-                .iter()
-                .zip(ids)
-                .flat_map(|(times, id)| times.iter().map(move |_| Some(id.as_str())))
-                .collect();
             let time = Float64Array::from_iter_values(s.times_s.iter().flatten().copied());
-            fields.push(Field::new("neuron", DataType::Utf8, false));
+            // Integer ids (cluster numbers, ROI indices) as integers, when every id is one
+            // written the way it reads back.
+            let integer_ids: Option<Vec<i64>> = ids
+                .iter()
+                .map(|id| id.parse::<i64>().ok().filter(|v| v.to_string() == *id))
+                .collect();
+            let (ty, neuron): (DataType, ArrayRef) = match integer_ids {
+                Some(numbers) => (
+                    DataType::Int64,
+                    Arc::new(
+                        s.times_s
+                            .iter()
+                            .zip(numbers)
+                            .flat_map(|(times, n)| times.iter().map(move |_| n))
+                            .collect::<Int64Array>(),
+                    ),
+                ),
+                None => (
+                    DataType::Utf8,
+                    Arc::new(
+                        s.times_s
+                            .iter()
+                            .zip(ids)
+                            .flat_map(|(times, id)| times.iter().map(move |_| Some(id.as_str())))
+                            .collect::<StringArray>(),
+                    ),
+                ),
+            };
+            fields.push(Field::new("neuron", ty, false));
             fields.push(Field::new("time_s", DataType::Float64, false));
-            columns.push(Arc::new(neuron));
+            columns.push(neuron);
             columns.push(Arc::new(time));
         }
     }
@@ -244,7 +300,12 @@ pub fn to_batches(recording: &Recording) -> Result<(FileHeader, SchemaRef, Vec<R
         .map_err(|e| IoError::Recording(format!("cannot encode the file header: {e}")))?;
     let schema = Arc::new(Schema::new_with_metadata(
         fields,
-        [(METADATA_KEY, header_json)],
+        [
+            (METADATA_KEY.to_string(), header_json.clone()),
+            (PANDAS_ATTRS_KEY.to_string(), header_json),
+        ]
+        .into_iter()
+        .collect::<std::collections::HashMap<String, String>>(),
     ));
     let rows = columns.first().map_or(0, |c| c.len());
     let mut batches = Vec::new();
@@ -404,7 +465,11 @@ pub fn from_batches(schema: &Schema, batches: &[RecordBatch]) -> Result<Recordin
             let mut times_s = vec![Vec::new(); header.neurons.len()];
             for (neuron_part, time_part) in column("neuron")?.iter().zip(column("time_s")?) {
                 let names = crate::arrow_values::strings(neuron_part)
-                    .ok_or_else(|| type_problem(neuron_part, "neuron", "strings"))?;
+                    .or_else(|| {
+                        crate::arrow_values::integers(neuron_part)
+                            .map(|ids| ids.iter().map(|id| Some(id.to_string())).collect())
+                    })
+                    .ok_or_else(|| type_problem(neuron_part, "neuron", "strings or integers"))?;
                 let times = downcast::<Float64Array>(&time_part, "time_s", "float64")?;
                 for (name, &t) in names.iter().zip(times.values().iter()) {
                     let name = name.as_deref().unwrap_or_default();

@@ -170,3 +170,99 @@ fn long_recordings_span_several_row_groups() {
         );
     }
 }
+
+/// The layout of version 2 (docs/FORMAT.md): a `time_s` column of bin starts or frame times
+/// first, integer `neuron` columns for integer ids (and strings for ids such as "007" that do
+/// not read back as the same integer), the header also under `PANDAS_ATTRS`; and a file of
+/// version 1 (no time column, string ids) still reads.
+#[test]
+fn version_2_tables_carry_time_integer_ids_and_pandas_attrs_and_version_1_still_reads() {
+    use arrow_array::{Array, Float64Array};
+    use neuroforge_io::columnar::{from_batches, to_batches};
+    let traces = Recording::new(
+        vec!["0".into(), "12".into()],
+        Activity::Traces(TraceActivity {
+            values: ndarray::Array2::from_shape_fn((2, 31), |(n, t)| (n * 31 + t) as f32),
+            frame_rate_hz: Some(30.0),
+        }),
+        vec![],
+        Provenance::default(),
+    )
+    .unwrap();
+    let (header, schema, batches) = to_batches(&traces).unwrap();
+    assert_eq!(header.schema_version, 2);
+    assert_eq!(schema.field(0).name(), "time_s");
+    let time = batches[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap();
+    assert_eq!(time.value(30), 1.0, "frame 30 at 30 Hz is at 1 s exactly");
+    assert_eq!(time.value(3), 0.1);
+    assert_eq!(
+        schema.metadata().get("PANDAS_ATTRS"),
+        schema.metadata().get("neuroforge")
+    );
+    assert_eq!(from_batches(&schema, &batches).unwrap(), traces);
+
+    // Version 1: the same table without its time column and with the old header.
+    let mut old_header = header.clone();
+    old_header.schema_version = 1;
+    old_header.time_column = None;
+    let keep: Vec<usize> = (1..schema.fields().len()).collect();
+    let old_schema = std::sync::Arc::new(
+        schema.project(&keep).unwrap().with_metadata(
+            [(
+                "neuroforge".to_string(),
+                serde_json::to_string(&old_header).unwrap(),
+            )]
+            .into_iter()
+            .collect::<std::collections::HashMap<String, String>>(),
+        ),
+    );
+    let old_batches: Vec<_> = batches
+        .iter()
+        .map(|b| {
+            arrow_array::RecordBatch::try_new(
+                old_schema.clone(),
+                b.project(&keep).unwrap().columns().to_vec(),
+            )
+            .unwrap()
+        })
+        .collect();
+    assert_eq!(from_batches(&old_schema, &old_batches).unwrap(), traces);
+
+    // Spike times: integer ids as int64, others as text; both read back as written.
+    for (ids, integer) in [(["3", "40"], true), (["007", "40"], false)] {
+        let spikes = Recording::new(
+            ids.iter().map(|s| s.to_string()).collect(),
+            Activity::SpikeTimes(SpikeTrains {
+                times_s: vec![vec![0.5, 1.5], vec![0.25]],
+                t_start_s: 0.0,
+                t_stop_s: 2.0,
+            }),
+            vec![],
+            Provenance::default(),
+        )
+        .unwrap();
+        let (_, schema, batches) = to_batches(&spikes).unwrap();
+        let neuron = schema
+            .field_with_name("neuron")
+            .unwrap()
+            .data_type()
+            .clone();
+        assert_eq!(
+            neuron,
+            if integer {
+                arrow_schema::DataType::Int64
+            } else {
+                arrow_schema::DataType::Utf8
+            }
+        );
+        assert_eq!(batches[0].column(0).len(), 3);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.parquet");
+        write_recording(&path, &spikes).unwrap();
+        assert_eq!(read_recording(&path).unwrap(), spikes);
+    }
+}
