@@ -41,6 +41,9 @@ pub struct ImportFlags {
     /// imports F as it is].
     #[arg(long = "neuropil", value_name = "C")]
     neuropil: Option<f64>,
+    /// CSV of covariates (behaviour, trial, ...), one row per bin or frame, to attach.
+    #[arg(long, value_name = "FILE")]
+    covariates: Option<PathBuf>,
     /// Kilosort / phy: keep every cluster, not only those labelled good.
     #[arg(long = "all-clusters")]
     all_clusters: bool,
@@ -86,6 +89,7 @@ impl ImportFlags {
             frame_rate_hz: self.frame_rate,
             all_rois: self.all_rois,
             all_clusters: self.all_clusters,
+            covariates: self.covariates.clone(),
             neuropil_coefficient: self.neuropil,
             iscell: self.iscell.clone(),
             unit_column: self.unit_col.clone(),

@@ -144,6 +144,10 @@ pub struct ImportOptions {
     /// suite2p: the neuropil coefficient `c` of `F - c Fneu`, applied when reading `F`.
     /// Default: 0.7 (suite2p's); 0 imports F as it is.
     pub neuropil_coefficient: Option<f64>,
+    /// A CSV of covariates (behaviour, trial, condition), one row per bin or frame of the
+    /// imported activity, one column per covariate (a `time_s` column is skipped). Default:
+    /// none.
+    pub covariates: Option<PathBuf>,
     /// Kilosort / phy: keep every cluster instead of those labelled `good` (in
     /// `cluster_group.tsv`, else `cluster_KSLabel.tsv`). Default: false.
     pub all_clusters: bool,
@@ -204,8 +208,49 @@ impl ImportOptions {
     }
 }
 
-/// Import `path` into a recording.
+/// Import `path` into a recording (with the covariates of `options.covariates` attached).
 pub fn import(path: &Path, options: &ImportOptions) -> Result<Recording> {
+    let recording = import_source(path, options)?;
+    match &options.covariates {
+        Some(table) => attach_covariates(recording, path, table),
+        None => Ok(recording),
+    }
+}
+
+/// `recording` (imported from `source`) with the covariates of the CSV `table` (one row per
+/// time point) attached.
+fn attach_covariates(recording: Recording, source: &Path, table: &Path) -> Result<Recording> {
+    let Some(points) = recording.activity().time_points() else {
+        return Err(IoError::Usage(format!(
+            "--covariates needs bins or frames, and {} holds spike times: pass --bin-ms",
+            source.display()
+        )));
+    };
+    let added = crate::tables::read_covariate_csv(table)?;
+    let rows = added.first().map_or(0, |c| c.values.len());
+    if rows != points {
+        return Err(IoError::invalid(
+            table,
+            format!(
+                "holds {rows} rows, but {} has {points} time points: the covariate table needs \
+                 one row per bin or frame",
+                source.display()
+            ),
+        ));
+    }
+    let names: Vec<String> = added.iter().map(|c| c.name.clone()).collect();
+    let (ids, activity, mut covariates, mut provenance) = recording.into_parts();
+    covariates.extend(added);
+    provenance.steps.push(format!(
+        "covariates {} from {}",
+        names.join(", "),
+        table.display()
+    ));
+    Recording::new(ids, activity, covariates, provenance).map_err(|e| e.at(table))
+}
+
+/// Import `path` into a recording, by its format.
+fn import_source(path: &Path, options: &ImportOptions) -> Result<Recording> {
     options.check()?;
     let format = match options.format {
         Some(f) => f,

@@ -302,3 +302,79 @@ fn write_field<W: std::io::Write>(
     let _ = write!(buffer, "{value}");
     writer.write_field(buffer.as_str())
 }
+
+/// Read a CSV (or `.tsv`) of covariates, one row per time point of a recording and one column
+/// per covariate (a column named `time_s`, `time` or `t` is taken as the time base and
+/// skipped). Each column becomes integers when every value is one, numbers when every value is
+/// one (empty cells and `NaN` as missing), text otherwise.
+pub fn read_covariate_csv(path: &Path) -> Result<Vec<crate::recording::Covariate>> {
+    let separator = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("tsv"))
+    {
+        b'\t'
+    } else {
+        b','
+    };
+    let invalid = |p: String| IoError::invalid(path, p);
+    let file = std::fs::File::open(path).map_err(|source| IoError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(separator)
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(std::io::BufReader::new(file));
+    let names: Vec<String> = reader
+        .headers()
+        .map_err(|e| invalid(unreadable(&e)))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    if names.iter().all(String::is_empty) {
+        return Err(invalid("the table has no header line".into()));
+    }
+    if let Some(empty) = names.iter().position(String::is_empty) {
+        return Err(invalid(format!("column {} has no name", empty + 1)));
+    }
+    let mut columns: Vec<Vec<String>> = vec![Vec::new(); names.len()];
+    for record in reader.records() {
+        let record = record.map_err(|e| invalid(unreadable(&e)))?;
+        for (column, field) in columns.iter_mut().zip(record.iter()) {
+            column.push(field.to_string());
+        }
+    }
+    if columns.first().is_none_or(Vec::is_empty) {
+        return Err(invalid("the table has no rows".into()));
+    }
+    let mut covariates = Vec::new();
+    for (name, texts) in names.into_iter().zip(columns) {
+        if matches!(name.as_str(), "time_s" | "time" | "t") {
+            continue;
+        }
+        let integers: Option<Vec<i64>> = texts.iter().map(|t| t.parse().ok()).collect();
+        let numbers: Option<Vec<f64>> = texts
+            .iter()
+            .map(|t| {
+                if t.is_empty() {
+                    Some(f64::NAN)
+                } else {
+                    t.parse().ok()
+                }
+            })
+            .collect();
+        let values = match (integers, numbers) {
+            (Some(i), _) => CovariateValues::Int(i),
+            (None, Some(f)) => CovariateValues::Float(f),
+            (None, None) => CovariateValues::Text(texts),
+        };
+        covariates.push(crate::recording::Covariate { name, values });
+    }
+    if covariates.is_empty() {
+        return Err(invalid(
+            "holds only a time column: no covariate to attach".into(),
+        ));
+    }
+    Ok(covariates)
+}

@@ -1,7 +1,9 @@
 //! `neuroforge points`: a point table for MARBLE from spike times and a behaviour recorded on
-//! its own clock (for example a tracked position): spikes binned, rates smoothed, behaviour
-//! averaged per bin, and only the bins where the animal moves (speed above a threshold, valid
-//! tracking) kept, each contiguous stretch as one trajectory.
+//! its own clock (for example a tracked position), or from a recording of binned counts (or
+//! spike times) whose covariates hold the behaviour per bin: spikes binned on a grid anchored at
+//! `--start-s` (0 by default, so no bin is lost or shifted by where the first spike falls),
+//! rates smoothed, behaviour averaged per bin, and only the bins where the animal moves (speed
+//! above a threshold, valid tracking) kept, each contiguous stretch as one trajectory.
 //!
 //! Output columns: `condition` (`running`), `trajectory`, `x0..` (smoothed rates, spikes per
 //! second, one column per unit in the order of `unit ids`), `<behaviour prefix>0..` (the
@@ -19,14 +21,39 @@ use crate::error::PipelineError;
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct PointsFlags {
-    /// CSV of spike times (columns unit and time_s, or as `import` accepts).
-    #[cfg_attr(feature = "clap", arg(long))]
-    pub spikes: std::path::PathBuf,
+    /// CSV of spike times (columns unit and time_s, or as `import` accepts); with
+    /// --behaviour.
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            required_unless_present = "data",
+            conflicts_with = "data",
+            requires = "behaviour"
+        )
+    )]
+    pub spikes: Option<std::path::PathBuf>,
     /// CSV of the behaviour: a time column (`time_s`) then numeric columns; the first two are
     /// used for the speed.
+    #[cfg_attr(feature = "clap", arg(long, conflicts_with = "data"))]
+    pub behaviour: Option<std::path::PathBuf>,
+    /// A recording (or any file `import` reads) of binned counts, or of spike times (binned at
+    /// --bin-ms), whose covariates are the behaviour per bin (attach them with `neuroforge
+    /// import --covariates`); missing values (NaN) mark invalid bins.
     #[cfg_attr(feature = "clap", arg(long))]
-    pub behaviour: std::path::PathBuf,
-    /// Bin width in milliseconds.
+    pub data: Option<std::path::PathBuf>,
+    /// With --data: the covariates that form the behaviour block, in order [default: every
+    /// numeric covariate]; the first two (or the one) give the speed.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long = "behaviour-columns", value_delimiter = ',')
+    )]
+    pub behaviour_columns: Vec<String>,
+    /// Start of the bin grid for spike times, in seconds (bins cover [start + k w, start +
+    /// (k + 1) w)).
+    #[cfg_attr(feature = "clap", arg(long = "start-s", default_value_t = 0.0))]
+    pub start_s: f64,
+    /// Bin width in milliseconds (spike times; a binned recording keeps its own).
     #[cfg_attr(feature = "clap", arg(long = "bin-ms", default_value_t = 25.0))]
     pub bin_ms: f64,
     /// Standard deviation of the Gaussian smoothing of the rates, in milliseconds (0: none).
@@ -126,45 +153,77 @@ fn invalid_rules(
         .collect()
 }
 
-/// `neuroforge points`.
-pub fn run(flags: &PointsFlags, out: &Path) -> Result<String, PipelineError> {
-    if !(flags.bin_ms.is_finite() && flags.bin_ms > 0.0) {
-        return Err(PipelineError::Usage(format!(
-            "--bin-ms must be positive, got {}",
-            flags.bin_ms
-        )));
+/// Binned activity and the behaviour per bin, whichever way they came in.
+struct Binned {
+    /// Rates in spikes per second, units x bins (not yet smoothed).
+    rates: Array2<f64>,
+    /// Bin width in seconds.
+    width: f64,
+    /// Start of bin 0, seconds.
+    start: f64,
+    /// Names of the behaviour columns.
+    names: Vec<String>,
+    /// Behaviour per bin (bins x columns); NaN where no valid sample fell in the bin.
+    behaviour: Array2<f64>,
+    /// The file the behaviour came from (for messages).
+    behaviour_file: std::path::PathBuf,
+    /// The file the activity came from (for messages).
+    activity_file: std::path::PathBuf,
+}
+
+/// Spike times binned on the grid anchored at `start` (every spike must be at or after it).
+fn bin_from(
+    trains: &neuroforge_io::SpikeTrains,
+    start: f64,
+    width: f64,
+    path: &Path,
+) -> Result<Array2<f64>, PipelineError> {
+    let first = trains
+        .times_s
+        .iter()
+        .filter_map(|t| t.first())
+        .copied()
+        .fold(f64::INFINITY, f64::min);
+    if first < start {
+        return Err(PipelineError::unsuitable(
+            path,
+            format!("a spike at {first} s precedes --start-s {start}: lower --start-s"),
+        ));
     }
-    if !(flags.smooth_ms.is_finite() && flags.smooth_ms >= 0.0) {
-        return Err(PipelineError::Usage(format!(
-            "--smooth-ms must be >= 0, got {}",
-            flags.smooth_ms
-        )));
-    }
-    let recording = import(&flags.spikes, &ImportOptions::default())?;
+    let anchored = neuroforge_io::SpikeTrains {
+        times_s: trains.times_s.clone(),
+        t_start_s: start,
+        t_stop_s: trains.t_stop_s.max(start),
+    };
+    let binned = anchored.bin(width)?;
+    Ok(binned.counts.mapv(|c| f64::from(c) / width))
+}
+
+/// Spike times from a CSV and a behaviour CSV on the same clock, binned at --bin-ms from
+/// --start-s.
+fn from_spike_and_behaviour_files(
+    flags: &PointsFlags,
+    spikes: &Path,
+    behaviour_file: &Path,
+) -> Result<Binned, PipelineError> {
+    let recording = import(spikes, &ImportOptions::default())?;
     let Activity::SpikeTimes(trains) = recording.activity() else {
         return Err(PipelineError::unsuitable(
-            &flags.spikes,
+            spikes,
             "expected a table of spike times",
         ));
     };
     let width = flags.bin_ms / 1000.0;
-    let binned = trains.bin(width)?;
-    let (units, bins) = binned.counts.dim();
-    let rates = binned.counts.mapv(|c| f64::from(c) / width);
-    let rates = if flags.smooth_ms > 0.0 {
-        gaussian_smooth(rates.view(), flags.smooth_ms / flags.bin_ms)
-            .map_err(|e| PipelineError::unsuitable(&flags.spikes, e.to_string()))?
-    } else {
-        rates
-    };
-    let (header, rows) = read_behaviour(&flags.behaviour)?;
-    let rules = invalid_rules(&flags.behaviour, &header, &flags.invalid)?;
+    let rates = bin_from(trains, flags.start_s, width, spikes)?;
+    let bins = rates.ncols();
+    let (header, rows) = read_behaviour(behaviour_file)?;
+    let rules = invalid_rules(behaviour_file, &header, &flags.invalid)?;
     let columns = header.len() - 1;
     // Mean of the valid behaviour samples in each bin.
     let mut sums = Array2::<f64>::zeros((bins, columns));
     let mut counts = vec![0usize; bins];
     for row in &rows {
-        let b = ((row[0] - trains.t_start_s) / width).floor();
+        let b = ((row[0] - flags.start_s) / width).floor();
         if b < 0.0 || b >= bins as f64 {
             continue;
         }
@@ -180,18 +239,186 @@ pub fn run(flags: &PointsFlags, out: &Path) -> Result<String, PipelineError> {
         }
         counts[b] += 1;
     }
-    let valid = |b: usize| counts[b] > 0;
-    let at = |b: usize, c: usize| sums[[b, c]] / counts[b] as f64;
+    let behaviour = Array2::from_shape_fn((bins, columns), |(b, c)| {
+        if counts[b] > 0 {
+            sums[[b, c]] / counts[b] as f64
+        } else {
+            f64::NAN
+        }
+    });
+    Ok(Binned {
+        rates,
+        width,
+        start: flags.start_s,
+        names: header[1..].to_vec(),
+        behaviour,
+        behaviour_file: behaviour_file.to_path_buf(),
+        activity_file: spikes.to_path_buf(),
+    })
+}
+
+/// A recording of counts (or spike times) whose covariates carry the behaviour per bin.
+fn from_recording(flags: &PointsFlags, path: &Path) -> Result<Binned, PipelineError> {
+    let recording = neuroforge_io::open(path, &ImportOptions::default())?;
+    let (rates, width, start) = match recording.activity() {
+        Activity::Binned(b) => {
+            let width = b.bin_width_s.ok_or_else(|| {
+                PipelineError::unsuitable(
+                    path,
+                    "the bin width is unknown: import the counts with --bin-ms",
+                )
+            })?;
+            (b.counts.mapv(|c| f64::from(c) / width), width, 0.0)
+        }
+        Activity::SpikeTimes(trains) => {
+            let width = flags.bin_ms / 1000.0;
+            (
+                bin_from(trains, flags.start_s, width, path)?,
+                width,
+                flags.start_s,
+            )
+        }
+        Activity::Traces(_) => {
+            return Err(PipelineError::unsuitable(
+                path,
+                "points takes binned counts or spike times, not traces",
+            ));
+        }
+    };
+    let numeric: Vec<(&str, Vec<f64>)> = recording
+        .covariates()
+        .iter()
+        .filter_map(|c| {
+            let values = match &c.values {
+                neuroforge_io::CovariateValues::Float(v) => v.clone(),
+                neuroforge_io::CovariateValues::Int(v) => v.iter().map(|&x| x as f64).collect(),
+                neuroforge_io::CovariateValues::Text(_) => return None,
+            };
+            Some((c.name.as_str(), values))
+        })
+        .collect();
+    let chosen: Vec<(&str, Vec<f64>)> = if flags.behaviour_columns.is_empty() {
+        numeric
+    } else {
+        flags
+            .behaviour_columns
+            .iter()
+            .map(|name| {
+                numeric
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .cloned()
+                    .ok_or_else(|| {
+                        PipelineError::unsuitable(
+                            path,
+                            format!(
+                                "no numeric covariate '{name}' (it has: {})",
+                                recording
+                                    .covariates()
+                                    .iter()
+                                    .map(|c| c.name.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    if chosen.is_empty() {
+        return Err(PipelineError::unsuitable(
+            path,
+            "has no numeric covariate to use as the behaviour: attach one with `neuroforge \
+             import --covariates`",
+        ));
+    }
+    let bins = rates.ncols();
+    if chosen[0].1.len() != bins {
+        return Err(PipelineError::unsuitable(
+            path,
+            format!(
+                "its covariates hold {} values for {bins} bins: bin spike times with --bin-ms \
+                 only when the covariates were sampled on that grid",
+                chosen[0].1.len()
+            ),
+        ));
+    }
+    let behaviour = Array2::from_shape_fn((bins, chosen.len()), |(b, c)| chosen[c].1[b]);
+    Ok(Binned {
+        rates,
+        width,
+        start,
+        names: chosen.iter().map(|(n, _)| n.to_string()).collect(),
+        behaviour,
+        behaviour_file: path.to_path_buf(),
+        activity_file: path.to_path_buf(),
+    })
+}
+
+/// `neuroforge points`.
+pub fn run(flags: &PointsFlags, out: &Path) -> Result<String, PipelineError> {
+    if !(flags.bin_ms.is_finite() && flags.bin_ms > 0.0) {
+        return Err(PipelineError::Usage(format!(
+            "--bin-ms must be positive, got {}",
+            flags.bin_ms
+        )));
+    }
+    if !(flags.smooth_ms.is_finite() && flags.smooth_ms >= 0.0) {
+        return Err(PipelineError::Usage(format!(
+            "--smooth-ms must be >= 0, got {}",
+            flags.smooth_ms
+        )));
+    }
+    if !flags.start_s.is_finite() {
+        return Err(PipelineError::Usage(format!(
+            "--start-s must be a number, got {}",
+            flags.start_s
+        )));
+    }
+    let source = match (&flags.data, &flags.spikes, &flags.behaviour) {
+        (Some(data), None, None) => from_recording(flags, data)?,
+        (None, Some(spikes), Some(behaviour)) => {
+            from_spike_and_behaviour_files(flags, spikes, behaviour)?
+        }
+        _ => {
+            return Err(PipelineError::Usage(
+                "give --data (counts with their behaviour as covariates), or --spikes with \
+                 --behaviour"
+                    .into(),
+            ));
+        }
+    };
+    let Binned {
+        rates,
+        width,
+        start,
+        names,
+        behaviour,
+        behaviour_file,
+        activity_file,
+    } = source;
+    let (units, bins) = rates.dim();
+    let rates = if flags.smooth_ms > 0.0 {
+        gaussian_smooth(rates.view(), flags.smooth_ms / (width * 1000.0))
+            .map_err(|e| PipelineError::unsuitable(&activity_file, e.to_string()))?
+    } else {
+        rates
+    };
+    let columns = names.len();
+    let valid = |b: usize| behaviour.row(b).iter().all(|v| v.is_finite());
+    let at = |b: usize, c: usize| behaviour[[b, c]];
     let mut kept = Vec::new();
     let mut speeds = Vec::new();
     let w = flags.speed_window.max(1);
+    let speed_columns = columns.min(2);
     for b in w..bins.saturating_sub(w) {
         if !(valid(b) && valid(b - w) && valid(b + w)) {
             continue;
         }
-        let dx = at(b + w, 0) - at(b - w, 0);
-        let dy = at(b + w, 1) - at(b - w, 1);
-        let speed = (dx * dx + dy * dy).sqrt() / (2.0 * w as f64 * width);
+        let squared: f64 = (0..speed_columns)
+            .map(|c| (at(b + w, c) - at(b - w, c)).powi(2))
+            .sum();
+        let speed = squared.sqrt() / (2.0 * w as f64 * width);
         if speed >= flags.min_speed {
             kept.push(b);
             speeds.push(speed);
@@ -199,7 +426,7 @@ pub fn run(flags: &PointsFlags, out: &Path) -> Result<String, PipelineError> {
     }
     if kept.len() < 10 {
         return Err(PipelineError::unsuitable(
-            &flags.behaviour,
+            &behaviour_file,
             format!("only {} bins pass the speed and validity rules", kept.len()),
         ));
     }
@@ -212,17 +439,17 @@ pub fn run(flags: &PointsFlags, out: &Path) -> Result<String, PipelineError> {
         trajectory.push(segment);
     }
     let x = Array2::from_shape_fn((kept.len(), units), |(r, u)| rates[[u, kept[r]]]);
-    let behaviour = Array2::from_shape_fn((kept.len(), columns), |(r, c)| at(kept[r], c));
+    let behaviour_block = Array2::from_shape_fn((kept.len(), columns), |(r, c)| at(kept[r], c));
     let speed = Array2::from_shape_fn((kept.len(), 1), |(r, _)| speeds[r]);
     let time = Array2::from_shape_fn((kept.len(), 1), |(r, _)| {
-        trains.t_start_s + (kept[r] as f64 + 0.5) * width
+        start + (kept[r] as f64 + 0.5) * width
     });
     let table = PointTable {
         condition: vec!["running".to_string(); kept.len()],
         trajectory: Some(trajectory),
         blocks: vec![
             ("x".into(), x),
-            (flags.prefix.clone(), behaviour),
+            (flags.prefix.clone(), behaviour_block),
             ("speed".into(), speed),
             ("t".into(), time),
         ],
@@ -232,8 +459,8 @@ pub fn run(flags: &PointsFlags, out: &Path) -> Result<String, PipelineError> {
         "{}: {} of {bins} bins of {} ms kept ({} stretches), {units} units, behaviour {}",
         out.display(),
         kept.len(),
-        flags.bin_ms,
+        width * 1000.0,
         segment + 1,
-        header[1..].join(", ")
+        names.join(", ")
     ))
 }

@@ -385,3 +385,147 @@ fn points_keep_the_moving_bins_with_their_rates_and_position() {
     ]);
     assert!(e.contains("behaviour.csv") && e.contains("z_px"), "{e}");
 }
+
+/// Binned counts with a behaviour per bin (the form shared data sets take) reach MARBLE's point
+/// table: `import --covariates` attaches the behaviour, `points --data` keeps every moving bin
+/// with its exact counts; a behaviour of the wrong length is refused, naming both files.
+#[test]
+fn counts_with_a_behaviour_become_a_point_table_bin_for_bin() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    // 2 units x 400 bins of 25 ms: unit 0 counts b % 3, unit 1 counts 1 in even bins.
+    let bins: usize = 400;
+    let counts: Vec<u8> = (0..2 * bins)
+        .map(|i| {
+            let (u, b) = (i / bins, i % bins);
+            if u == 0 {
+                (b % 3) as u8
+            } else {
+                u8::from(b.is_multiple_of(2))
+            }
+        })
+        .collect();
+    let mut f = std::fs::File::create(p("counts.npy")).unwrap();
+    neuroforge_io::npy::write(&mut f, &[2, bins], &neuroforge_io::NumericData::U8(counts)).unwrap();
+    drop(f);
+    // Hand position along a line at 20 units/s for the first 300 bins, then still; bins
+    // 100-119 lost (empty cells: NaN).
+    let mut behaviour = String::from("time_s,hand_x,hand_y\n");
+    for b in 0..bins {
+        let t = b as f64 * 0.025;
+        if (100..120).contains(&b) {
+            behaviour.push_str(&format!("{t},,\n"));
+        } else {
+            let x = 20.0 * t.min(7.5);
+            behaviour.push_str(&format!("{t},{x},0\n"));
+        }
+    }
+    std::fs::write(p("hand.csv"), &behaviour).unwrap();
+    ok(&[
+        "import",
+        &p("counts.npy"),
+        "--bin-ms",
+        "25",
+        "--covariates",
+        &p("hand.csv"),
+        "--out",
+        &p("reach.parquet"),
+    ]);
+    let line = ok(&[
+        "points",
+        "--data",
+        &p("reach.parquet"),
+        "--smooth-ms",
+        "0",
+        "--min-speed",
+        "10",
+        "--prefix",
+        "hand",
+        "--out",
+        &p("points.parquet"),
+    ]);
+    assert!(
+        line.contains("2 units") && line.contains("hand_x, hand_y"),
+        "{line}"
+    );
+    let table = read_points(dir.path().join("points.parquet").as_path()).unwrap();
+    let t = table.block("t").unwrap();
+    let x = table.block("x").unwrap();
+    let hand = table.block("hand").unwrap();
+    for r in 0..table.rows() {
+        let b = (t[[r, 0]] / 0.025 - 0.5).round() as usize;
+        assert!(!(96..124).contains(&b), "bin {b} near the dropout kept");
+        // The speed is measured over +-4 bins, so the 4 bins after the hand stops still move.
+        assert!(b < 304, "still bin {b} kept");
+        assert_eq!(x[[r, 0]], (b % 3) as f64 / 0.025, "bin {b}");
+        assert_eq!(
+            x[[r, 1]],
+            f64::from(u8::from(b.is_multiple_of(2))) / 0.025,
+            "bin {b}"
+        );
+        assert!((hand[[r, 0]] - 20.0 * b as f64 * 0.025).abs() < 1e-9);
+    }
+    assert!(table.rows() > 250, "{} rows", table.rows());
+
+    // A behaviour one row short: refused, naming the table and the recording.
+    let short: String = behaviour.lines().take(bins).collect::<Vec<_>>().join("\n") + "\n";
+    std::fs::write(p("short.csv"), short).unwrap();
+    let e = fails(&[
+        "import",
+        &p("counts.npy"),
+        "--bin-ms",
+        "25",
+        "--covariates",
+        &p("short.csv"),
+        "--out",
+        &p("bad.parquet"),
+    ]);
+    assert!(
+        e.contains("short.csv: holds 399 rows, but") && e.contains("has 400 time points"),
+        "{e}"
+    );
+    assert!(!dir.path().join("bad.parquet").exists());
+}
+
+/// Spike times are binned on a grid anchored at 0 (or --start-s), not at the first spike: a
+/// first spike at 12.5 ms lands in bin [0, 25) ms.
+#[test]
+fn points_bin_spike_times_from_time_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let mut spikes = String::from("unit,time_s\n");
+    for k in 0..400 {
+        spikes.push_str(&format!("0,{:.4}\n", 0.0125 + k as f64 * 0.025));
+    }
+    std::fs::write(p("spikes.csv"), spikes).unwrap();
+    let mut behaviour = String::from("time_s,x_px,y_px\n");
+    for k in 0..600 {
+        let t = k as f64 / 60.0;
+        behaviour.push_str(&format!("{t:.5},{:.3},0\n", 30.0 * t));
+    }
+    std::fs::write(p("behaviour.csv"), behaviour).unwrap();
+    ok(&[
+        "points",
+        "--spikes",
+        &p("spikes.csv"),
+        "--behaviour",
+        &p("behaviour.csv"),
+        "--smooth-ms",
+        "0",
+        "--out",
+        &p("points.parquet"),
+    ]);
+    let table = read_points(dir.path().join("points.parquet").as_path()).unwrap();
+    let t = table.block("t").unwrap();
+    // Bin centres on the grid from 0: 12.5 ms + k 25 ms.
+    for r in 0..table.rows() {
+        let k = (t[[r, 0]] - 0.0125) / 0.025;
+        assert!(
+            (k - k.round()).abs() < 1e-9,
+            "bin centre {} off the grid",
+            t[[r, 0]]
+        );
+    }
+    let x = table.block("x").unwrap();
+    assert!(x.iter().all(|&r| (r - 40.0).abs() < 1e-9));
+}
