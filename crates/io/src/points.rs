@@ -23,6 +23,7 @@ use ndarray::Array2;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use crate::atomic::write_atomically;
@@ -108,7 +109,22 @@ pub fn write_points(path: &Path, table: &PointTable) -> Result<()> {
             columns.push(Arc::new(Float64Array::from(column.to_vec())));
         }
     }
-    let schema = Arc::new(Schema::new(fields));
+    let description = describe(table).to_string();
+    let schema = Arc::new(Schema::new_with_metadata(
+        fields,
+        [
+            (
+                crate::columnar::METADATA_KEY.to_string(),
+                description.clone(),
+            ),
+            (
+                crate::columnar::PANDAS_ATTRS_KEY.to_string(),
+                description.clone(),
+            ),
+        ]
+        .into_iter()
+        .collect::<std::collections::HashMap<String, String>>(),
+    ));
     let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| IoError::Write {
         path: path.to_path_buf(),
         source: std::io::Error::other(e.to_string()),
@@ -121,6 +137,16 @@ pub fn write_points(path: &Path, table: &PointTable) -> Result<()> {
         let mut out = BufWriter::new(file);
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_key_value_metadata(Some(vec![
+                KeyValue::new(
+                    crate::columnar::METADATA_KEY.to_string(),
+                    description.clone(),
+                ),
+                KeyValue::new(
+                    crate::columnar::PANDAS_ATTRS_KEY.to_string(),
+                    description.clone(),
+                ),
+            ]))
             .build();
         let mut writer = ArrowWriter::try_new(&mut out, schema.clone(), Some(props))
             .map_err(|e| write_err(e.to_string()))?;
@@ -130,6 +156,45 @@ pub fn write_points(path: &Path, table: &PointTable) -> Result<()> {
             path: path.to_path_buf(),
             source: e,
         })
+    })
+}
+
+/// What a point table holds, as the JSON written under the `neuroforge` and `PANDAS_ATTRS`
+/// keys: rows, conditions (in order of appearance), whether rows carry a trajectory, and each
+/// block's columns, with the meaning of the blocks MARBLE's commands name (`x` states, `v`
+/// vectors, `z` embedding).
+fn describe(table: &PointTable) -> serde_json::Value {
+    let mut conditions: Vec<&str> = Vec::new();
+    for c in &table.condition {
+        if !conditions.contains(&c.as_str()) {
+            conditions.push(c);
+        }
+    }
+    let blocks: Vec<serde_json::Value> = table
+        .blocks
+        .iter()
+        .map(|(prefix, block)| {
+            let meaning = match prefix.as_str() {
+                "x" => Some("states"),
+                "v" => Some("vectors (the dynamics at each state)"),
+                "z" => Some("MARBLE embedding"),
+                _ => None,
+            };
+            serde_json::json!({
+                "prefix": prefix,
+                "columns": block.ncols(),
+                "meaning": meaning,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "format": "neuroforge-points",
+        "schema_version": 1,
+        "rows": table.rows(),
+        "conditions": conditions,
+        "trajectory": table.trajectory.is_some(),
+        "blocks": blocks,
+        "written_by": concat!("neuroforge-io ", env!("CARGO_PKG_VERSION")),
     })
 }
 
@@ -296,6 +361,20 @@ mod tests {
         };
         write_points(&path, &table)?;
         assert_eq!(read_points(&path)?, table);
+        // The description, for pandas (`attrs`) and pyarrow, in the file's metadata.
+        let file = std::fs::File::open(&path).map_err(|e| IoError::Usage(e.to_string()))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| IoError::Usage(e.to_string()))?;
+        let metadata = builder.schema().metadata();
+        let description: serde_json::Value =
+            serde_json::from_str(metadata.get("PANDAS_ATTRS").map_or("null", String::as_str))
+                .map_err(|e| IoError::Usage(e.to_string()))?;
+        assert_eq!(metadata.get("neuroforge"), metadata.get("PANDAS_ATTRS"));
+        assert_eq!(description["rows"], 3);
+        assert_eq!(description["conditions"], serde_json::json!(["a", "b"]));
+        assert_eq!(description["blocks"][0]["prefix"], "x");
+        assert_eq!(description["blocks"][0]["meaning"], "states");
+        assert_eq!(description["blocks"][1]["columns"], 2);
         assert_eq!(
             table.conditions(),
             vec![("a".to_string(), vec![0, 1]), ("b".to_string(), vec![2])]
