@@ -899,13 +899,15 @@ impl RunDir {
     /// keep it as the [`ActiveSession`] while open.
     fn write_session_manifest(&self, manifest: &Manifest, index: Option<usize>) -> Result<()> {
         let mut active = active_session();
-        self.write_manifest(manifest)?;
+        let written = self.write_manifest(manifest);
+        // Cleared even when the write failed: a closed session must not keep the run (and its
+        // writer lock) registered for the rest of the process.
         *active = index.map(|index| ActiveSession {
             run: self.clone(),
             manifest: manifest.clone(),
             index,
         });
-        Ok(())
+        written
     }
 
     /// Bring the manifest's record of checkpoint checksums up to date: drop the checkpoints
