@@ -25,10 +25,11 @@ const UNIT_COLUMNS: &[&str] = &[
 ];
 const TIME_COLUMNS: &[&str] = &["time_s", "time", "t", "spike_time", "times", "time_ms"];
 
-/// Read a CSV of spike times (one spike per row: a unit id and a time) into a spike-time
-/// recording, or into binned counts when `options.bin_ms` is set. A `.tsv` file is read with
-/// tabs as separators.
-pub fn import_spike_csv(path: &Path, options: &ImportOptions) -> Result<Recording> {
+/// A CSV table (a `.tsv` file with tabs as separators) opened for reading, with its column
+/// names; a file without a header line is refused.
+fn open_table(
+    path: &Path,
+) -> Result<(csv::Reader<std::io::BufReader<std::fs::File>>, Vec<String>)> {
     let separator = if path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("tsv"))
@@ -37,7 +38,6 @@ pub fn import_spike_csv(path: &Path, options: &ImportOptions) -> Result<Recordin
     } else {
         b','
     };
-    let invalid = |p: String| IoError::invalid(path, p);
     let file = std::fs::File::open(path).map_err(|source| IoError::Read {
         path: path.to_path_buf(),
         source,
@@ -49,13 +49,22 @@ pub fn import_spike_csv(path: &Path, options: &ImportOptions) -> Result<Recordin
         .from_reader(std::io::BufReader::new(file));
     let names: Vec<String> = reader
         .headers()
-        .map_err(|e| invalid(unreadable(&e)))?
+        .map_err(|e| IoError::invalid(path, unreadable(&e)))?
         .iter()
         .map(str::to_string)
         .collect();
     if names.iter().all(String::is_empty) {
-        return Err(invalid("the table has no header line".into()));
+        return Err(IoError::invalid(path, "the table has no header line"));
     }
+    Ok((reader, names))
+}
+
+/// Read a CSV of spike times (one spike per row: a unit id and a time) into a spike-time
+/// recording, or into binned counts when `options.bin_ms` is set. A `.tsv` file is read with
+/// tabs as separators.
+pub fn import_spike_csv(path: &Path, options: &ImportOptions) -> Result<Recording> {
+    let invalid = |p: String| IoError::invalid(path, p);
+    let (mut reader, names) = open_table(path)?;
     let pick = |given: &Option<String>, candidates: &[&str], what: &str| -> Result<usize> {
         let found = match given {
             Some(g) => names.iter().position(|n| n == g).ok_or_else(|| {
@@ -308,33 +317,8 @@ fn write_field<W: std::io::Write>(
 /// skipped). Each column becomes integers when every value is one, numbers when every value is
 /// one (empty cells and `NaN` as missing), text otherwise.
 pub fn read_covariate_csv(path: &Path) -> Result<Vec<crate::recording::Covariate>> {
-    let separator = if path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("tsv"))
-    {
-        b'\t'
-    } else {
-        b','
-    };
     let invalid = |p: String| IoError::invalid(path, p);
-    let file = std::fs::File::open(path).map_err(|source| IoError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(separator)
-        .has_headers(true)
-        .trim(csv::Trim::All)
-        .from_reader(std::io::BufReader::new(file));
-    let names: Vec<String> = reader
-        .headers()
-        .map_err(|e| invalid(unreadable(&e)))?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    if names.iter().all(String::is_empty) {
-        return Err(invalid("the table has no header line".into()));
-    }
+    let (mut reader, names) = open_table(path)?;
     if let Some(empty) = names.iter().position(String::is_empty) {
         return Err(invalid(format!("column {} has no name", empty + 1)));
     }
