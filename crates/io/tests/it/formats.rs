@@ -608,13 +608,7 @@ fn a_kilosort_phy_folder_imports_as_spike_times_per_good_cluster() {
     check(&import(&dir, &all).unwrap(), "all");
 
     // Without phy's curation, Kilosort's own labels decide.
-    let tmp = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.file_name().unwrap() != "cluster_group.tsv" {
-            std::fs::copy(&path, tmp.path().join(path.file_name().unwrap())).unwrap();
-        }
-    }
+    let tmp = crate::common::copy_fixture_folder("kilosort", Some("cluster_group.tsv"));
     let ks = import(tmp.path(), &ImportOptions::default()).unwrap();
     check(&ks, "kilosort_labels");
     assert!(
@@ -667,18 +661,9 @@ fn kilosort_arrays_alone_and_inconsistent_folders_are_refused() {
             && e.contains("import the folder"),
         "{e}"
     );
-    let copy = |skip: &str| {
-        let tmp = tempfile::tempdir().unwrap();
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.file_name().unwrap() != skip {
-                std::fs::copy(&path, tmp.path().join(path.file_name().unwrap())).unwrap();
-            }
-        }
-        tmp
-    };
+    let copy = |skip: &str| crate::common::copy_fixture_folder("kilosort", Some(skip));
     // spike_clusters.npy one entry short.
-    let short = copy("");
+    let short = crate::common::copy_fixture_folder("kilosort", None);
     let clusters = npy::parse(&std::fs::read(dir.join("spike_clusters.npy")).unwrap()).unwrap();
     let n = clusters.shape[0];
     let values: Vec<i32> = (0..n - 1)

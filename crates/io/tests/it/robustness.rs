@@ -145,11 +145,7 @@ proptest! {
 
 /// A copy of the Kilosort / phy fixture folder in which `name` holds `bytes`.
 fn kilosort_with(name: &str, bytes: &[u8]) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(format_fixture("kilosort")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, tmp.path().join(path.file_name().unwrap())).unwrap();
-    }
+    let tmp = crate::common::copy_fixture_folder("kilosort", None);
     std::fs::write(tmp.path().join(name), bytes).unwrap();
     tmp
 }
@@ -196,11 +192,7 @@ proptest! {
 
 /// A copy of the suite2p fixture plane in which `ops.npy` holds `bytes`.
 fn suite2p_with_ops(bytes: &[u8]) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(format_fixture("suite2p/plane0")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, tmp.path().join(path.file_name().unwrap())).unwrap();
-    }
+    let tmp = crate::common::copy_fixture_folder("suite2p/plane0", None);
     std::fs::write(tmp.path().join("ops.npy"), bytes).unwrap();
     tmp
 }

@@ -16,6 +16,20 @@ pub fn format_fixture(rel: &str) -> PathBuf {
     fixtures().join("formats").join(rel)
 }
 
+/// A copy of the fixture folder `fixtures/formats/<rel>` in a temporary directory, without the
+/// file named `without` (if any), for tests that damage or remove one of its files.
+pub fn copy_fixture_folder(rel: &str, without: Option<&str>) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(format_fixture(rel)).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap();
+        if Some(name) != without.map(std::ffi::OsStr::new) {
+            std::fs::copy(&path, tmp.path().join(name)).unwrap();
+        }
+    }
+    tmp
+}
+
 /// What NumPy / SciPy read from each format fixture (written by make_fixtures.py).
 pub fn expected() -> serde_json::Value {
     let text = std::fs::read_to_string(fixtures().join("formats/expected.json"))
