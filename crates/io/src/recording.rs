@@ -423,12 +423,35 @@ impl SpikeTrains {
     /// Spike counts in consecutive bins of `bin_width_s` from `t_start_s`, covering the whole
     /// interval (the last bin may extend past `t_stop_s`); neurons x bins.
     pub fn bin(&self, bin_width_s: f64) -> Result<BinnedActivity> {
+        self.bin_from(self.t_start_s, bin_width_s)
+    }
+
+    /// Spike counts in consecutive bins of `bin_width_s` from `start_s` (a grid shared with
+    /// other data, such as a behaviour sampled from time 0) to `t_stop_s`; neurons x bins. A
+    /// spike before `start_s` is refused.
+    pub fn bin_from(&self, start_s: f64, bin_width_s: f64) -> Result<BinnedActivity> {
         if !(bin_width_s.is_finite() && bin_width_s > 0.0) {
             return Err(IoError::Usage(format!(
                 "bin width must be a positive number of seconds, got {bin_width_s}"
             )));
         }
-        let span = self.t_stop_s - self.t_start_s;
+        if !start_s.is_finite() {
+            return Err(IoError::Usage(format!(
+                "the start of the bins must be a number of seconds, got {start_s}"
+            )));
+        }
+        let first = self
+            .times_s
+            .iter()
+            .filter_map(|t| t.first())
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        if first < start_s {
+            return Err(IoError::Usage(format!(
+                "a spike at {first} s precedes the start of the bins ({start_s} s)"
+            )));
+        }
+        let span = self.t_stop_s.max(start_s) - start_s;
         let bins_f = (span / bin_width_s).ceil().max(1.0);
         let bins = bins_f as usize;
         let cells = bins as f64 * self.times_s.len() as f64;
@@ -442,7 +465,7 @@ impl SpikeTrains {
         let mut counts = Array2::<u32>::zeros((self.times_s.len(), bins));
         for (n, times) in self.times_s.iter().enumerate() {
             for &t in times {
-                let b = (((t - self.t_start_s) / bin_width_s).floor() as usize).min(bins - 1);
+                let b = (((t - start_s) / bin_width_s).floor() as usize).min(bins - 1);
                 counts[(n, b)] = counts[(n, b)].saturating_add(1);
             }
         }
@@ -594,5 +617,24 @@ mod tests {
         assert_eq!(b.counts.row(1).to_vec(), vec![0, 0, 0]);
         assert!(st.bin(0.0).is_err());
         assert!(st.bin(1e-13).is_err());
+    }
+
+    #[test]
+    fn binning_from_a_given_start_keeps_the_grid_and_refuses_earlier_spikes() {
+        // Spikes from 0.025 s; bins of 10 ms from 0, not from the first spike.
+        let st = SpikeTrains {
+            times_s: vec![vec![0.025, 0.031, 0.049]],
+            t_start_s: 0.025,
+            t_stop_s: 0.049,
+        };
+        let b = st.bin_from(0.0, 0.010).unwrap();
+        assert_eq!(b.counts.row(0).to_vec(), vec![0, 0, 1, 1, 1]);
+        assert_eq!(st.bin_from(0.025, 0.010).unwrap(), st.bin(0.010).unwrap());
+        let e = st.bin_from(0.03, 0.010).unwrap_err().to_string();
+        assert!(
+            e.contains("a spike at 0.025 s precedes the start of the bins"),
+            "{e}"
+        );
+        assert!(st.bin_from(f64::NAN, 0.010).is_err());
     }
 }

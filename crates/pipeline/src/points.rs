@@ -171,31 +171,17 @@ struct Binned {
     activity_file: std::path::PathBuf,
 }
 
-/// Spike times binned on the grid anchored at `start` (every spike must be at or after it).
+/// Spike times binned on the grid anchored at `start` (every spike must be at or after it), as
+/// rates in spikes per second.
 fn bin_from(
     trains: &neuroforge_io::SpikeTrains,
     start: f64,
     width: f64,
     path: &Path,
 ) -> Result<Array2<f64>, PipelineError> {
-    let first = trains
-        .times_s
-        .iter()
-        .filter_map(|t| t.first())
-        .copied()
-        .fold(f64::INFINITY, f64::min);
-    if first < start {
-        return Err(PipelineError::unsuitable(
-            path,
-            format!("a spike at {first} s precedes --start-s {start}: lower --start-s"),
-        ));
-    }
-    let anchored = neuroforge_io::SpikeTrains {
-        times_s: trains.times_s.clone(),
-        t_start_s: start,
-        t_stop_s: trains.t_stop_s.max(start),
-    };
-    let binned = anchored.bin(width)?;
+    let binned = trains
+        .bin_from(start, width)
+        .map_err(|e| PipelineError::unsuitable(path, format!("{e}: check --start-s")))?;
     Ok(binned.counts.mapv(|c| f64::from(c) / width))
 }
 
