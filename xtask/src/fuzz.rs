@@ -21,6 +21,10 @@ const TARGETS: &[(&str, &[&str])] = &[
     ("npz", &["fixtures/formats/npz"]),
     ("recording", &[]),
     ("csv", &["fixtures/formats/csv"]),
+    ("nwb", &["fixtures/formats/nwb"]),
+    // The first byte picks the file of the folder that the rest replaces.
+    ("kilosort", &[]),
+    ("suite2p_ops", &["fixtures/formats/suite2p/plane0"]),
 ];
 
 pub fn run(args: &[String]) -> Result<()> {
@@ -41,7 +45,14 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     for t in &chosen {
         if !TARGETS.iter().any(|(name, _)| name == t) {
-            bail!("unknown fuzz target '{t}'; targets: mat, npy, npz, recording, csv");
+            bail!(
+                "unknown fuzz target '{t}'; targets: {}",
+                TARGETS
+                    .iter()
+                    .map(|(name, _)| *name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
         }
     }
     ensure_cargo_fuzz()?;

@@ -17,9 +17,10 @@ use crate::progress::with_spinner;
 pub struct ImportFlags {
     /// Input format (default: from the extension; a folder holding spike_times.npy is a
     /// Kilosort / phy output, any other folder suite2p).
-    #[arg(long, value_name = "mat|npy|npz|suite2p|kilosort|csv")]
+    #[arg(long, value_name = "mat|npy|npz|suite2p|kilosort|nwb|csv")]
     format: Option<SourceFormat>,
-    /// MAT variable, NPZ array or suite2p array (F, Fneu, spks) to read.
+    /// MAT variable, NPZ array, suite2p array (F, Fneu, spks) or NWB series (units, or a
+    /// series name such as a RoiResponseSeries') to read.
     #[arg(long = "var", value_name = "NAME")]
     variable: Option<String>,
     /// Which axis is time (default: time-by-neurons for MAT/CSV, neurons-by-time for NPY/NPZ).
@@ -44,9 +45,13 @@ pub struct ImportFlags {
     /// CSV of covariates (behaviour, trial, ...), one row per bin or frame, to attach.
     #[arg(long, value_name = "FILE")]
     covariates: Option<PathBuf>,
-    /// Kilosort / phy: keep every cluster, not only those labelled good.
+    /// Kilosort / phy and NWB Units: keep every cluster, not only those labelled good.
     #[arg(long = "all-clusters")]
     all_clusters: bool,
+    /// NWB: a behaviour series of the same file (e.g. xy or Position/xy) to attach as
+    /// covariates, interpolated onto the bins or frames; repeat for several.
+    #[arg(long = "behaviour", alias = "behavior", value_name = "SERIES")]
+    behaviour: Vec<String>,
     /// iscell.npy selecting the neurons (rows) of an NPY/NPZ array.
     #[arg(long, value_name = "FILE")]
     iscell: Option<PathBuf>,
@@ -89,6 +94,7 @@ impl ImportFlags {
             frame_rate_hz: self.frame_rate,
             all_rois: self.all_rois,
             all_clusters: self.all_clusters,
+            behaviour: self.behaviour.clone(),
             covariates: self.covariates.clone(),
             neuropil_coefficient: self.neuropil,
             iscell: self.iscell.clone(),

@@ -1,4 +1,4 @@
-//! Exporting recordings to plain arrays and tables: NPY (binned counts or traces) and CSV.
+//! Exporting recordings to plain arrays and tables: NPY (binned counts or traces), CSV and NWB.
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -17,6 +17,8 @@ pub enum ExportFormat {
     /// `.csv`: one row per time point and one column per neuron (spike times: one row per
     /// spike).
     Csv,
+    /// `.nwb`: an NWB 2.x file pynwb reads (feature `nwb`).
+    Nwb,
 }
 
 impl ExportFormat {
@@ -30,17 +32,18 @@ impl ExportFormat {
         {
             Some("npy") => Ok(Self::Npy),
             Some("csv") => Ok(Self::Csv),
+            Some("nwb") => Ok(Self::Nwb),
             _ => Err(IoError::invalid(
                 path,
-                "unknown export extension: use .npy or .csv",
+                "unknown export extension: use .npy, .csv or .nwb",
             )),
         }
     }
 }
 
-/// Write `recording` to `path` as NPY or CSV (by extension), atomically. `layout` orders the
-/// NPY array's axes (default neurons-by-time, NumPy's habit); CSV is always one row per time
-/// point.
+/// Write `recording` to `path` as NPY, CSV or NWB (by extension), atomically. `layout` orders
+/// the NPY array's axes (default neurons-by-time, NumPy's habit); CSV is always one row per time
+/// point, NWB one row per time point as NWB prescribes.
 pub fn export(recording: &Recording, path: &Path, layout: Option<Layout>) -> Result<()> {
     let format = ExportFormat::from_path(path)?;
     let write_err = |e: std::io::Error| IoError::Write {
@@ -64,6 +67,20 @@ pub fn export(recording: &Recording, path: &Path, layout: Option<Layout>) -> Res
                 ));
             }
             write_csv_atomically(recording, path)
+        }
+        ExportFormat::Nwb => {
+            if layout.is_some() {
+                return Err(IoError::Usage(
+                    "--layout applies to NPY exports; NWB is one row per time point".into(),
+                ));
+            }
+            #[cfg(feature = "nwb")]
+            return crate::nwb::write_nwb(recording, path);
+            #[cfg(not(feature = "nwb"))]
+            return Err(IoError::invalid(
+                path,
+                "NWB support is not compiled in (build neuroforge-io with its nwb feature)",
+            ));
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Importing recordings from the array and table files labs have: MATLAB v5 MAT-files,
-//! NumPy NPY/NPZ, suite2p output folders, Kilosort / phy output folders and CSV spike times.
+//! NumPy NPY/NPZ, suite2p output folders, Kilosort / phy output folders, NWB files and CSV spike
+//! times.
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,9 @@ pub enum SourceFormat {
     /// A Kilosort / phy output folder (`spike_times.npy`, `spike_clusters.npy`, `params.py`,
     /// `cluster_group.tsv` or `cluster_KSLabel.tsv`).
     Kilosort,
+    /// An NWB 2.x file (`.nwb`, HDF5): a `Units` table or a `RoiResponseSeries`, with
+    /// behaviour series as covariates. Needs the io crate's `nwb` feature (on by default).
+    Nwb,
 }
 
 impl SourceFormat {
@@ -42,6 +46,7 @@ impl SourceFormat {
             Self::Suite2p => "suite2p",
             Self::Csv => "csv",
             Self::Kilosort => "kilosort",
+            Self::Nwb => "nwb",
         }
     }
 
@@ -63,10 +68,11 @@ impl SourceFormat {
             Some("npy") => Ok(Self::Npy),
             Some("npz") => Ok(Self::Npz),
             Some("csv" | "tsv") => Ok(Self::Csv),
+            Some("nwb") => Ok(Self::Nwb),
             _ => Err(IoError::invalid(
                 path,
                 "cannot tell the format from the extension: pass --format \
-                 mat|npy|npz|suite2p|kilosort|csv",
+                 mat|npy|npz|suite2p|kilosort|nwb|csv",
             )),
         }
     }
@@ -77,6 +83,8 @@ impl SourceFormat {
         match self {
             Self::Mat | Self::Csv => Layout::TimeByNeurons,
             Self::Npy | Self::Npz | Self::Suite2p | Self::Kilosort => Layout::NeuronsByTime,
+            // NWB stores time x channels, and its reader knows it.
+            Self::Nwb => Layout::TimeByNeurons,
         }
     }
 }
@@ -91,8 +99,9 @@ impl std::str::FromStr for SourceFormat {
             "suite2p" => Ok(Self::Suite2p),
             "csv" => Ok(Self::Csv),
             "kilosort" | "phy" => Ok(Self::Kilosort),
+            "nwb" => Ok(Self::Nwb),
             other => Err(format!(
-                "unknown format '{other}': use mat, npy, npz, suite2p, kilosort or csv"
+                "unknown format '{other}': use mat, npy, npz, suite2p, kilosort, nwb or csv"
             )),
         }
     }
@@ -125,8 +134,10 @@ impl TimeUnit {
 pub struct ImportOptions {
     /// Input format. Default: from the extension; a directory is a suite2p folder.
     pub format: Option<SourceFormat>,
-    /// MAT variable, NPZ array or suite2p array (`F`, `Fneu`, `spks`) to read. Default: the
-    /// file's only numeric array (suite2p: `F`); several arrays without a choice is an error.
+    /// MAT variable, NPZ array, suite2p array (`F`, `Fneu`, `spks`) or NWB series (`units`,
+    /// a series name or the end of its path) to read. Default: the file's only numeric array
+    /// (suite2p: `F`; NWB: its only Units table or RoiResponseSeries); several without a
+    /// choice is an error.
     pub variable: Option<String>,
     /// Which axis of the array is time. Default: [`SourceFormat::default_layout`].
     pub layout: Option<Layout>,
@@ -149,8 +160,14 @@ pub struct ImportOptions {
     /// none.
     pub covariates: Option<PathBuf>,
     /// Kilosort / phy: keep every cluster instead of those labelled `good` (in
-    /// `cluster_group.tsv`, else `cluster_KSLabel.tsv`). Default: false.
+    /// `cluster_group.tsv`, else `cluster_KSLabel.tsv`); NWB: every unit instead of those
+    /// labelled `good` in the Units table's `quality` (or `KSLabel`) column. Default: false.
     pub all_clusters: bool,
+    /// NWB: behaviour series (`SpatialSeries`, `TimeSeries`, ...) of the same file to attach
+    /// as covariates, each named by its name or the end of its path (`xy`, `Position/xy`);
+    /// each column becomes a covariate (`xy_0`, `xy_1`), interpolated linearly onto the bin
+    /// centres or frame times. Default: none.
+    pub behaviour: Vec<String>,
     /// An `iscell.npy` whose first column selects neurons (rows where it is > 0.5) of an NPY or
     /// NPZ array. Default: none (suite2p folders use their own `iscell.npy`).
     pub iscell: Option<PathBuf>,
@@ -257,6 +274,14 @@ fn import_source(path: &Path, options: &ImportOptions) -> Result<Recording> {
         None => SourceFormat::detect(path)?,
     };
     tracing::info!(path = %path.display(), format = format.name(), "importing");
+    if !options.behaviour.is_empty() && format != SourceFormat::Nwb {
+        return Err(IoError::Usage(format!(
+            "--behaviour names series of an NWB file, and {} is {}: attach other covariates \
+             with --covariates FILE.csv",
+            path.display(),
+            format.name()
+        )));
+    }
     match format {
         SourceFormat::Mat => {
             let bytes = read_file(path)?;
@@ -312,6 +337,13 @@ fn import_source(path: &Path, options: &ImportOptions) -> Result<Recording> {
             }
             crate::kilosort::import_kilosort(path, options)
         }
+        #[cfg(feature = "nwb")]
+        SourceFormat::Nwb => crate::nwb::import_nwb(path, options),
+        #[cfg(not(feature = "nwb"))]
+        SourceFormat::Nwb => Err(IoError::invalid(
+            path,
+            "NWB support is not compiled in (build neuroforge-io with its nwb feature)",
+        )),
     }
 }
 

@@ -8,7 +8,8 @@
 //! - [`write_recording`] / [`read_recording`]: the on-disk form, Parquet or Arrow IPC, with the
 //!   layout of docs/FORMAT.md, readable by pandas, polars and pyarrow without neuroforge.
 //! - [`import()`]: MATLAB v5 MAT-files, NumPy NPY/NPZ, suite2p folders, Kilosort / phy
-//!   folders and CSV/TSV spike times; [`export()`]: NPY and CSV.
+//!   folders, NWB files (feature `nwb`, on by default) and CSV/TSV spike times; [`export()`]:
+//!   NPY, CSV and NWB.
 //!
 //! - [`points`]: point tables (states, vectors, embeddings by condition) for MARBLE.
 //!
@@ -39,6 +40,8 @@ pub mod import;
 mod kilosort;
 pub mod mat;
 pub mod npy;
+#[cfg(feature = "nwb")]
+pub mod nwb;
 mod pickle;
 pub mod points;
 mod recording;

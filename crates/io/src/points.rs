@@ -208,6 +208,25 @@ fn split_name(name: &str) -> Option<(&str, usize)> {
     Some((prefix, index.parse().ok()?))
 }
 
+/// Whether `path` is a Parquet point table written by neuroforge (its metadata says so). False
+/// for anything unreadable: the caller's own reader then reports the problem.
+pub fn is_point_table(path: &Path) -> bool {
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    guarded("Parquet file", || {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
+        let described = builder
+            .schema()
+            .metadata()
+            .get(crate::columnar::METADATA_KEY)
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+            .is_some_and(|v| v["format"] == "neuroforge-points");
+        Ok(described)
+    })
+    .unwrap_or(false)
+}
+
 /// Reads a point table from a Parquet file.
 pub fn read_points(path: &Path) -> Result<PointTable> {
     let file = File::open(path).map_err(|source| IoError::Read {

@@ -138,9 +138,10 @@ impl Simulate {
 /// `neuroforge export`.
 #[derive(Debug, Args)]
 pub struct Export {
-    /// A recording file, or any input `import` accepts.
+    /// A recording file, any input `import` accepts, or (for .nwb) a point table from
+    /// `points` or `embed`.
     file: PathBuf,
-    /// The file to write: .npy or .csv.
+    /// The file to write: .npy, .csv or .nwb.
     #[arg(long)]
     out: PathBuf,
     /// Axis order of the NPY array (default neurons-by-time).
@@ -151,9 +152,20 @@ pub struct Export {
 }
 
 impl Export {
-    /// Writes the recording's activity as NPY or CSV.
+    /// Writes the recording's activity as NPY, CSV or NWB (or a point table as NWB).
     pub fn run(self) -> Result<(), CliError> {
-        neuroforge_io::export::ExportFormat::from_path(&self.out)?;
+        let format = neuroforge_io::export::ExportFormat::from_path(&self.out)?;
+        if format == neuroforge_io::export::ExportFormat::Nwb
+            && neuroforge_io::points::is_point_table(&self.file)
+        {
+            let table = neuroforge_io::read_points(&self.file)?;
+            let description = format!("point table {} exported by neuroforge", self.file.display());
+            with_spinner(format!("writing {}", self.out.display()), || {
+                neuroforge_io::nwb::write_points_nwb(&table, &self.out, &description)
+            })?;
+            println!("wrote {}", self.out.display());
+            return Ok(());
+        }
         let recording = self.flags.open(&self.file)?;
         with_spinner(format!("writing {}", self.out.display()), || {
             neuroforge_io::export(&recording, &self.out, self.out_layout)

@@ -434,3 +434,66 @@ fn a_kilosort_folder_imports_and_its_spike_times_file_alone_is_refused() {
         "import the folder",
     );
 }
+
+/// An NWB file written by pynwb imports with its good units and the tracked position, goes out
+/// again as NWB, and comes back the same; NWB files without what was asked for are refused.
+#[test]
+fn an_nwb_file_imports_with_behaviour_and_exports_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let counts = tmp.path().join("counts.parquet");
+    crate::common::ok(&[
+        "import",
+        &f("nwb/units_position.nwb"),
+        "--bin-ms",
+        "100",
+        "--behaviour",
+        "Position/xy",
+        "--out",
+        counts.to_str().unwrap(),
+    ]);
+    let summary: serde_json::Value = serde_json::from_str(&crate::common::ok(&[
+        "inspect",
+        counts.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(summary["neurons"], 4, "{summary}");
+    assert_eq!(summary["bins"], 400, "{summary}");
+    let exported = tmp.path().join("counts.nwb");
+    crate::common::ok(&[
+        "export",
+        counts.to_str().unwrap(),
+        "--out",
+        exported.to_str().unwrap(),
+    ]);
+    let back = tmp.path().join("back.parquet");
+    crate::common::ok(&[
+        "import",
+        exported.to_str().unwrap(),
+        "--behaviour",
+        "xy_0",
+        "--behaviour",
+        "xy_1",
+        "--out",
+        back.to_str().unwrap(),
+    ]);
+    let read = |p: &std::path::Path| neuroforge_io::read_recording(p).unwrap();
+    let (a, b) = (read(&counts), read(&back));
+    assert_eq!(a.neuron_ids(), b.neuron_ids());
+    assert_eq!(a.activity(), b.activity());
+    assert_eq!(a.covariates(), b.covariates());
+    assert_bad_input(
+        &["import", &f("nwb/behaviour_only.nwb")],
+        "behaviour_only.nwb",
+        "holds no neural data",
+    );
+    assert_bad_input(
+        &["import", &f("nwb/ophys.nwb")],
+        "ophys.nwb",
+        "choose one with --var",
+    );
+    let cut = tmp.path().join("cut.nwb");
+    let bytes = std::fs::read(f("nwb/ophys.nwb")).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    assert_bad_input(&["import", cut.to_str().unwrap()], "cut.nwb", "");
+}

@@ -3,5 +3,7 @@
 
 mod common;
 mod formats;
+#[cfg(feature = "nwb")]
+mod nwb;
 mod robustness;
 mod roundtrip;

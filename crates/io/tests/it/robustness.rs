@@ -220,3 +220,50 @@ proptest! {
         let _ = import(dir.path(), &ImportOptions::default());
     }
 }
+
+#[cfg(feature = "nwb")]
+fn nwb_options() -> ImportOptions {
+    ImportOptions {
+        bin_ms: Some(100.0),
+        behaviour: vec!["xy".into()],
+        ..Default::default()
+    }
+}
+
+#[cfg(feature = "nwb")]
+#[test]
+fn every_truncation_of_an_nwb_file_is_an_error_naming_it() {
+    let full = std::fs::read(format_fixture("nwb/units_position.nwb")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.nwb");
+    for cut in cut_points(full.len()) {
+        std::fs::write(&path, &full[..cut]).unwrap();
+        // The last bytes of an HDF5 file may be free space, so a cut there can still import.
+        if let Err(e) = import(&path, &nwb_options()) {
+            let e = e.to_string();
+            assert!(
+                e.starts_with(&format!("{}: ", path.display())),
+                "cut at {cut}: {e}"
+            );
+            assert_eq!(e.lines().count(), 1, "cut at {cut}: {e}");
+        }
+    }
+}
+
+#[cfg(feature = "nwb")]
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn corrupted_nwb_files_never_panic(flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
+        let dir = tempfile::tempdir().unwrap();
+        for fixture in ["nwb/units_position.nwb", "nwb/ophys.nwb"] {
+            let bytes = std::fs::read(format_fixture(fixture)).unwrap();
+            let path = dir.path().join("x.nwb");
+            std::fs::write(&path, corrupt(bytes, &flips)).unwrap();
+            let _ = import(&path, &nwb_options());
+            let raw = ImportOptions { variable: Some("raw".into()), ..Default::default() };
+            let _ = import(&path, &raw);
+        }
+    }
+}
