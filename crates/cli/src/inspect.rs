@@ -18,6 +18,7 @@ pub fn human(file: &Path, s: &RecordingSummary) -> String {
         (k, _) => k.name().to_string(),
     };
     line("kind", kind);
+    line("quantity", format!("{} ({})", s.quantity, s.units));
     line("neurons", s.neurons.to_string());
     if let Some(b) = s.bins {
         let width = s.bin_width_s.map_or(

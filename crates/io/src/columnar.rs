@@ -88,6 +88,13 @@ pub struct FileHeader {
     pub schema_version: u32,
     /// Kind of activity.
     pub kind: ActivityKind,
+    /// What the values measure (`spike counts`, `fluorescence`, `dF/F`, ...; written from
+    /// [`Recording::quantity`], informational on reading: the provenance keeps the source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<String>,
+    /// Their units (`spikes per bin`, `a.u.`, `dF/F`, `s`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub units: Option<String>,
     /// Neuron ids in row order of the activity (column names of the neuron columns).
     pub neurons: Vec<String>,
     /// Covariate column names, in order.
@@ -165,10 +172,13 @@ pub fn write_recording(path: &Path, recording: &Recording) -> Result<()> {
 /// The header, Arrow schema and record batches of `recording`.
 pub fn to_batches(recording: &Recording) -> Result<(FileHeader, SchemaRef, Vec<RecordBatch>)> {
     let activity = recording.activity();
+    let (quantity, units) = recording.quantity();
     let mut header = FileHeader {
         format: FORMAT_NAME.into(),
         schema_version: SCHEMA_VERSION,
         kind: activity.kind(),
+        quantity: Some(quantity),
+        units: Some(units),
         neurons: recording.neuron_ids().to_vec(),
         covariates: recording
             .covariates()

@@ -557,6 +557,8 @@ fn array_to_recording(
         steps,
         written_by: Some(concat!("neuroforge-io ", env!("CARGO_PKG_VERSION")).into()),
         ground_truth: None,
+        quantity: None,
+        units: None,
     };
     Recording::new(ids, activity, vec![], provenance).map_err(|e| e.at(path))
 }
@@ -816,6 +818,19 @@ fn import_suite2p(dir: &Path, options: &ImportOptions) -> Result<Recording> {
     let provenance = rec.provenance_mut();
     provenance.source_file = Some(dir.display().to_string());
     provenance.steps.extend(steps);
+    if rec.activity().kind() == ActivityKind::Traces {
+        let provenance = rec.provenance_mut();
+        provenance.quantity = Some(
+            match name.as_str() {
+                "F" if coefficient != 0.0 => "fluorescence (neuropil subtracted)",
+                "F" => "fluorescence",
+                "Fneu" => "neuropil fluorescence",
+                _ => "deconvolved activity (suite2p spks)",
+            }
+            .into(),
+        );
+        provenance.units = Some("a.u.".into());
+    }
     Ok(rec)
 }
 

@@ -259,6 +259,8 @@ pub(crate) fn import_kilosort(dir: &Path, options: &ImportOptions) -> Result<Rec
         steps,
         written_by: Some(concat!("neuroforge-io ", env!("CARGO_PKG_VERSION")).into()),
         ground_truth: None,
+        quantity: None,
+        units: None,
     };
     Recording::new(ids, activity, vec![], provenance).map_err(|e| e.at(dir))
 }

@@ -382,6 +382,8 @@ fn import_nwb_unguarded(path: &Path, options: &ImportOptions) -> Result<Recordin
     } else {
         read_activity_series(path, &file, &chosen, options, &mut steps)?
     };
+    let series_quantity = (chosen.kind != "Units" && matches!(activity, Activity::Traces(_)))
+        .then(|| series_quantity(&file, &chosen.path));
     let mut covariates = Vec::new();
     if !options.behaviour.is_empty() {
         let Some(times) = times else {
@@ -424,6 +426,10 @@ fn import_nwb_unguarded(path: &Path, options: &ImportOptions) -> Result<Recordin
             covariates.extend(added);
         }
     }
+    let (quantity, units) = match &series_quantity {
+        Some((q, u)) => (Some(q.clone()), u.clone()),
+        None => (None, None),
+    };
     let provenance = Provenance {
         source_file: Some(path.display().to_string()),
         source_format: Some("nwb".into()),
@@ -433,6 +439,8 @@ fn import_nwb_unguarded(path: &Path, options: &ImportOptions) -> Result<Recordin
         steps,
         written_by: Some(concat!("neuroforge-io ", env!("CARGO_PKG_VERSION")).into()),
         ground_truth: None,
+        quantity,
+        units,
     };
     Recording::new(ids, activity, covariates, provenance).map_err(|e| e.at(path))
 }
@@ -630,6 +638,30 @@ fn read_activity_series(
             })
         };
     Ok((ids, activity, Some(times)))
+}
+
+/// What the traces of the series at `at` measure, by its container (`DfOverF`,
+/// `Fluorescence`), and the units its `data` declares.
+fn series_quantity(file: &H5File, at: &str) -> (String, Option<String>) {
+    let parent = at.rsplit_once('/').map_or("", |(p, _)| p);
+    let container = parent.rsplit('/').next().unwrap_or("");
+    let container_type = typed_group_kind(file, parent);
+    let quantity = match container_type.as_deref().unwrap_or(container) {
+        "DfOverF" => "dF/F",
+        "Fluorescence" => "fluorescence",
+        _ => "traces",
+    };
+    let units = file
+        .dataset(&format!("{at}/data"))
+        .ok()
+        .and_then(|d| attr_text(&d, "unit"))
+        .filter(|u| !u.trim().is_empty());
+    (quantity.to_string(), units)
+}
+
+/// The `neurodata_type` of the group at `at`, if it has one.
+fn typed_group_kind(file: &H5File, at: &str) -> Option<String> {
+    group_for(file, at).ok()?.attr_string("neurodata_type").ok()
 }
 
 /// Neuron ids of the columns of the series at `at`: our own `neurons` table, the ROI indices
@@ -1044,6 +1076,9 @@ pub fn write_nwb(recording: &Recording, path: &Path) -> Result<()> {
             }
             Activity::Traces(t) => {
                 let rate = t.frame_rate_hz.unwrap_or(1.0);
+                let (quantity, units) = recording.quantity();
+                let description =
+                    format!("{quantity} per frame, one column per neuron (see the neurons table)");
                 let comments =
                     with_unknown_rate(&provenance, t.frame_rate_hz.is_none(), "frame rate");
                 let data: Vec<f32> = t.values.t().iter().copied().collect();
@@ -1052,11 +1087,11 @@ pub fn write_nwb(recording: &Recording, path: &Path) -> Result<()> {
                 w.time_series(
                     &series,
                     SeriesSpec {
-                        description: "traces per frame, one column per neuron (see the neurons table)",
+                        description: &description,
                         comments: &comments,
                         shape: [t.values.ncols(), t.values.nrows()],
                         data: &data,
-                        unit: "a.u.",
+                        unit: &units,
                         rate_hz: rate,
                     },
                 )?;

@@ -161,6 +161,14 @@ pub struct Provenance {
     /// The program and version that wrote the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written_by: Option<String>,
+    /// What the activity's values measure (`spike counts`, `fluorescence`, `dF/F`,
+    /// `inferred spikes`, `importance`, ...), when a step said so; see [`Recording::quantity`]
+    /// for the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<String>,
+    /// The units of those values (`spikes per bin`, `a.u.`, `dF/F`, `s`, ...), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub units: Option<String>,
     /// For simulated data: what generated it (settings, seed, true parameters), as JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ground_truth: Option<serde_json::Value>,
@@ -304,11 +312,35 @@ impl Recording {
         self.neuron_ids.len()
     }
 
+    /// What the activity's values measure and their units: those a step recorded in the
+    /// provenance, else by kind: binned `spike counts` in `spikes per bin`, `spike times` in
+    /// `s`, `traces` in `a.u.`.
+    pub fn quantity(&self) -> (String, String) {
+        let (quantity, units) = match self.activity.kind() {
+            ActivityKind::Binned => ("spike counts", "spikes per bin"),
+            ActivityKind::SpikeTimes => ("spike times", "s"),
+            ActivityKind::Traces => ("traces", "a.u."),
+        };
+        (
+            self.provenance
+                .quantity
+                .clone()
+                .unwrap_or_else(|| quantity.to_string()),
+            self.provenance
+                .units
+                .clone()
+                .unwrap_or_else(|| units.to_string()),
+        )
+    }
+
     /// A summary of shape, timing and rates, as `neuroforge inspect` prints it.
     pub fn summary(&self) -> RecordingSummary {
+        let (quantity, units) = self.quantity();
         let neurons = self.neurons();
         let mut s = RecordingSummary {
             kind: self.activity.kind(),
+            quantity,
+            units,
             neurons,
             bins: None,
             frames: None,
@@ -481,6 +513,10 @@ impl SpikeTrains {
 pub struct RecordingSummary {
     /// `binned`, `traces` or `spike_times`.
     pub kind: ActivityKind,
+    /// What the values measure ([`Recording::quantity`]).
+    pub quantity: String,
+    /// Their units.
+    pub units: String,
     /// Number of neurons.
     pub neurons: usize,
     /// Number of bins (binned data).

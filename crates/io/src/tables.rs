@@ -186,6 +186,8 @@ pub fn import_spike_csv(path: &Path, options: &ImportOptions) -> Result<Recordin
         steps,
         written_by: Some(concat!("neuroforge-io ", env!("CARGO_PKG_VERSION")).into()),
         ground_truth: None,
+        quantity: None,
+        units: None,
     };
     Recording::new(ids, activity, vec![], provenance).map_err(|e| e.at(path))
 }

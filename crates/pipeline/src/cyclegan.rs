@@ -474,6 +474,7 @@ pub fn translate(
                 )])
                 .collect(),
             written_by: Some(concat!("neuroforge ", env!("CARGO_PKG_VERSION")).into()),
+            quantity: Some(format!("translated {:?}", config.pipeline.signal)),
             ..neuroforge_io::Provenance::default()
         },
     )?;
@@ -681,6 +682,8 @@ pub fn saliency(
                 run_dir.display()
             )],
             written_by: Some(concat!("neuroforge ", env!("CARGO_PKG_VERSION")).into()),
+            quantity: Some("attribution |G(x) - x|".into()),
+            units: Some("normalised units".into()),
             ..neuroforge_io::Provenance::default()
         },
     )?;

@@ -229,6 +229,8 @@ pub fn run(
         };
         let before = constant_rows(&w.values);
         w.values = neuroforge_signal::dff(w.values.view(), &config).map_err(signal)?;
+        provenance.quantity = Some("dF/F".into());
+        provenance.units = Some("dF/F".into());
         steps.push(format!(
             "dF/F with a running {}th-percentile baseline over {} frames",
             flags.dff_percentile, flags.dff_window
@@ -259,6 +261,8 @@ pub fn run(
         let result =
             neuroforge_signal::deconvolve_population(w.values.view(), &config).map_err(signal)?;
         w.values = result.spikes;
+        provenance.quantity = Some("inferred spikes (OASIS)".into());
+        provenance.units = Some("a.u. (spike amplitude)".into());
         let medians: Vec<String> = (0..usize::from(order))
             .map(|k| {
                 let mut column: Vec<f64> =
@@ -302,12 +306,19 @@ pub fn run(
         )?;
         if let Some(threshold) = flags.binarize {
             w.counts = true;
+            provenance.quantity = Some("inferred spikes (binarised)".into());
+            provenance.units = Some("spikes per bin".into());
             steps.push(format!("spikes binarised at {threshold}"));
         }
     }
     if let Some(sigma) = flags.smooth_sigma {
         let before = constant_rows(&w.values);
         w.values = neuroforge_signal::gaussian_smooth(w.values.view(), sigma).map_err(signal)?;
+        if w.counts {
+            // Smoothed counts are a rate per bin, no longer counts.
+            provenance.quantity = Some("smoothed spike counts".into());
+            provenance.units = Some("spikes per bin".into());
+        }
         w.counts = false;
         steps.push(format!("Gaussian smoothing, sigma {sigma} time points"));
         check_step("smoothing", &w, &before, &ids, strict, input, &mut steps)?;
@@ -319,6 +330,18 @@ pub fn run(
         };
         w.values = values;
         w.counts = false;
+        let before = provenance
+            .quantity
+            .clone()
+            .unwrap_or_else(|| "activity".to_string());
+        provenance.quantity = Some(format!("normalised {before}"));
+        provenance.units = Some(
+            match kind {
+                NormKind::MinMax => "min-max (0 to 1 per neuron)",
+                NormKind::ZScore => "z-score per neuron",
+            }
+            .into(),
+        );
         steps.push(format!(
             "per-neuron {} normalisation",
             if kind == NormKind::MinMax {

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array2, Array3};
 use neuroforge_explain::{ImportanceConfig, importance_maps, packet_shape};
-use neuroforge_io::{Activity, BinnedActivity, CovariateValues, Recording, TraceActivity};
+use neuroforge_io::{
+    Activity, BinnedActivity, CovariateValues, Provenance, Recording, TraceActivity,
+};
 use neuroforge_models::{Architecture, ModelPreset, SpikeGanConfig};
 use neuroforge_train::{
     DataConfig, DataDescription, MetricsLine, RunDir, SpikeGanRunConfig, SpikeGanTrainer,
@@ -400,7 +402,11 @@ pub fn sample(
                 frame_rate_hz: bin_width_s.map(|w| 1.0 / w),
             }),
             vec![samples_covariate(count, bins)],
-            run_provenance(run_dir, vec![step.replace("x = 1[p > u]", "p = G(z)")]),
+            Provenance {
+                quantity: Some("spike probability".into()),
+                units: Some("probability per bin".into()),
+                ..run_provenance(run_dir, vec![step.replace("x = 1[p > u]", "p = G(z)")])
+            },
         )?;
         neuroforge_io::write_recording(path, &recording)?;
     }
@@ -535,7 +541,11 @@ pub fn explain_importance(
             frame_rate_hz: bin_width_s.map(|w| 1.0 / w),
         }),
         vec![samples_covariate(count, bins)],
-        run_provenance(run_dir, vec![step]),
+        Provenance {
+            quantity: Some("importance".into()),
+            units: Some("a.u. (critic gradient)".into()),
+            ..run_provenance(run_dir, vec![step])
+        },
     )?;
     let neuron_importance = maps.neuron_importance();
     let packet = packet_shape(

@@ -294,6 +294,15 @@ fn a_suite2p_folder_preprocesses_to_its_true_spikes() {
             && steps.iter().any(|s| s.contains("from ops.npy")),
         "{steps:?}"
     );
+    // The file says what its values are: the last step's quantity and units.
+    let summary: serde_json::Value = serde_json::from_str(&crate::common::ok(&[
+        "inspect",
+        out.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(summary["quantity"], "inferred spikes (OASIS)", "{summary}");
+    assert_eq!(summary["units"], "a.u. (spike amplitude)", "{summary}");
 }
 
 /// A step that leaves every neuron all zero: a warning recorded in the provenance, and with

@@ -262,6 +262,10 @@ fn suite2p_folder_keeps_the_cells_with_their_roi_ids() {
                 .any(|s| s.starts_with("neuropil subtracted: F - 0.7 Fneu")),
         "{steps:?}"
     );
+    assert_eq!(
+        corrected.quantity(),
+        ("fluorescence (neuropil subtracted)".into(), "a.u.".into())
+    );
     // suite2p's output folder with one plane imports that plane.
     let root = import(&format_fixture("suite2p"), &ImportOptions::default()).unwrap();
     assert_eq!(root.activity(), corrected.activity());

@@ -153,6 +153,8 @@ fn roi_response_series_are_chosen_by_name() {
     let first: Vec<f64> = t.values.column(0).iter().map(|&v| f64::from(v)).collect();
     assert_eq!(first, floats(&want["raw_first_frame"]));
     assert_eq!(raw.neuron_ids(), ["0", "1", "2", "3", "4"]);
+    // What the values are, from the series' container and its data's unit.
+    assert_eq!(raw.quantity(), ("fluorescence".into(), "a.u.".into()));
     let dff = read("DfOverF/dff");
     let Activity::Traces(t) = dff.activity() else {
         panic!("not traces")
@@ -164,6 +166,7 @@ fn roi_response_series_are_chosen_by_name() {
         .map(|&v| f64::from(v))
         .collect();
     assert_eq!(last, floats(&want["dff_last_frame"]));
+    assert_eq!(dff.quantity(), ("dF/F".into(), "dF/F".into()));
 }
 
 /// Files without what was asked for, and damaged files, are refused with one line naming the
@@ -297,6 +300,8 @@ fn exports_read_back_unchanged() {
     .unwrap();
     let back = export_and_reimport(&traces, &ImportOptions::default());
     assert_eq!(back.activity(), traces.activity());
+    // The units travel in the series' data; the container is ours, so the name is generic.
+    assert_eq!(back.quantity().1, "a.u.");
     assert_eq!(back.neuron_ids(), traces.neuron_ids());
 }
 

@@ -38,9 +38,10 @@ fn provenance() -> impl Strategy<Value = Provenance> {
         prop::option::of("(mat|npy|csv)"),
         any::<bool>(),
         prop::collection::vec(".{0,20}", 0..3),
+        prop::option::of("(dF/F|fluorescence|[a-z ]{0,12})"),
     )
         .prop_map(
-            |(source_file, source_format, layout_assumed, steps)| Provenance {
+            |(source_file, source_format, layout_assumed, steps, quantity)| Provenance {
                 source_file,
                 source_format,
                 variable: None,
@@ -49,6 +50,8 @@ fn provenance() -> impl Strategy<Value = Provenance> {
                 steps,
                 written_by: Some("proptest".into()),
                 ground_truth: None,
+                units: quantity.as_ref().map(|q| format!("{q} units")),
+                quantity,
             },
         )
 }
@@ -191,6 +194,9 @@ fn version_2_tables_carry_time_integer_ids_and_pandas_attrs_and_version_1_still_
     .unwrap();
     let (header, schema, batches) = to_batches(&traces).unwrap();
     assert_eq!(header.schema_version, 2);
+    // What the values are and their units, by kind when no step said.
+    assert_eq!(header.quantity.as_deref(), Some("traces"));
+    assert_eq!(header.units.as_deref(), Some("a.u."));
     assert_eq!(schema.field(0).name(), "time_s");
     let time = batches[0]
         .column(0)
