@@ -42,9 +42,14 @@ pub struct ImportFlags {
     /// imports F as it is].
     #[arg(long = "neuropil", value_name = "C")]
     neuropil: Option<f64>,
-    /// CSV of covariates (behaviour, trial, ...), one row per bin or frame, to attach.
+    /// A table of covariates (behaviour, trial, ...; CSV, TSV or Parquet), one row per bin or
+    /// frame, to attach.
     #[arg(long, value_name = "FILE")]
     covariates: Option<PathBuf>,
+    /// MAT / NPZ: an array of the same file to attach as covariates (one value per bin or
+    /// frame; time x k gives NAME_0..); repeat for several.
+    #[arg(long = "covariate-var", value_name = "NAME")]
+    covariate_vars: Vec<String>,
     /// Kilosort / phy and NWB Units: keep every cluster, not only those labelled good.
     #[arg(long = "all-clusters")]
     all_clusters: bool,
@@ -96,6 +101,7 @@ impl ImportFlags {
             all_clusters: self.all_clusters,
             behaviour: self.behaviour.clone(),
             covariates: self.covariates.clone(),
+            covariate_vars: self.covariate_vars.clone(),
             neuropil_coefficient: self.neuropil,
             iscell: self.iscell.clone(),
             unit_column: self.unit_col.clone(),

@@ -273,8 +273,9 @@ impl NumericArray {
         })
     }
 
-    /// Flat index of matrix element (row, col).
-    fn flat_index(&self, rows: usize, cols: usize, row: usize, col: usize) -> usize {
+    /// Flat index of matrix element (row, col) of the [`matrix_dims`](Self::matrix_dims)
+    /// `rows` x `cols` view.
+    pub(crate) fn flat_index(&self, rows: usize, cols: usize, row: usize, col: usize) -> usize {
         match self.order {
             Order::RowMajor => row * cols + col,
             Order::ColumnMajor => col * rows + row,

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::array::{Dtype, Layout, NumericArray, NumericData};
 use crate::error::{IoError, Result};
 use crate::recording::{
-    Activity, ActivityKind, BinnedActivity, Provenance, Recording, TraceActivity,
-    default_neuron_ids,
+    Activity, ActivityKind, BinnedActivity, Covariate, CovariateValues, Provenance, Recording,
+    TraceActivity, default_neuron_ids,
 };
 use crate::{mat, npy};
 
@@ -155,10 +155,13 @@ pub struct ImportOptions {
     /// suite2p: the neuropil coefficient `c` of `F - c Fneu`, applied when reading `F`.
     /// Default: 0.7 (suite2p's); 0 imports F as it is.
     pub neuropil_coefficient: Option<f64>,
-    /// A CSV of covariates (behaviour, trial, condition), one row per bin or frame of the
-    /// imported activity, one column per covariate (a `time_s` column is skipped). Default:
-    /// none.
+    /// A table of covariates (behaviour, trial, condition): CSV, TSV or Parquet, one row per
+    /// bin or frame of the imported activity, one column per covariate (a `time_s` column is
+    /// skipped). Default: none.
     pub covariates: Option<PathBuf>,
+    /// MAT / NPZ: arrays of the same file to attach as covariates (one value per time point;
+    /// a time x k or k x time array gives `NAME_0` ... `NAME_{k-1}`). Default: none.
+    pub covariate_vars: Vec<String>,
     /// Kilosort / phy: keep every cluster instead of those labelled `good` (in
     /// `cluster_group.tsv`, else `cluster_KSLabel.tsv`); NWB: every unit instead of those
     /// labelled `good` in the Units table's `quality` (or `KSLabel`) column. Default: false.
@@ -225,45 +228,166 @@ impl ImportOptions {
     }
 }
 
-/// Import `path` into a recording (with the covariates of `options.covariates` attached).
+/// Import `path` into a recording, with the covariates of `options.covariate_vars` (arrays of
+/// the same file) and of `options.covariates` (a second file) attached.
 pub fn import(path: &Path, options: &ImportOptions) -> Result<Recording> {
-    let recording = import_source(path, options)?;
-    match &options.covariates {
-        Some(table) => attach_covariates(recording, path, table),
-        None => Ok(recording),
+    let mut recording = import_source(path, options)?;
+    if !options.covariate_vars.is_empty() {
+        let points = time_points_for(&recording, path, "--covariate-var")?;
+        let added = array_covariates(path, options, points)?;
+        recording = attach_covariates(recording, path, added)?;
     }
+    if let Some(table) = &options.covariates {
+        let points = time_points_for(&recording, path, "--covariates")?;
+        let added = crate::tables::read_covariate_table(table)?;
+        let rows = added.first().map_or(0, |c| c.values.len());
+        if rows != points {
+            return Err(IoError::invalid(
+                table,
+                format!(
+                    "holds {rows} rows, but {} has {points} time points: the covariate table \
+                     needs one row per bin or frame",
+                    path.display()
+                ),
+            ));
+        }
+        recording = attach_covariates(recording, table, added)?;
+    }
+    Ok(recording)
 }
 
-/// `recording` (imported from `source`) with the covariates of the CSV `table` (one row per
-/// time point) attached.
-fn attach_covariates(recording: Recording, source: &Path, table: &Path) -> Result<Recording> {
-    let Some(points) = recording.activity().time_points() else {
-        return Err(IoError::Usage(format!(
-            "--covariates needs bins or frames, and {} holds spike times: pass --bin-ms",
+/// The number of bins or frames of `recording` (imported from `source`), which `flag` needs.
+fn time_points_for(recording: &Recording, source: &Path, flag: &str) -> Result<usize> {
+    recording.activity().time_points().ok_or_else(|| {
+        IoError::Usage(format!(
+            "{flag} needs bins or frames, and {} holds spike times: pass --bin-ms",
             source.display()
-        )));
-    };
-    let added = crate::tables::read_covariate_csv(table)?;
-    let rows = added.first().map_or(0, |c| c.values.len());
-    if rows != points {
-        return Err(IoError::invalid(
-            table,
-            format!(
-                "holds {rows} rows, but {} has {points} time points: the covariate table needs \
-                 one row per bin or frame",
-                source.display()
-            ),
-        ));
-    }
+        ))
+    })
+}
+
+/// `recording` with the covariates `added` (one value per time point, read from `from`).
+fn attach_covariates(
+    recording: Recording,
+    from: &Path,
+    added: Vec<Covariate>,
+) -> Result<Recording> {
     let names: Vec<String> = added.iter().map(|c| c.name.clone()).collect();
     let (ids, activity, mut covariates, mut provenance) = recording.into_parts();
     covariates.extend(added);
     provenance.steps.push(format!(
         "covariates {} from {}",
         names.join(", "),
-        table.display()
+        from.display()
     ));
-    Recording::new(ids, activity, covariates, provenance).map_err(|e| e.at(table))
+    Recording::new(ids, activity, covariates, provenance).map_err(|e| e.at(from))
+}
+
+/// The arrays `options.covariate_vars` of the MAT or NPZ file `path` as covariates of `points`
+/// time points: a vector of that length, or a matrix with one axis of that length (each line
+/// along the other axis a covariate, `NAME_j`).
+fn array_covariates(path: &Path, options: &ImportOptions, points: usize) -> Result<Vec<Covariate>> {
+    let format = match options.format {
+        Some(f) => f,
+        None => SourceFormat::detect(path)?,
+    };
+    let bytes = read_file(path)?;
+    let arrays: Vec<(String, Result<NumericArray, String>)> = match format {
+        SourceFormat::Mat => mat::parse(&bytes)
+            .map_err(|p| IoError::invalid(path, p))?
+            .into_iter()
+            .map(|v| (v.name, v.content))
+            .collect(),
+        SourceFormat::Npz => npy::parse_npz(&bytes).map_err(|p| IoError::invalid(path, p))?,
+        other => {
+            return Err(IoError::Usage(format!(
+                "--covariate-var names arrays of a MAT or NPZ file, and {} is {}{}",
+                path.display(),
+                other.name(),
+                if other == SourceFormat::Nwb {
+                    ": use --behaviour for NWB series"
+                } else {
+                    ": attach a table with --covariates FILE.csv"
+                }
+            )));
+        }
+    };
+    let mut out = Vec::new();
+    for wanted in &options.covariate_vars {
+        if options.variable.as_deref() == Some(wanted.as_str()) {
+            return Err(IoError::Usage(format!(
+                "--covariate-var {wanted} is the activity itself (--var)"
+            )));
+        }
+        let Some((_, content)) = arrays.iter().find(|(n, _)| n == wanted) else {
+            let names: Vec<&str> = arrays.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(IoError::invalid(
+                path,
+                format!("no array '{wanted}'; the file holds: {}", names.join(", ")),
+            ));
+        };
+        let array = content
+            .as_ref()
+            .map_err(|p| IoError::invalid(path, format!("{wanted}: {p}")))?;
+        out.extend(covariates_of_array(path, wanted, array, points)?);
+    }
+    Ok(out)
+}
+
+/// The covariates held by `array` (named `name`) for `points` time points.
+fn covariates_of_array(
+    path: &Path,
+    name: &str,
+    array: &NumericArray,
+    points: usize,
+) -> Result<Vec<Covariate>> {
+    let (rows, cols) = array
+        .matrix_dims()
+        .map_err(|p| IoError::invalid(path, format!("{name}: {p}")))?;
+    // Time along the rows (time x k, MATLAB's habit, or a vector) or along the columns.
+    let (count, time_on_rows) = if array.shape.len() == 1 && cols == points {
+        (1, false)
+    } else if rows == points {
+        (cols, true)
+    } else if cols == points {
+        (rows, false)
+    } else {
+        return Err(IoError::invalid(
+            path,
+            format!(
+                "{name} has shape {}, but the recording has {points} time points: a covariate \
+                 array needs one axis of that length",
+                array.shape_text()
+            ),
+        ));
+    };
+    let integral = array.dtype().is_integral();
+    let mut out = Vec::with_capacity(count);
+    for j in 0..count {
+        let values: Vec<f64> = (0..points)
+            .map(|t| {
+                let (row, col) = if time_on_rows { (t, j) } else { (j, t) };
+                array
+                    .data
+                    .get_f64(array.flat_index(rows, cols, row, col))
+                    .unwrap_or(f64::NAN)
+            })
+            .collect();
+        let values = if integral {
+            CovariateValues::Int(values.iter().map(|&v| v as i64).collect())
+        } else {
+            CovariateValues::Float(values)
+        };
+        out.push(Covariate {
+            name: if count == 1 {
+                name.to_string()
+            } else {
+                format!("{name}_{j}")
+            },
+            values,
+        });
+    }
+    Ok(out)
 }
 
 /// Import `path` into a recording, by its format.

@@ -314,6 +314,118 @@ fn write_field<W: std::io::Write>(
     writer.write_field(buffer.as_str())
 }
 
+/// Read a table of covariates by its extension: CSV / TSV ([`read_covariate_csv`]) or Parquet
+/// ([`read_covariate_parquet`]).
+pub fn read_covariate_table(path: &Path) -> Result<Vec<crate::recording::Covariate>> {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("parquet" | "pq") => read_covariate_parquet(path),
+        Some("csv" | "tsv" | "txt") => read_covariate_csv(path),
+        _ => Err(IoError::invalid(
+            path,
+            "unknown covariate table extension: use .csv, .tsv or .parquet",
+        )),
+    }
+}
+
+/// Read a Parquet table of covariates (pandas' `df.to_parquet`, polars' `write_parquet`), one
+/// row per time point and one column per covariate; a `time_s`, `time` or `t` column is
+/// skipped. Integer columns (any width) become integers, float columns numbers (nulls missing),
+/// string columns (any encoding) text.
+pub fn read_covariate_parquet(path: &Path) -> Result<Vec<crate::recording::Covariate>> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float32Type, Float64Type};
+    use arrow_schema::DataType;
+    let file = std::fs::File::open(path).map_err(|source| IoError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let parsed = crate::guard::guarded("Parquet file", || {
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| format!("not a readable Parquet file (truncated or corrupt?): {e}"))?;
+        let schema = builder.schema().clone();
+        let reader = builder
+            .build()
+            .map_err(|e| format!("cannot read the Parquet data: {e}"))?;
+        let mut batches = Vec::new();
+        for b in reader {
+            batches.push(b.map_err(|e| format!("corrupt Parquet data: {e}"))?);
+        }
+        let mut covariates = Vec::new();
+        for (index, field) in schema.fields().iter().enumerate() {
+            let name = field.name().clone();
+            if matches!(name.as_str(), "time_s" | "time" | "t") {
+                continue;
+            }
+            let columns: Vec<arrow_array::ArrayRef> =
+                batches.iter().map(|b| b.column(index).clone()).collect();
+            let floats = |c: &arrow_array::ArrayRef| -> Option<Vec<f64>> {
+                match c.data_type() {
+                    DataType::Float64 => Some(
+                        c.as_primitive::<Float64Type>()
+                            .iter()
+                            .map(|v| v.unwrap_or(f64::NAN))
+                            .collect(),
+                    ),
+                    DataType::Float32 => Some(
+                        c.as_primitive::<Float32Type>()
+                            .iter()
+                            .map(|v| v.map_or(f64::NAN, f64::from))
+                            .collect(),
+                    ),
+                    _ => None,
+                }
+            };
+            let values = if columns.iter().all(|c| floats(c).is_some()) {
+                CovariateValues::Float(columns.iter().filter_map(floats).flatten().collect())
+            } else if columns.iter().all(|c| c.null_count() == 0)
+                && let Some(ints) = columns
+                    .iter()
+                    .map(crate::arrow_values::integers)
+                    .collect::<Option<Vec<_>>>()
+            {
+                CovariateValues::Int(ints.into_iter().flatten().collect())
+            } else if let Some(texts) = columns
+                .iter()
+                .map(crate::arrow_values::strings)
+                .collect::<Option<Vec<_>>>()
+            {
+                CovariateValues::Text(
+                    texts
+                        .into_iter()
+                        .flatten()
+                        .map(Option::unwrap_or_default)
+                        .collect(),
+                )
+            } else {
+                return Err(format!(
+                    "column {name} is {}: a covariate is a number, a whole number or text \
+                     (an integer column with missing values must be stored as float)",
+                    field.data_type()
+                ));
+            };
+            covariates.push(crate::recording::Covariate { name, values });
+        }
+        Ok(covariates)
+    });
+    let covariates = parsed.map_err(|p| IoError::invalid(path, p))?;
+    if covariates.is_empty() {
+        return Err(IoError::invalid(
+            path,
+            "holds no covariate column (only a time column, or no columns)",
+        ));
+    }
+    if covariates.first().is_some_and(|c| c.values.is_empty()) {
+        return Err(IoError::invalid(path, "the table has no rows"));
+    }
+    Ok(covariates)
+}
+
 /// Read a CSV (or `.tsv`) of covariates, one row per time point of a recording and one column
 /// per covariate (a column named `time_s`, `time` or `t` is taken as the time base and
 /// skipped). Each column becomes integers when every value is one, numbers when every value is

@@ -704,3 +704,115 @@ fn kilosort_arrays_alone_and_inconsistent_folders_are_refused() {
     .unwrap();
     assert_eq!(rec.neuron_ids(), ["0", "1", "2", "3", "4"]);
 }
+
+/// Counts and behaviour in one MAT or NPZ file (fixtures/formats/covariates): the covariate
+/// arrays attach by name, a time x 2 matrix as two covariates, and every value equals the
+/// formula the fixture script used for its bin; a Parquet table written by pandas attaches the
+/// same way. Wrong lengths and unknown names are refused naming the file.
+#[test]
+fn covariates_come_from_the_same_mat_or_npz_file_or_a_parquet_table() {
+    use neuroforge_io::CovariateValues;
+    let check = |rec: &neuroforge_io::Recording, names: &[&str]| {
+        let got: Vec<&str> = rec.covariates().iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(got, names);
+        for c in rec.covariates() {
+            for t in 0..200usize {
+                let tf = t as f64;
+                match (c.name.as_str(), &c.values) {
+                    ("position_0" | "x", CovariateValues::Float(v)) => assert_eq!(v[t], 0.5 * tf),
+                    ("position_1" | "y", CovariateValues::Float(v)) => {
+                        assert!((v[t] - (tf / 10.0).sin()).abs() < 1e-15)
+                    }
+                    ("trial", CovariateValues::Int(v)) => assert_eq!(v[t], (t / 50) as i64),
+                    ("trial", CovariateValues::Float(v)) => assert_eq!(v[t], (t / 50) as f64),
+                    ("speed", CovariateValues::Float(v)) => {
+                        assert!((v[t] - (0.25 + tf / 1000.0)).abs() < 1e-15)
+                    }
+                    (name, values) => panic!("unexpected covariate {name}: {values:?}"),
+                }
+            }
+        }
+    };
+    let options = |vars: &[&str]| ImportOptions {
+        variable: Some("counts".into()),
+        covariate_vars: vars.iter().map(|v| v.to_string()).collect(),
+        bin_ms: Some(20.0),
+        ..Default::default()
+    };
+    let mat = import(
+        &format_fixture("covariates/counts_behaviour.mat"),
+        &options(&["position", "trial", "speed"]),
+    )
+    .unwrap();
+    assert_eq!(mat.neurons(), 6);
+    check(&mat, &["position_0", "position_1", "trial", "speed"]);
+    let npz = import(
+        &format_fixture("covariates/counts_behaviour.npz"),
+        &options(&["position", "trial", "speed"]),
+    )
+    .unwrap();
+    check(&npz, &["position_0", "position_1", "trial", "speed"]);
+    // The same counts either way (MAT time x neurons, NPZ neurons x time).
+    assert_eq!(mat.activity(), npz.activity());
+
+    let with_table = ImportOptions {
+        covariates: Some(format_fixture("covariates/position.parquet")),
+        ..options(&[])
+    };
+    let rec = import(
+        &format_fixture("covariates/counts_behaviour.npz"),
+        &with_table,
+    )
+    .unwrap();
+    check(&rec, &["x", "y", "trial"]);
+
+    let e = import(
+        &format_fixture("covariates/counts_behaviour.npz"),
+        &options(&["heading"]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("counts_behaviour.npz: no array 'heading'") && e.contains("position"),
+        "{e}"
+    );
+    // A covariate of the wrong length: the 6 x 200 counts asked for as a covariate of the
+    // 200-bin trial vector's recording works, but `position` of a 6-bin recording does not.
+    let short = ImportOptions {
+        variable: Some("trial".into()),
+        covariate_vars: vec!["counts".into()],
+        layout: Some(neuroforge_io::Layout::NeuronsByTime),
+        ..Default::default()
+    };
+    let rec = import(&format_fixture("covariates/counts_behaviour.npz"), &short).unwrap();
+    assert_eq!(
+        rec.covariates().len(),
+        6,
+        "counts as 6 covariates of 200 bins"
+    );
+    let bad = ImportOptions {
+        variable: Some("counts".into()),
+        layout: Some(neuroforge_io::Layout::TimeByNeurons),
+        covariate_vars: vec!["position".into()],
+        ..Default::default()
+    };
+    let e = import(&format_fixture("covariates/counts_behaviour.npz"), &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("position has shape (200, 2), but the recording has 6 time points"),
+        "{e}"
+    );
+    let csv_source = ImportOptions {
+        covariate_vars: vec!["x".into()],
+        bin_ms: Some(25.0),
+        ..Default::default()
+    };
+    let e = import(&format_fixture("csv/spikes.csv"), &csv_source)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("--covariate-var names arrays of a MAT or NPZ file"),
+        "{e}"
+    );
+}
