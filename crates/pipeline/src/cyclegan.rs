@@ -15,8 +15,8 @@ use neuroforge_stats::translation::{
 };
 use neuroforge_train::{
     Condition, CycleData, CycleGanRunConfig, CycleGanTrainer, CyclePreprocessing, DataDescription,
-    ModelSignal, NeuronSorting, RunDir, TrainedCycleGan, calcium_from_spikes, load_cyclegan,
-    process_condition, resume_cyclegan, start_cyclegan, translate_windows,
+    ModelSignal, NeuronSorting, PipelineInput, RunDir, TrainedCycleGan, calcium_from_spikes,
+    load_cyclegan, process_condition, resume_cyclegan, start_cyclegan, translate_windows,
 };
 use serde_json::{Value, json};
 
@@ -105,7 +105,7 @@ pub fn parse_signal(s: &str) -> Result<ModelSignal, String> {
 
 impl RunConfig for CycleGanRunConfig {
     type DataShape = ();
-    const FROM_DATA: &'static [&'static str] = &["model.neurons", "model.bins"];
+    const FROM_DATA: &'static [&'static str] = &["model.neurons", "model.bins", "pipeline.input"];
 
     /// Seed 0; every other default is the structs' own (docs/CYCLEGAN.md).
     fn defaults(_layers: &toml::Table, _shape: &()) -> Result<toml::Table, String> {
@@ -141,26 +141,68 @@ impl CycleGanFlags {
     }
 }
 
-/// Fluorescence (or dF/F) traces of a recording, neurons x frames.
-fn traces(path: &Path, recording: &Recording) -> Result<Array2<f64>, PipelineError> {
+/// What a recording gives CycleGAN: calcium-imaging traces, or binned spike counts (spike times
+/// must be binned first).
+fn input_kind(path: &Path, recording: &Recording) -> Result<PipelineInput, PipelineError> {
     match recording.activity() {
-        Activity::Traces(t) => Ok(t.values.mapv(f64::from)),
-        other => Err(PipelineError::unsuitable(
-            path,
-            format!(
-                "CycleGAN works on calcium-imaging traces (raw fluorescence, or dF/F with \
-                 --no-dff), but this recording holds {}",
-                other.kind().name()
-            ),
-        )),
+        Activity::Traces(_) => Ok(PipelineInput::Calcium),
+        Activity::Binned(_) => Ok(PipelineInput::Counts),
+        Activity::SpikeTimes(_) => Err(spike_times_refused(path)),
     }
 }
 
+fn spike_times_refused(path: &Path) -> PipelineError {
+    PipelineError::unsuitable(
+        path,
+        "CycleGAN works on calcium-imaging traces or binned spike counts, and this recording \
+         holds spike times: bin them first (neuroforge import --bin-ms)",
+    )
+}
+
+fn input_name(input: PipelineInput) -> &'static str {
+    match input {
+        PipelineInput::Calcium => "calcium traces",
+        PipelineInput::Counts => "binned spike counts",
+    }
+}
+
+/// The traces (fluorescence or dF/F) or counts of a recording, neurons x frames (or bins).
+fn traces(path: &Path, recording: &Recording) -> Result<Array2<f64>, PipelineError> {
+    match recording.activity() {
+        Activity::Traces(t) => Ok(t.values.mapv(f64::from)),
+        Activity::Binned(b) => Ok(b.counts.mapv(f64::from)),
+        Activity::SpikeTimes(_) => Err(spike_times_refused(path)),
+    }
+}
+
+/// Frames (or bins) per second, when known.
 fn frame_rate(recording: &Recording) -> Option<f64> {
     match recording.activity() {
         Activity::Traces(t) => t.frame_rate_hz,
-        _ => None,
+        Activity::Binned(b) => b.bin_width_s.map(|w| 1.0 / w),
+        Activity::SpikeTimes(_) => None,
     }
+}
+
+/// The kind of input both recordings hold (they must agree).
+fn common_input(
+    pre: (&Path, &Recording),
+    post: (&Path, &Recording),
+) -> Result<PipelineInput, PipelineError> {
+    let (a, b) = (input_kind(pre.0, pre.1)?, input_kind(post.0, post.1)?);
+    if a != b {
+        return Err(PipelineError::unsuitable(
+            post.0,
+            format!(
+                "holds {}, but {} holds {}: pre and post must be of one kind (calcium traces \
+                 or binned spike counts)",
+                input_name(b),
+                pre.0.display(),
+                input_name(a)
+            ),
+        ));
+    }
+    Ok(a)
 }
 
 fn description(path: &Path, recording: &Recording, windows: usize) -> DataDescription {
@@ -237,7 +279,9 @@ pub fn train(
     flags: &CycleGanFlags,
     session: TrainingSession<'_, CycleGanTrainer>,
 ) -> Result<CycleGanTrained, PipelineError> {
-    let config: CycleGanRunConfig = resolve(flags.config.as_deref(), &flags.overrides(), &())?;
+    let mut config: CycleGanRunConfig = resolve(flags.config.as_deref(), &flags.overrides(), &())?;
+    // The data decide the pipeline's first steps (and the run's config records it).
+    config.pipeline.input = common_input(pre, post)?;
     let data = prepare(&config, pre, post)?;
     let run = RunDir::create(run_dir)?;
     let files = [
@@ -318,6 +362,17 @@ fn model_input(
     recording: &Recording,
     condition: Condition,
 ) -> Result<ModelInput, PipelineError> {
+    let kind = input_kind(path, recording)?;
+    if kind != pre.config.input {
+        return Err(PipelineError::unsuitable(
+            path,
+            format!(
+                "holds {}, but the run was trained on {}",
+                input_name(kind),
+                input_name(pre.config.input)
+            ),
+        ));
+    }
     let raw = traces(path, recording)?;
     let aligned =
         neuroforge_train::align_neurons(&pre.neuron_ids, recording.neuron_ids(), raw.view())
@@ -474,7 +529,14 @@ pub fn translate(
                 )])
                 .collect(),
             written_by: Some(concat!("neuroforge ", env!("CARGO_PKG_VERSION")).into()),
-            quantity: Some(format!("translated {:?}", config.pipeline.signal)),
+            quantity: Some(
+                match (config.pipeline.input, config.pipeline.signal) {
+                    (PipelineInput::Counts, _) => "translated spike counts",
+                    (_, ModelSignal::Spikes) => "translated inferred spikes",
+                    (_, ModelSignal::Calcium) => "translated denoised calcium",
+                }
+                .into(),
+            ),
             ..neuroforge_io::Provenance::default()
         },
     )?;

@@ -219,3 +219,105 @@ fn mismatched_neurons_and_spike_counts_are_refused_in_one_line() {
         "{stderr}"
     );
 }
+
+/// Binned spike counts train CycleGAN without dF/F or spike inference (the run's config says
+/// so), translate back to the same neurons, and a translation of traces by that run is
+/// refused; pre counts against post traces are refused before a run exists.
+#[test]
+fn binned_counts_train_and_translate_and_must_match_the_run() {
+    use neuroforge_io::{BinnedActivity, Provenance, Recording, default_neuron_ids};
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let counts = |seed: u64, gain: u32| {
+        // A small deterministic pattern: neuron n fires in bin t when (t * (n + 3) + seed) % 7
+        // < 2, neuron 0 `gain` times as often in post.
+        let values = ndarray::Array2::from_shape_fn((6, 320), |(n, t)| {
+            let base = u32::from((t as u64 * (n as u64 + 3) + seed) % 7 < 2);
+            if n == 0 { base * gain } else { base }
+        });
+        Recording::new(
+            default_neuron_ids(6),
+            Activity::Binned(BinnedActivity {
+                counts: values,
+                bin_width_s: Some(0.05),
+            }),
+            vec![],
+            Provenance::default(),
+        )
+        .unwrap()
+    };
+    neuroforge_io::write_recording(dir.path().join("pre.parquet").as_path(), &counts(1, 1))
+        .unwrap();
+    neuroforge_io::write_recording(dir.path().join("post.parquet").as_path(), &counts(1, 2))
+        .unwrap();
+    ok(&[
+        "train",
+        "cyclegan",
+        "--pre",
+        &p("pre.parquet"),
+        "--post",
+        &p("post.parquet"),
+        "--run-dir",
+        &p("run"),
+        "--window",
+        "32",
+        "--stride",
+        "16",
+        "--iterations",
+        "2",
+        "--batch-size",
+        "4",
+    ]);
+    let config = std::fs::read_to_string(dir.path().join("run/config.toml")).unwrap();
+    assert!(config.contains("input = \"counts\""), "{config}");
+    ok(&[
+        "translate",
+        "--run-dir",
+        &p("run"),
+        "--data",
+        &p("pre.parquet"),
+        "--out",
+        &p("translated.parquet"),
+    ]);
+    let translated = read_recording(dir.path().join("translated.parquet").as_path()).unwrap();
+    assert_eq!(translated.neuron_ids(), default_neuron_ids(6).as_slice());
+    assert_eq!(translated.quantity().0, "translated spike counts");
+    let Activity::Traces(t) = translated.activity() else {
+        panic!("translations are real-valued")
+    };
+    assert_eq!(t.frame_rate_hz, Some(20.0), "one value per 50 ms bin");
+
+    // Traces given to a run trained on counts.
+    let traces = dir.path().join("traces");
+    simulate(&traces, 6);
+    let stderr = fails(&[
+        "translate",
+        "--run-dir",
+        &p("run"),
+        "--data",
+        traces.join("pre.parquet").to_str().unwrap(),
+        "--out",
+        &p("refused.parquet"),
+    ]);
+    assert!(
+        stderr.contains("holds calcium traces, but the run was trained on binned spike counts"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("refused.parquet").exists());
+    // Counts against traces.
+    let stderr = fails(&[
+        "train",
+        "cyclegan",
+        "--pre",
+        &p("pre.parquet"),
+        "--post",
+        traces.join("post.parquet").to_str().unwrap(),
+        "--run-dir",
+        &p("run2"),
+    ]);
+    assert!(
+        stderr.contains("holds calcium traces, but") && stderr.contains("binned spike counts"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("run2").exists());
+}

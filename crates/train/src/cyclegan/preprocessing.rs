@@ -46,6 +46,17 @@ pub enum NeuronSorting {
     None,
 }
 
+/// What the two recordings hold, which decides the first steps of the pipeline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PipelineInput {
+    /// Calcium-imaging traces: dF/F (when configured) and OASIS make the spikes.
+    #[default]
+    Calcium,
+    /// Binned spike counts, which are the spikes already: no dF/F, no spike inference.
+    Counts,
+}
+
 /// Per-neuron normalisation of the model signal.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -65,6 +76,8 @@ pub enum NormalisationKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CalciumPipelineConfig {
+    /// What the recordings hold (set from the data when a run starts; default calcium).
+    pub input: PipelineInput,
     /// Compute dF/F from the raw fluorescence (turn off for traces that already are dF/F).
     pub dff: bool,
     /// The dF/F baseline.
@@ -93,6 +106,7 @@ pub struct CalciumPipelineConfig {
 impl Default for CalciumPipelineConfig {
     fn default() -> Self {
         Self {
+            input: PipelineInput::Calcium,
             dff: true,
             dff_baseline: DffConfig::default(),
             oasis: OasisConfig::default(),
@@ -118,6 +132,11 @@ impl CalciumPipelineConfig {
         if !self.spike_threshold.is_finite() {
             return Err(TrainError::Config(
                 "the spike threshold must be finite".into(),
+            ));
+        }
+        if self.input == PipelineInput::Counts && self.signal == ModelSignal::Calcium {
+            return Err(TrainError::Config(
+                "binned spike counts have no calcium to model: use the spikes signal".into(),
             ));
         }
         if self.dff {
@@ -160,12 +179,25 @@ pub fn calcium_from_spikes(spikes: ArrayView2<'_, f64>, g: &[Vec<f64>]) -> Array
     c
 }
 
-/// dF/F (when configured) and OASIS on raw traces (neurons x frames).
+/// dF/F (when configured) and OASIS on raw traces (neurons x frames); binned counts
+/// ([`PipelineInput::Counts`]) are the spikes as they are.
 pub fn process_condition(
     traces: ArrayView2<'_, f64>,
     config: &CalciumPipelineConfig,
 ) -> Result<ProcessedCondition> {
     config.check()?;
+    if config.input == PipelineInput::Counts {
+        if let Some(bad) = traces.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
+            return Err(TrainError::Data(format!(
+                "spike counts must be finite and non-negative, found {bad}"
+            )));
+        }
+        return Ok(ProcessedCondition {
+            signal: traces.to_owned(),
+            spikes: traces.to_owned(),
+            g: vec![Vec::new(); traces.nrows()],
+        });
+    }
     let signal_error = |e: neuroforge_signal::SignalError| TrainError::Data(e.to_string());
     let dff_traces;
     let input = if config.dff {
@@ -403,7 +435,8 @@ impl CycleData {
         }
         let post_traces = align_neurons(ids, post.1, post.0)?;
         let mut steps = Vec::new();
-        if config.dff {
+        let counts = config.input == PipelineInput::Counts;
+        if config.dff && !counts {
             steps.push(format!(
                 "dF/F: running {}th percentile over {} frames",
                 config.dff_baseline.percentile, config.dff_baseline.window
@@ -411,18 +444,26 @@ impl CycleData {
         }
         let pre_fit = process_condition(pre_traces, config)?;
         let post_fit = process_condition(post_traces.view(), config)?;
-        steps.push(format!(
-            "OASIS AR({}) spike inference{}; the model sees the {}",
-            config.oasis.order,
-            match &config.oasis.g {
-                Some(g) => format!(" with g = {g:?}"),
-                None => ", decay estimated per neuron".into(),
-            },
-            match config.signal {
-                ModelSignal::Spikes => "inferred spikes",
-                ModelSignal::Calcium => "denoised calcium",
-            }
-        ));
+        if counts {
+            steps.push(
+                "binned spike counts are the spikes: no dF/F, no spike inference; the model \
+                 sees the counts"
+                    .into(),
+            );
+        } else {
+            steps.push(format!(
+                "OASIS AR({}) spike inference{}; the model sees the {}",
+                config.oasis.order,
+                match &config.oasis.g {
+                    Some(g) => format!(" with g = {g:?}"),
+                    None => ", decay estimated per neuron".into(),
+                },
+                match config.signal {
+                    ModelSignal::Spikes => "inferred spikes",
+                    ModelSignal::Calcium => "denoised calcium",
+                }
+            ));
+        }
         let order = match config.sorting {
             NeuronSorting::Hierarchical | NeuronSorting::Spectral => {
                 let method = if config.sorting == NeuronSorting::Spectral {
@@ -508,6 +549,26 @@ impl CycleData {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn counts_are_the_spikes_and_have_no_calcium() {
+        let counts = array![[0.0, 2.0, 1.0], [1.0, 0.0, 0.0]];
+        let config = CalciumPipelineConfig {
+            input: PipelineInput::Counts,
+            ..CalciumPipelineConfig::default()
+        };
+        let fit = process_condition(counts.view(), &config).unwrap();
+        assert_eq!(fit.spikes, counts);
+        assert_eq!(fit.signal, counts);
+        assert_eq!(fit.g, vec![Vec::<f64>::new(); 2]);
+        let negative = array![[0.0, -1.0]];
+        assert!(process_condition(negative.view(), &config).is_err());
+        let calcium = CalciumPipelineConfig {
+            signal: ModelSignal::Calcium,
+            ..config
+        };
+        assert!(calcium.check().is_err());
+    }
 
     fn ids(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| s.to_string()).collect()
