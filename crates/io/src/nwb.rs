@@ -21,8 +21,8 @@
 //! with the table `processing/neuroforge/neurons` of neuron ids; numeric covariates as
 //! `TimeSeries` in `processing/behavior/BehavioralTimeSeries`, text covariates as the table
 //! `processing/neuroforge/labels`; point tables (MARBLE embeddings) as the table
-//! `processing/neuroforge/points`. pynwb reads all of it and its schema validator accepts it (scripts/check_nwb.py, run by
-//! `cargo xtask interop`).
+//! `processing/neuroforge/points`. pynwb reads all of it and its schema validator accepts it
+//! (scripts/check_nwb.py, run by `cargo xtask interop`).
 
 use std::path::Path;
 
