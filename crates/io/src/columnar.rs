@@ -355,22 +355,34 @@ pub fn parse_ipc(bytes: &[u8]) -> Result<Recording, String> {
     read_ipc(std::io::Cursor::new(bytes))
 }
 
+/// The Arrow schema and every record batch of a Parquet `source` (batches of `batch_size` rows,
+/// else the reader's default), with the errors a damaged file gets. Not guarded: callers run it
+/// inside [`guarded`] with their own decoding.
+pub(crate) fn parquet_batches<R: parquet::file::reader::ChunkReader + 'static>(
+    source: R,
+    batch_size: Option<usize>,
+) -> Result<(SchemaRef, Vec<RecordBatch>), String> {
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(source)
+        .map_err(|e| format!("not a readable Parquet file (truncated or corrupt?): {e}"))?;
+    if let Some(rows) = batch_size {
+        builder = builder.with_batch_size(rows);
+    }
+    let schema = builder.schema().clone();
+    let reader = builder
+        .build()
+        .map_err(|e| format!("cannot read the Parquet data: {e}"))?;
+    let mut batches = Vec::new();
+    for b in reader {
+        batches.push(b.map_err(|e| format!("corrupt Parquet data: {e}"))?);
+    }
+    Ok((schema, batches))
+}
+
 fn read_parquet<R: parquet::file::reader::ChunkReader + 'static>(
     source: R,
 ) -> Result<Recording, String> {
     let (schema, batches) = guarded("Parquet file", || {
-        let builder = ParquetRecordBatchReaderBuilder::try_new(source)
-            .map_err(|e| format!("not a readable Parquet file (truncated or corrupt?): {e}"))?;
-        let schema = builder.schema().clone();
-        let reader = builder
-            .with_batch_size(ROWS_PER_BATCH)
-            .build()
-            .map_err(|e| format!("cannot read the Parquet data: {e}"))?;
-        let mut batches = Vec::new();
-        for b in reader {
-            batches.push(b.map_err(|e| format!("corrupt Parquet data: {e}"))?);
-        }
-        Ok((schema, batches))
+        parquet_batches(source, Some(ROWS_PER_BATCH))
     })?;
     from_batches(&schema, &batches)
 }

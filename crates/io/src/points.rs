@@ -234,16 +234,7 @@ pub fn read_points(path: &Path) -> Result<PointTable> {
         source,
     })?;
     let parsed = guarded("Parquet file", || {
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| format!("not a readable Parquet file (truncated or corrupt?): {e}"))?;
-        let schema = builder.schema().clone();
-        let reader = builder
-            .build()
-            .map_err(|e| format!("cannot read the Parquet data: {e}"))?;
-        let mut batches = Vec::new();
-        for b in reader {
-            batches.push(b.map_err(|e| format!("corrupt Parquet data: {e}"))?);
-        }
+        let (schema, batches) = crate::columnar::parquet_batches(file, None)?;
         from_batches(&schema, &batches)
     });
     parsed.map_err(|problem| IoError::invalid(path, problem))

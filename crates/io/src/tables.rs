@@ -346,16 +346,7 @@ pub fn read_covariate_parquet(path: &Path) -> Result<Vec<crate::recording::Covar
         source,
     })?;
     let parsed = crate::guard::guarded("Parquet file", || {
-        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| format!("not a readable Parquet file (truncated or corrupt?): {e}"))?;
-        let schema = builder.schema().clone();
-        let reader = builder
-            .build()
-            .map_err(|e| format!("cannot read the Parquet data: {e}"))?;
-        let mut batches = Vec::new();
-        for b in reader {
-            batches.push(b.map_err(|e| format!("corrupt Parquet data: {e}"))?);
-        }
+        let (schema, batches) = crate::columnar::parquet_batches(file, None)?;
         let mut covariates = Vec::new();
         for (index, field) in schema.fields().iter().enumerate() {
             let name = field.name().clone();
