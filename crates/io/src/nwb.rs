@@ -810,8 +810,7 @@ impl Writer {
         let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
         group.set_attr_string_array("colnames", &names)?;
         let ids: Vec<i64> = (0..rows as i64).collect();
-        let id = group.new_dataset::<i64>().shape([rows]).create("id")?;
-        id.write_raw(&ids)?;
+        let id = vector(group, "id", &ids)?;
         self.tag_dataset(&id, "ElementIdentifiers", None)?;
         for column in columns {
             let ds = (column.write)(group, &column.name)?;
@@ -920,14 +919,10 @@ fn namespace_of(kind: &str) -> &'static str {
 
 /// FNV-1a of the 8 bytes of `x`.
 fn fnv(x: u64) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in x.to_le_bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+    fnv_bytes(&x.to_le_bytes())
 }
 
+/// FNV-1a of `bytes`.
 fn fnv_bytes(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
@@ -935,6 +930,17 @@ fn fnv_bytes(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
+}
+
+/// A 1-D dataset holding `values`.
+fn vector<T: rust_hdf5::types::H5Type>(
+    g: &H5Group,
+    name: &str,
+    values: &[T],
+) -> WriteResult<H5Dataset> {
+    let ds = g.new_dataset::<T>().shape([values.len()]).create(name)?;
+    ds.write_raw(values)?;
+    Ok(ds)
 }
 
 /// A scalar UTF-8 string dataset (what NWB's text fields are).
@@ -1160,8 +1166,7 @@ fn write_units(
     }
     units.set_attr_string_array("colnames", &colnames)?;
     let id_values = integer_ids.unwrap_or_else(|| (0..ids.len() as i64).collect());
-    let id = units.new_dataset::<i64>().shape([ids.len()]).create("id")?;
-    id.write_raw(&id_values)?;
+    let id = vector(&units, "id", &id_values)?;
     w.tag_dataset(&id, "ElementIdentifiers", None)?;
     let all: Vec<f64> = trains.times_s.iter().flatten().copied().collect();
     let mut ends = Vec::with_capacity(ids.len());
@@ -1170,21 +1175,13 @@ fn write_units(
         end += t.len() as u64;
         ends.push(end);
     }
-    let times = units
-        .new_dataset::<f64>()
-        .shape([all.len()])
-        .create("spike_times")?;
-    times.write_raw(&all)?;
+    let times = vector(&units, "spike_times", &all)?;
     w.tag_dataset(
         &times,
         "VectorData",
         Some("the spike times for each unit in seconds"),
     )?;
-    let index = units
-        .new_dataset::<u64>()
-        .shape([ends.len()])
-        .create("spike_times_index")?;
-    index.write_raw(&ends)?;
+    let index = vector(&units, "spike_times_index", &ends)?;
     w.tag_dataset(
         &index,
         "VectorIndex",
@@ -1300,11 +1297,7 @@ pub fn write_points_nwb(table: &PointTable, path: &Path, description: &str) -> R
             columns.push(Column::new(
                 "trajectory",
                 "trajectory of each point within its condition",
-                move |g: &H5Group, n: &str| {
-                    let ds = g.new_dataset::<i64>().shape([t.len()]).create(n)?;
-                    ds.write_raw(t)?;
-                    Ok(ds)
-                },
+                move |g: &H5Group, n: &str| vector(g, n, t),
             ));
         }
         for (prefix, block) in &table.blocks {
