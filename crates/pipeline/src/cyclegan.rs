@@ -463,6 +463,11 @@ pub struct TranslateFlags {
     /// Write the evaluation as JSON here (default: printed).
     #[cfg_attr(feature = "clap", arg(long, value_name = "FILE", requires = "against"))]
     pub json: Option<PathBuf>,
+    /// Also write a report here (Markdown, and the same as a self-contained HTML page beside
+    /// it): input, translation and (with --against) real target side by side for a few
+    /// windows, and the evaluation with its verdict.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "OUT.md"))]
+    pub report: Option<PathBuf>,
 }
 
 fn divergence_pair(
@@ -540,7 +545,26 @@ pub fn translate(
             ..neuroforge_io::Provenance::default()
         },
     )?;
+    let translated_spikes = spikes_of_signal(&signal, config.pipeline.signal, pre.g(to));
+    let write_translation_report =
+        |real: Option<&Array3<f64>>, evaluation: Option<&TranslationEvaluation>| {
+            let Some(report_path) = &flags.report else {
+                return Ok(());
+            };
+            let original = |a: &Array3<f64>| a.select(Axis(1), &pre.positions());
+            let report = translation_report(
+                report_path,
+                (path, &original(&x.spikes)),
+                &original(&translated_spikes),
+                real.map(|r| (flags.against.as_deref().unwrap_or(path), original(r))),
+                evaluation,
+                (from, to),
+                &pre.neuron_ids,
+            );
+            crate::output::write_report(report_path, &report)
+        };
     let Some(against) = &flags.against else {
+        write_translation_report(None, None)?;
         neuroforge_io::write_recording(out, &out_rec)?;
         return Ok(format!(
             "wrote {}: {count} windows of {neurons} neurons x {window} frames ({from:?} -> {to:?})",
@@ -561,7 +585,6 @@ pub fn translate(
         spike_threshold: config.pipeline.spike_threshold,
         ..TranslationEvalConfig::default()
     };
-    let translated_spikes = spikes_of_signal(&signal, config.pipeline.signal, pre.g(to));
     let (spikes_t, spikes_u) = divergence_pair(
         real.spikes.view(),
         translated_spikes.view(),
@@ -613,6 +636,7 @@ pub fn translate(
     };
     let text =
         serde_json::to_string_pretty(&report).map_err(|e| PipelineError::Usage(e.to_string()))?;
+    write_translation_report(Some(&real.spikes), Some(&report))?;
     neuroforge_io::write_recording(out, &out_rec)?;
     match &flags.json {
         Some(json) => write_text(json, &text)?,
@@ -624,6 +648,156 @@ pub fn translate(
         report.spikes.translated_vs_real.rate_kl,
         report.spikes.input_vs_real.rate_kl
     ))
+}
+
+/// The report of `translate`: for a few windows, the input, its translation and (when given) the
+/// real recording of the target condition side by side (neurons in their original order), then
+/// the evaluation's divergences with a verdict: is the translation closer to the real target
+/// than the untranslated input?
+fn translation_report(
+    report_path: &Path,
+    input: (&Path, &Array3<f64>),
+    translated: &Array3<f64>,
+    real: Option<(&Path, Array3<f64>)>,
+    evaluation: Option<&TranslationEvaluation>,
+    (from, to): (Condition, Condition),
+    neuron_ids: &[String],
+) -> neuroforge_report::Report {
+    use neuroforge_report::svg;
+    let stem = report_path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("translation");
+    let (from_name, to_name) = (condition_name(from), condition_name(to));
+    let mut report = neuroforge_report::ReportBuilder::new(
+        stem,
+        &format!("CycleGAN translation {from_name} -> {to_name}"),
+    );
+    if let Some(e) = evaluation {
+        let closer = |t: f64, u: f64| t < u;
+        let (t, u) = (&e.spikes.translated_vs_real, &e.spikes.input_vs_real);
+        let wins = [
+            closer(t.rate_kl, u.rate_kl),
+            closer(t.correlation_kl, u.correlation_kl),
+            closer(t.van_rossum_kl, u.van_rossum_kl),
+        ];
+        let count = wins.iter().filter(|w| **w).count();
+        report.text(&format!(
+            "> **{}** On inferred spikes the translation is closer to the real {to_name} \
+             recording than the untranslated input on {count} of 3 divergences (rates, \
+             correlations, van Rossum distances).",
+            if count == 3 {
+                "The translation moved the statistics within reach of the target:"
+            } else if count == 0 {
+                "The translation did not move the statistics toward the target:"
+            } else {
+                "Mixed:"
+            }
+        ));
+    }
+    report.text(&format!(
+        "Input: `{}` ({from_name}, {} windows). Values: inferred spikes (or counts) per frame, \
+         in the model's units, neurons in the recording's order.",
+        input.0.display(),
+        input.1.dim().0
+    ));
+    let (windows, neurons, bins) = translated.dim();
+    for k in 0..windows.min(3) {
+        let mut panels: Vec<(&str, ndarray::ArrayView2<'_, f64>)> = vec![
+            (from_name, input.1.index_axis(Axis(0), k)),
+            ("translated", translated.index_axis(Axis(0), k)),
+        ];
+        if let Some((_, r)) = &real
+            && k < r.dim().0
+        {
+            panels.push((to_name, r.index_axis(Axis(0), k)));
+        }
+        // Panels side by side, one grey (NaN) column between them.
+        let columns = panels.len() * (bins + 1) - 1;
+        let mut values = vec![f64::NAN; neurons * columns];
+        for (p, (_, panel)) in panels.iter().enumerate() {
+            for ((n, t), v) in panel.indexed_iter() {
+                values[n * columns + p * (bins + 1) + t] = *v;
+            }
+        }
+        let names: Vec<&str> = panels.iter().map(|(n, _)| *n).collect();
+        report.figure(
+            &format!("window-{k}.svg"),
+            &format!("Window {k}: {}, left to right", names.join(", ")),
+            svg::heatmap(
+                &format!("Window {k}: {}", names.join(" | ")),
+                &format!(
+                    "frame (panels of {bins}, left to right: {})",
+                    names.join(", ")
+                ),
+                "neuron",
+                "activity (model units)",
+                neurons,
+                columns,
+                &values,
+                Some(neuron_ids),
+                None,
+            ),
+        );
+    }
+    if let Some(e) = evaluation {
+        let mut table = String::from(
+            "| inferred spikes vs real | translated | untranslated input |\n| --- | --- | --- |\n",
+        );
+        let (t, u) = (&e.spikes.translated_vs_real, &e.spikes.input_vs_real);
+        for (name, a, b) in [
+            ("rate KL", t.rate_kl, u.rate_kl),
+            ("correlation KL", t.correlation_kl, u.correlation_kl),
+            ("van Rossum KL", t.van_rossum_kl, u.van_rossum_kl),
+            ("mean-rate L1", t.mean_rate_l1, u.mean_rate_l1),
+            ("correlation L1", t.correlation_l1, u.correlation_l1),
+        ] {
+            table.push_str(&format!(
+                "| {name} | {} | {} |\n",
+                neuroforge_report::significant(a, 3),
+                neuroforge_report::significant(b, 3)
+            ));
+        }
+        if let Some(p) = &e.paired {
+            table.push_str(&format!(
+                "| paired rate MAE | {} | {} |\n| paired signal MAE | {} | {} |\n",
+                neuroforge_report::significant(p.translated.rate_mae, 3),
+                neuroforge_report::significant(p.input.rate_mae, 3),
+                neuroforge_report::significant(p.translated.signal_mae, 3),
+                neuroforge_report::significant(p.input.signal_mae, 3),
+            ));
+        }
+        report.text(&table);
+        let per_neuron = |d: &Divergences| d.rate_kl_per_neuron.clone();
+        let ids: Vec<String> = neuron_ids.to_vec();
+        report.figure(
+            "rate-kl-translated.svg",
+            "Per-neuron rate KL of the translation against the real target",
+            svg::bars(
+                "Rate KL per neuron: translated vs real",
+                "neuron",
+                &svg::Axis::non_negative("KL (nats)"),
+                &ids,
+                &per_neuron(t),
+                &[],
+                "",
+            ),
+        );
+        report.figure(
+            "rate-kl-input.svg",
+            "Per-neuron rate KL of the untranslated input against the real target",
+            svg::bars(
+                "Rate KL per neuron: untranslated input vs real",
+                "neuron",
+                &svg::Axis::non_negative("KL (nats)"),
+                &ids,
+                &per_neuron(u),
+                &[],
+                "",
+            ),
+        );
+    }
+    report.finish()
 }
 
 /// A condition's name as the evaluation writes it.
@@ -651,6 +825,22 @@ pub struct SaliencyFlags {
     /// Write per-neuron and per-time attributions (and the AUCs) as JSON here.
     #[cfg_attr(feature = "clap", arg(long, value_name = "FILE"))]
     pub json: Option<PathBuf>,
+    /// Also write a report here (Markdown, and the same as a self-contained HTML page beside
+    /// it): per-neuron bars of each attribution with the known changed neurons marked, and the
+    /// mean maps over windows.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "OUT.md"))]
+    pub report: Option<PathBuf>,
+}
+
+/// Whether a per-neuron attribution gives every neuron the same value (to a relative 1e-6): it
+/// then ranks nothing, and says so instead of an AUC of 0.5 passing for a finding.
+pub fn is_degenerate(per_neuron: &[f64]) -> bool {
+    let (lo, hi) = per_neuron
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    !(lo.is_finite() && hi.is_finite()) || hi - lo <= 1e-6 * hi.abs().max(lo.abs()).max(1e-300)
 }
 
 /// `neuroforge explain saliency`.
@@ -700,6 +890,26 @@ pub fn saliency(
     summary.insert("from".into(), json!(flags.from));
     summary.insert("windows".into(), json!(take));
     let mut line = Vec::new();
+    let mut report = flags.report.as_ref().map(|report_path| {
+        let stem = report_path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("attribution");
+        let mut r = neuroforge_report::ReportBuilder::new(stem, "CycleGAN attributions");
+        r.text(&format!(
+            "The generator from {} of the run `{}`, on {take} windows of `{}`: `change` is \
+             |G(x) - x|, `saliency` the input gradient of the target discriminator's verdict on \
+             G(x), `grad_cam` the discriminator's Grad-CAM on x. Per-neuron figures are means \
+             over windows and time.",
+            condition_name(flags.from),
+            run_dir.display(),
+            path.display()
+        ));
+        r
+    });
+    let is_changed: Vec<bool> = (0..pre.neuron_ids.len())
+        .map(|i| changed.as_ref().is_some_and(|c| c.contains(&i)))
+        .collect();
     for (name, map) in [
         ("change", &maps.change),
         ("saliency", &maps.saliency),
@@ -707,17 +917,80 @@ pub fn saliency(
     ] {
         let original = map.select(Axis(1), &pre.positions());
         let agg = neuroforge_explain::aggregate(original.view())?;
+        let degenerate = is_degenerate(&agg.per_neuron);
         let mut entry = json!({
             "per_neuron": agg.per_neuron,
             "per_time": agg.per_time,
             "ranking": agg.ranking.iter().map(|&i| pre.neuron_ids[i].clone()).collect::<Vec<_>>(),
+            "degenerate": degenerate,
         });
+        let mut auc_text = String::new();
         if let Some(changed) = &changed {
             let auc = neuroforge_explain::roc_auc(&agg.per_neuron, changed)?;
             entry["auc"] = json!(auc);
-            line.push(format!("{name} AUC {auc:.3}"));
+            auc_text = format!(", changed-neuron AUC {auc:.3}");
+            line.push(if degenerate {
+                format!("{name} AUC {auc:.3}, degenerate: every neuron equal")
+            } else {
+                format!("{name} AUC {auc:.3}")
+            });
+        } else if degenerate {
+            line.push(format!("{name} degenerate: every neuron equal"));
+        }
+        if degenerate {
+            tracing::warn!("{name}: every neuron has the same attribution; it ranks nothing");
+        }
+        if let Some(r) = report.as_mut() {
+            use neuroforge_report::svg;
+            if degenerate {
+                r.text(&format!(
+                    "> **Warning: `{name}` is degenerate:** every neuron has the same value, \
+                     so it ranks nothing{}.",
+                    if changed.is_some() {
+                        " (its AUC of 0.5 is no finding)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            r.figure(
+                &format!("{name}-neurons.svg"),
+                &format!("`{name}` per neuron{auc_text}"),
+                svg::bars(
+                    &format!("{name} per neuron{auc_text}"),
+                    "neuron",
+                    &svg::Axis::non_negative(&format!("mean {name} (normalised units)")),
+                    &pre.neuron_ids,
+                    &agg.per_neuron,
+                    &is_changed,
+                    "known to change",
+                ),
+            );
+            let (windows, neurons, bins) = original.dim();
+            let mean = original
+                .mean_axis(Axis(0))
+                .map(|m| m.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>())
+                .unwrap_or_default();
+            r.figure(
+                &format!("{name}-map.svg"),
+                &format!("`{name}` averaged over {windows} windows"),
+                svg::heatmap(
+                    &format!("{name}, mean over {windows} windows"),
+                    "time in window (bins)",
+                    "neuron",
+                    name,
+                    neurons,
+                    bins,
+                    &mean,
+                    Some(&pre.neuron_ids),
+                    None,
+                ),
+            );
         }
         summary.insert(name.into(), entry);
+    }
+    if let (Some(r), Some(path)) = (report.take(), &flags.report) {
+        crate::output::write_report(path, &r.finish())?;
     }
     if let Some(json) = &flags.json {
         let text = serde_json::to_string_pretty(&Value::Object(summary))

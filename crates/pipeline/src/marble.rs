@@ -400,23 +400,28 @@ pub fn embed_points(
     write_points(out, &embedded)?;
     if let Some(plot) = plot {
         let names: Vec<String> = embedded.conditions().into_iter().map(|(n, _)| n).collect();
-        let positions = condition_positions(&names);
-        let points: Vec<(f64, f64, f64, Option<String>)> = embedded
+        let points: Vec<svg::CategoryPoint> = embedded
             .condition
             .iter()
             .enumerate()
-            .map(|(r, c)| {
-                let k = names.iter().position(|n| n == c).unwrap_or(0);
-                (z[[r, 0]], z[[r, 1.min(z.ncols() - 1)]], positions[k], None)
+            .map(|(r, c)| svg::CategoryPoint {
+                x: z[[r, 0]],
+                y: z[[r, 1.min(z.ncols() - 1)]],
+                category: names.iter().position(|n| n == c).unwrap_or(0),
+                label: None,
             })
             .collect();
         write_text(
             plot,
-            &svg::coloured_scatter(
-                "MARBLE embedding (blue: first condition, red: last)",
-                "z0",
-                "z1",
+            &svg::category_scatter(
+                &format!(
+                    "MARBLE embedding: first two of {} coordinates, by condition",
+                    z.ncols()
+                ),
+                &svg::Axis::linear("z0"),
+                &svg::Axis::linear("z1"),
                 &points,
+                &names,
             ),
         )?;
     }
@@ -482,28 +487,48 @@ pub fn compare(
     };
     write_json(out, &result)?;
     if let Some(plot) = plot {
-        let positions = condition_positions(&result.conditions);
-        let points: Vec<(f64, f64, f64, Option<String>)> = result
+        let points: Vec<svg::CategoryPoint> = result
             .mds
             .iter()
             .zip(&result.conditions)
-            .zip(&positions)
-            .map(|((xy, name), &p)| {
-                (
-                    xy[0],
-                    xy.get(1).copied().unwrap_or(0.0),
-                    p,
-                    Some(name.clone()),
-                )
+            .enumerate()
+            .map(|(k, (xy, name))| svg::CategoryPoint {
+                x: xy[0],
+                y: xy.get(1).copied().unwrap_or(0.0),
+                category: k,
+                label: Some(name.clone()),
             })
             .collect();
         write_text(
             plot,
-            &svg::coloured_scatter(
-                "conditions by optimal transport, classical MDS",
-                "MDS 1",
-                "MDS 2",
+            &svg::category_scatter(
+                "Conditions by optimal transport between their embeddings, classical MDS",
+                &svg::Axis::linear("MDS 1"),
+                &svg::Axis::linear("MDS 2"),
                 &points,
+                &result.conditions,
+            ),
+        )?;
+        let n = result.conditions.len();
+        let flat: Vec<f64> = result.distances.iter().flatten().copied().collect();
+        let matrix_path = plot.with_file_name(format!(
+            "{}-distances.svg",
+            plot.file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("compare")
+        ));
+        write_text(
+            &matrix_path,
+            &svg::heatmap(
+                "Optimal-transport distance between conditions",
+                "condition (column)",
+                "condition",
+                "distance",
+                n,
+                n,
+                &flat,
+                Some(&result.conditions),
+                None,
             ),
         )?;
     }
@@ -609,20 +634,4 @@ pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, Pi
         report.median_absolute_error,
         flags.folds
     ))
-}
-
-/// The colour position of each condition: its numeric value when every name ends in a number
-/// (`mu=0.5`), else its order.
-pub fn condition_positions(names: &[String]) -> Vec<f64> {
-    let numbers: Option<Vec<f64>> = names
-        .iter()
-        .map(|n| n.rsplit('=').next().and_then(|v| v.parse::<f64>().ok()))
-        .collect();
-    let values = numbers.unwrap_or_else(|| (0..names.len()).map(|i| i as f64).collect());
-    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    values
-        .iter()
-        .map(|v| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 })
-        .collect()
 }

@@ -22,7 +22,8 @@ pub fn write_text(path: &Path, text: &str) -> Result<(), PipelineError> {
 }
 
 /// Write `report` as the Markdown file `path`, its plots in the folder the report names beside
-/// it (each file atomically).
+/// it, and the same report as one self-contained HTML page at `path` with the extension `html`
+/// (each file atomically).
 pub fn write_report(path: &Path, report: &neuroforge_report::Report) -> Result<(), PipelineError> {
     let dir = path
         .parent()
@@ -36,7 +37,8 @@ pub fn write_report(path: &Path, report: &neuroforge_report::Report) -> Result<(
     for (file, text) in &report.plots {
         write_text(&dir.join(file), text)?;
     }
-    write_text(path, &report.markdown)
+    write_text(path, &report.markdown)?;
+    write_text(&path.with_extension("html"), &report.html())
 }
 
 /// Write `value` as pretty-printed JSON atomically.

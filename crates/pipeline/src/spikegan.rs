@@ -443,6 +443,11 @@ pub struct ImportanceFlags {
     /// Percentile of the map over spikes used as the packet threshold.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 95.0))]
     pub percentile: f64,
+    /// Also write a report here (Markdown, and the same as a self-contained HTML page beside
+    /// it): the maps of a few samples with their spikes, neuron and time importance, the packet
+    /// read-out.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "OUT.md"))]
+    pub report: Option<PathBuf>,
 }
 
 /// Scores of a batch of samples laid out sample-major, by the critic on `device`.
@@ -544,7 +549,7 @@ pub fn explain_importance(
         Provenance {
             quantity: Some("importance".into()),
             units: Some("a.u. (critic gradient)".into()),
-            ..run_provenance(run_dir, vec![step])
+            ..run_provenance(run_dir, vec![step.clone()])
         },
     )?;
     let neuron_importance = maps.neuron_importance();
@@ -562,10 +567,11 @@ pub fn explain_importance(
         .and_then(|truth| truth.get("packet_neurons"))
         .and_then(|groups| groups.get(0))
         .and_then(|group| serde_json::from_value(group.clone()).ok());
+    let recovered = true_sequence.as_ref().map(|t| *t == packet.order);
     if let Some(json) = &flags.json {
         let value = serde_json::json!({
             "true_sequence": true_sequence,
-            "sequence_recovered": true_sequence.as_ref().map(|t| *t == packet.order),
+            "sequence_recovered": recovered,
             "neuron_ids": ids,
             "neuron_importance": neuron_importance,
             "time_importance": maps.time_importance(),
@@ -581,18 +587,143 @@ pub fn explain_importance(
     let mut ranked: Vec<usize> = (0..neurons).collect();
     ranked.sort_by(|&a, &b| neuron_importance[b].total_cmp(&neuron_importance[a]));
     let top: Vec<&str> = ranked.iter().take(8).map(|&n| ids[n].as_str()).collect();
-    Ok(format!(
-        "wrote {}: importance maps of {count} samples; most important neurons: {}; \
-         recovered sequence: {}",
-        out.display(),
-        top.join(", "),
-        packet
-            .order
+    let named = |order: &[usize]| -> String {
+        if order.is_empty() {
+            return "none".into();
+        }
+        order
             .iter()
-            .map(|&n| ids[n].as_str())
+            .map(|&n| ids.get(n).map_or("?", String::as_str))
             .collect::<Vec<_>>()
             .join(" -> ")
+    };
+    // The read-out is a firing order read off the maps; it is a recovered sequence only when
+    // a true one is known and matches.
+    let readout = match (&true_sequence, recovered) {
+        (Some(truth), Some(true)) => {
+            format!(
+                "packet order {} (the true sequence: recovered)",
+                named(truth)
+            )
+        }
+        (Some(truth), _) => format!(
+            "packet order read from the maps {}; the true sequence {} was not recovered",
+            named(&packet.order),
+            named(truth)
+        ),
+        (None, _) => format!(
+            "packet order read from the maps {} (no true sequence to check it against)",
+            named(&packet.order)
+        ),
+    };
+    if let Some(report_path) = &flags.report {
+        let stem = report_path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("importance");
+        let report = importance_report(
+            stem,
+            &samples,
+            &maps,
+            &ids,
+            &readout,
+            recovered,
+            &format!(
+                "{step}. Importance is the drop of the critic's score when a window of the \
+                 sample's spikes is shuffled in time, given to each spike in the window."
+            ),
+        );
+        crate::output::write_report(report_path, &report)?;
+    }
+    Ok(format!(
+        "wrote {}: importance maps of {count} samples; most important neurons: {}; {readout}",
+        out.display(),
+        top.join(", "),
     ))
+}
+
+/// The report of `explain importance`: the maps of the first samples with their spikes marked,
+/// neuron and time importance, the packet read-out.
+fn importance_report(
+    stem: &str,
+    samples: &Array3<u8>,
+    maps: &neuroforge_explain::ImportanceMaps,
+    ids: &[String],
+    readout: &str,
+    recovered: Option<bool>,
+    settings: &str,
+) -> neuroforge_report::Report {
+    use neuroforge_report::svg;
+    let (count, neurons, bins) = maps.maps.dim();
+    let mut report = neuroforge_report::ReportBuilder::new(stem, "Spike-GAN importance maps");
+    let verdict = match recovered {
+        Some(true) => "The true packet sequence was recovered",
+        Some(false) => "The true packet sequence was not recovered",
+        None => "No true sequence is known for these data",
+    };
+    report.text(&format!("> **{verdict}.** Read-out: {readout}."));
+    report.text(settings);
+    for k in 0..count.min(3) {
+        let values: Vec<f64> = maps
+            .maps
+            .index_axis(ndarray::Axis(0), k)
+            .iter()
+            .copied()
+            .collect();
+        let spikes: Vec<bool> = samples
+            .index_axis(ndarray::Axis(0), k)
+            .iter()
+            .map(|&v| v > 0)
+            .collect();
+        report.figure(
+            &format!("map-{k}.svg"),
+            &format!("Importance map of sample {k}; white dots: its spikes"),
+            svg::heatmap(
+                &format!(
+                    "Importance map, sample {k} (critic score {:.3})",
+                    maps.scores[k]
+                ),
+                "time (bins)",
+                "neuron",
+                "importance (score drop)",
+                neurons,
+                bins,
+                &values,
+                Some(ids),
+                Some(&spikes),
+            ),
+        );
+    }
+    report.figure(
+        "neuron-importance.svg",
+        "Mean importance of each neuron over samples and bins",
+        svg::bars(
+            &format!("Neuron importance over {count} samples"),
+            "neuron",
+            &svg::Axis::linear("mean importance (score drop)"),
+            ids,
+            &maps.neuron_importance(),
+            &[],
+            "",
+        ),
+    );
+    let time: Vec<(f64, f64)> = maps
+        .time_importance()
+        .into_iter()
+        .enumerate()
+        .map(|(t, v)| (t as f64, v))
+        .collect();
+    report.figure(
+        "time-importance.svg",
+        "Mean importance of each bin of the sample over samples and neurons",
+        svg::lines(
+            &format!("Time importance over {count} samples"),
+            &svg::Axis::non_negative("time (bins)"),
+            &svg::Axis::linear("mean importance (score drop)"),
+            &[svg::Series::new("importance", svg::PALETTE[0], time)],
+        ),
+    );
+    report.finish()
 }
 
 #[cfg(test)]

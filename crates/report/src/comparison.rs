@@ -22,132 +22,143 @@ pub fn comparison_report(
 ) -> Report {
     let dir_name = format!("{stem}_plots");
     let mut plots: Vec<(String, String, String)> = Vec::new();
-    for (name, title) in [
-        ("firing_rate", "Firing rate per neuron (per bin)"),
-        ("covariance", "Pairwise covariance"),
-        ("lag1_covariance", "Lag-1 covariance"),
-        ("spike_count_correlation", "Spike-count correlation"),
-        ("van_rossum", "van Rossum distance per neuron"),
+    let error_text = |name: &str| -> String {
+        c.statistics.get(name).map_or_else(String::new, |s| {
+            let interval = s.ci95.map_or(String::new(), |[a, b]| {
+                format!(
+                    " [{}, {}]",
+                    crate::significant(a, 3),
+                    crate::significant(b, 3)
+                )
+            });
+            format!(": L1 error {}{interval}", crate::significant(s.l1_error, 3))
+        })
+    };
+    for (name, title, quantity) in [
+        (
+            "firing_rate",
+            "Firing rate per neuron",
+            "spike probability per bin",
+        ),
+        ("covariance", "Pairwise covariance", "covariance"),
+        ("lag1_covariance", "Lag-1 covariance", "lag-1 covariance"),
+        (
+            "spike_count_correlation",
+            "Spike-count correlation",
+            "correlation",
+        ),
+        ("van_rossum", "van Rossum distance per neuron", "distance"),
     ] {
         if let Some(s) = c.statistics.get(name) {
+            let full = format!("{title}{}", error_text(name));
             plots.push((
                 format!("{name}.svg"),
-                title.into(),
-                svg::scatter(title, &s.real, &s.generated),
+                full.clone(),
+                svg::scatter(&full, quantity, &s.real, &s.generated),
             ));
         }
     }
-    type Points = Vec<(f64, f64)>;
-    let pair = |name: &str, x0: f64| -> Option<(Points, Points)> {
+    let two = |name: &str, x: &dyn Fn(usize) -> f64| -> Option<Vec<svg::Series>> {
         c.statistics.get(name).map(|s| {
-            let pts = |v: &[f64]| {
-                v.iter()
-                    .enumerate()
-                    .map(|(i, &y)| (x0 + i as f64, y))
-                    .collect()
-            };
-            (pts(&s.real), pts(&s.generated))
+            let pts = |v: &[f64]| v.iter().enumerate().map(|(i, &y)| (x(i), y)).collect();
+            vec![
+                svg::Series::new("real", svg::PALETTE[0], pts(&s.real)),
+                svg::Series::new("generated", svg::PALETTE[3], pts(&s.generated)),
+            ]
         })
     };
-    for (name, title, x_label, log_y, x0) in [
-        ("population_count", "P(k): spikes per bin", "k", true, 0.0),
+    let index = |i: usize| i as f64;
+    for (name, title, x_axis, y_axis) in [
+        (
+            "population_count",
+            "P(k): fraction of bins with k spikes in the population",
+            svg::Axis::non_negative("k (spikes in a bin)"),
+            svg::Axis::log("fraction of bins"),
+        ),
         (
             "isi_distribution",
             "Inter-spike intervals",
-            "interval (bins)",
-            true,
-            0.0,
+            svg::Axis::non_negative("interval (bins)"),
+            svg::Axis::log("fraction of intervals"),
         ),
         (
             "mean_time_course",
-            "Mean time course",
-            "bin in window",
-            false,
-            0.0,
+            "Mean population activity over the window",
+            svg::Axis::non_negative("bin in window"),
+            svg::Axis::non_negative("mean spike probability"),
         ),
         (
             "nearest_sample",
             "Distance to the nearest real sample",
-            "distance",
-            false,
-            0.0,
+            svg::Axis::non_negative("distance (bins)"),
+            svg::Axis::non_negative("fraction of samples"),
         ),
     ] {
-        if let Some((r, g)) = pair(name, x0) {
+        if let Some(series) = two(name, &index) {
+            let full = format!("{title}{}", error_text(name));
             plots.push((
                 format!("{name}.svg"),
-                title.into(),
-                svg::lines(
-                    title,
-                    x_label,
-                    "fraction",
-                    &[
-                        svg::Series {
-                            label: "real",
-                            colour: "#1f77b4",
-                            points: r,
-                        },
-                        svg::Series {
-                            label: "generated",
-                            colour: "#d62728",
-                            points: g,
-                        },
-                    ],
-                    log_y,
-                ),
+                full.clone(),
+                svg::lines(&full, &x_axis, &y_axis, &series),
             ));
         }
     }
-    if let Some(s) = c.statistics.get("autocorrelogram") {
-        let lags: Vec<f64> = (-10..=-1).chain(1..=10).map(f64::from).collect();
-        let pts = |v: &[f64]| lags.iter().copied().zip(v.iter().copied()).collect();
+    let lags: Vec<f64> = (-10..=-1).chain(1..=10).map(f64::from).collect();
+    let lag = |i: usize| lags.get(i).copied().unwrap_or(f64::NAN);
+    if let Some(series) = two("autocorrelogram", &lag) {
+        let full = format!(
+            "Autocorrelogram (zero lag removed){}",
+            error_text("autocorrelogram")
+        );
         plots.push((
             "autocorrelogram.svg".into(),
-            "Autocorrelogram".into(),
+            full.clone(),
             svg::lines(
-                "Autocorrelogram (normalised, zero lag removed)",
-                "lag (bins)",
-                "relative coincidences",
-                &[
-                    svg::Series {
-                        label: "real",
-                        colour: "#1f77b4",
-                        points: pts(&s.real),
-                    },
-                    svg::Series {
-                        label: "generated",
-                        colour: "#d62728",
-                        points: pts(&s.generated),
-                    },
-                ],
-                false,
+                &full,
+                &svg::Axis::linear("lag (bins)"),
+                &svg::Axis::non_negative("coincidences relative to chance"),
+                &series,
             ),
         ));
     }
     let span = c
         .settings
         .window
-        .unwrap_or(100)
+        .unwrap_or(64)
         .min(x.ncols())
-        .min(y.ncols());
-    let rows = |a: &Array2<f64>| -> Vec<Vec<f64>> {
-        a.rows()
-            .into_iter()
-            .map(|r| r.iter().take(span).copied().collect())
+        .min(y.ncols())
+        .max(1);
+    let windows = |a: &Array2<f64>| -> Vec<Vec<Vec<f64>>> {
+        let count = (a.ncols() / span).clamp(1, 4);
+        (0..count)
+            .map(|w| {
+                // Spread the windows over the recording.
+                let start = if count > 1 {
+                    w * ((a.ncols() - span) / (count - 1)) / span * span
+                } else {
+                    0
+                };
+                a.rows()
+                    .into_iter()
+                    .map(|r| r.iter().skip(start).take(span).copied().collect())
+                    .collect()
+            })
             .collect()
     };
     plots.push((
-        "raster_real.svg".into(),
-        "Raster, real".into(),
-        svg::raster(&format!("Real: first {span} bins"), &rows(x)),
-    ));
-    plots.push((
-        "raster_generated.svg".into(),
-        "Raster, generated".into(),
-        svg::raster(&format!("Generated: first {span} bins"), &rows(y)),
+        "rasters.svg".into(),
+        "Real and generated windows".into(),
+        svg::raster_grid(
+            &format!("Real and generated activity: windows of {span} bins, same scale"),
+            &[
+                ("real".to_string(), windows(x)),
+                ("generated".to_string(), windows(y)),
+            ],
+        ),
     ));
     let mut md = String::new();
     md.push_str("# Statistics: real against generated\n\n");
+    md.push_str(&verdict(c));
     md.push_str(&format!(
         "- real: `{}` ({} neurons x {} bins)\n- generated: `{}` ({} bins)\n",
         real_path.display(),
@@ -200,7 +211,7 @@ pub fn comparison_report(
     }
     md.push_str("\n## Plots\n\n");
     for (file, title, _) in &plots {
-        md.push_str(&format!("### {title}\n\n![{title}]({dir_name}/{file})\n\n"));
+        md.push_str(&format!("![{title}]({dir_name}/{file})\n\n"));
     }
     Report {
         markdown: md,
@@ -210,4 +221,53 @@ pub fn comparison_report(
             .map(|(file, _, text)| (file, text))
             .collect(),
     }
+}
+
+/// The statistics the verdict speaks for, with their names in words.
+const HEADLINE: [(&str, &str); 4] = [
+    ("firing_rate", "firing rates"),
+    ("covariance", "covariances"),
+    ("population_count", "P(k)"),
+    ("lag1_covariance", "lag-1 covariances"),
+];
+
+/// A block quote that says, for each headline statistic, whether the generated data are within
+/// the sampling noise of the real data (the real-vs-real distance of the bootstrap), and by how
+/// much they are not; without a bootstrap it says there is no reference to judge by.
+pub fn verdict(c: &Comparison) -> String {
+    let mut parts = Vec::new();
+    let mut all_within = true;
+    for (name, words) in HEADLINE {
+        let Some(s) = c.statistics.get(name) else {
+            continue;
+        };
+        match s.real_vs_real {
+            Some(floor) => {
+                all_within &= s.l1_error <= floor;
+                parts.push(format!(
+                    "{words}: {}",
+                    crate::relative_words(s.l1_error, floor, "sampling noise")
+                ));
+            }
+            None => {
+                return "> **No verdict:** this comparison ran without bootstrap resamples, so \
+                        there is no sampling noise to judge the errors by (run `neuroforge stats` \
+                        with `--bootstrap 200`).\n\n"
+                    .to_string();
+            }
+        }
+    }
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!(
+        "> **{}** {}. (Sampling noise: the median L1 distance between two bootstrap resamples \
+         of the real data.)\n\n",
+        if all_within {
+            "Within sampling noise on every headline statistic:"
+        } else {
+            "Not within sampling noise:"
+        },
+        parts.join("; ")
+    )
 }

@@ -19,7 +19,9 @@ use serde_json::{Value, json};
 
 use neuroforge_stats::translation::{PairedComparison, TranslationEvaluation};
 
-use super::runner::{Runner, fresh_run_dir, git_commit, read_json, read_result, s, write_file};
+use super::runner::{
+    Runner, fresh_run_dir, git_commit, read_json, read_result, s, write_file, write_report,
+};
 use super::{Mode, Options};
 
 /// The settings of one mode.
@@ -272,7 +274,7 @@ pub fn run_synthetic(binary: &Path, options: &Options) -> Result<Value> {
         &dir.join("results.json"),
         &serde_json::to_string_pretty(&results)?,
     )?;
-    write_file(&dir.join("report.md"), &report(&results, options))?;
+    write_report(&dir, &report(&results, options))?;
     let manifest = json!({
         "experiment": name,
         "commit": git_commit(),

@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 
 use neuroforge_stats::decode::DecodingReport;
 
-use super::runner::{Runner, fresh_run_dir, read_json, read_result, s, write_file, write_manifest};
+use super::runner::{
+    Runner, fresh_run_dir, read_json, read_result, s, write_file, write_manifest, write_report,
+};
 use super::{Mode, Options};
 use crate::root;
 
@@ -112,6 +114,8 @@ pub fn run_hippocampus(binary: &Path, options: &Options) -> Result<Value> {
         s(&data),
         "--out".into(),
         s(&embedding),
+        "--plot".into(),
+        s(&dir.join("embedding.svg")),
     ])?;
     let mut scores = std::collections::BTreeMap::new();
     for (features, label) in [("z", "marble"), ("x", "pca")] {
@@ -216,8 +220,21 @@ pub fn run_hippocampus(binary: &Path, options: &Options) -> Result<Value> {
             writeln!(report, "| {text} | {dtext} | {r2:.3} | {mae:.1} |")?;
         }
     }
-    writeln!(report, "\nBy the kNN decoder's R², **{winner}** wins.")?;
-    write_file(&dir.join("report.md"), &report)?;
+    writeln!(
+        report,
+        "\n> **By the kNN decoder's R², {} wins{}.**\n",
+        winner,
+        if winner == "marble" {
+            ""
+        } else {
+            ": MARBLE is not within the paper's claim on this recording"
+        }
+    )?;
+    writeln!(
+        report,
+        "![MARBLE embedding of the recording](embedding.svg)\n"
+    )?;
+    write_report(&dir, &report)?;
     println!(
         "{name}: R2 marble {r2_marble:.3} vs pca {r2_pca:.3}; median abs error {mae_marble:.1} vs {mae_pca:.1} px ({:.0} s)",
         started.elapsed().as_secs_f64()

@@ -259,8 +259,54 @@ pub fn run(args: &[String]) -> Result<()> {
             failures.extend(check(name, &results)?);
         }
     }
+    write_index()?;
     if !failures.is_empty() {
         bail!("regression check failed:\n  {}", failures.join("\n  "));
+    }
+    Ok(())
+}
+
+/// Write `runs/index.html`: one entry per experiment with a report in `runs/`, linking its
+/// `report.html`, with its title, mode and verdict (the report's first block quote).
+fn write_index() -> Result<()> {
+    let runs = root().join("runs");
+    let mut body = String::from(
+        "<h1>neuroforge: the published experiments</h1>\n<p>Each experiment's report, \
+         written by <code>cargo xtask reproduce</code>. Settings, seeds and durations are in \
+         each folder's <code>manifest.json</code>, the key figures in <code>results.json</code>.\
+         </p>\n<table>\n<tr><th>experiment</th><th>report</th><th>verdict</th></tr>\n",
+    );
+    let mut listed = 0;
+    for name in EXPERIMENTS {
+        let Ok(markdown) = std::fs::read_to_string(runs.join(name).join("report.md")) else {
+            continue;
+        };
+        let title = neuroforge_report::html::title_of(&markdown, name);
+        let verdict: Vec<&str> = markdown
+            .lines()
+            .skip_while(|l| !l.starts_with('>'))
+            .take_while(|l| l.starts_with('>'))
+            .map(|l| l.trim_start_matches('>').trim())
+            .collect();
+        let verdict = neuroforge_report::html::markdown_to_html(&verdict.join(" "), &|_| None);
+        body.push_str(&format!(
+            "<tr><td><code>{name}</code></td><td><a href=\"{name}/report.html\">{}</a></td>\
+             <td>{}</td></tr>\n",
+            neuroforge_report::svg::escape(&title),
+            verdict
+                .trim()
+                .trim_start_matches("<p>")
+                .trim_end_matches("</p>")
+        ));
+        listed += 1;
+    }
+    body.push_str("</table>\n");
+    if listed > 0 {
+        runner::write_file(
+            &runs.join("index.html"),
+            &neuroforge_report::html::page("neuroforge experiments", &body),
+        )?;
+        println!("reports: {}", runs.join("index.html").display());
     }
     Ok(())
 }

@@ -212,9 +212,36 @@ pub(crate) fn read_json(path: &Path) -> Result<Value> {
 }
 
 pub(crate) fn write_file(path: &Path, text: &str) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
     let tmp = path.with_extension("partial");
     std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Write an experiment's report as `dir/report.md` and as the self-contained page
+/// `dir/report.html`, with every SVG figure the Markdown links (inside `dir`) inlined; the
+/// `stats-*.md` reports it links are rendered the same way, by `neuroforge stats --report`.
+pub(crate) fn write_report(dir: &Path, markdown: &str) -> Result<()> {
+    write_file(&dir.join("report.md"), markdown)?;
+    let figure = |target: &str| -> Option<String> {
+        let relative = Path::new(target);
+        let inside = relative
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !inside || relative.extension().and_then(|e| e.to_str()) != Some("svg") {
+            return None;
+        }
+        std::fs::read_to_string(dir.join(relative)).ok()
+    };
+    let body = neuroforge_report::html::markdown_to_html(markdown, &figure);
+    let title = neuroforge_report::html::title_of(markdown, "neuroforge experiment");
+    write_file(
+        &dir.join("report.html"),
+        &neuroforge_report::html::page(&title, &body),
+    )
 }
 
 /// Generator iterations per second over every session of a run manifest (a resumed run has

@@ -9,13 +9,14 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use neuroforge_report::svg;
+use neuroforge_report::training::{BaselineErrors, spikegan_figures};
+use neuroforge_report::{ReportBuilder, relative_words};
 use neuroforge_stats::compare::Comparison;
 use serde_json::{Value, json};
 
 use super::runner::{
     Runner, compare, fresh_run_dir, git_commit, overall_iterations_per_s, read_json,
-    resumable_run_dir, s, write_file,
+    resumable_run_dir, s, write_file, write_report,
 };
 use super::{Mode, Options};
 use crate::root;
@@ -346,12 +347,9 @@ pub(crate) fn run_spikegan(
 
     // 4. Evaluate against the data.
     let t = Instant::now();
-    // Intervals for Spike-GAN and the retina's DG: the verdict compares the two.
-    let bootstrap = if exp.name == "spikegan-retina" {
-        200
-    } else {
-        0
-    };
+    // Intervals for Spike-GAN and the retina's DG: the report shows them and its verdict
+    // compares the two.
+    let bootstrap = 200;
     let gan = compare(
         &runner, &dir, &data, &samples, "spikegan", window, true, bootstrap,
     )?;
@@ -489,12 +487,26 @@ pub(crate) fn run_spikegan(
         &(serde_json::to_string_pretty(&Value::Object(results.clone()))? + "\n"),
     )?;
     let metrics = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap_or_default();
-    write_file(&dir.join("training.svg"), &training_plot(&metrics))?;
-    write_file(&dir.join("training-errors.svg"), &error_plot(&metrics))?;
-    write_file(
-        &dir.join("report.md"),
-        &report(exp, options, &results, &gan),
-    )?;
+    let dg_errors = results["baselines"]["dg"]["firing_rate_l1"]
+        .as_f64()
+        .zip(results["baselines"]["dg"]["covariance_l1"].as_f64())
+        .map(|(rate, cov)| BaselineErrors {
+            name: "DG (authors' samples)".into(),
+            firing_rate_l1: rate,
+            covariance_l1: cov,
+        });
+    let mut training = ReportBuilder::new("training", "Training");
+    spikegan_figures(&mut training, &metrics, dg_errors.as_ref());
+    let training = training.finish();
+    for (file, svg) in &training.plots {
+        write_file(&dir.join(&training.plots_dir).join(file), svg)?;
+    }
+    let training_md = training
+        .markdown
+        .split_once('\n')
+        .map_or("", |(_, rest)| rest)
+        .to_string();
+    write_report(&dir, &report(exp, options, &results, &gan, &training_md))?;
     durations.insert("total_s".into(), json!(started.elapsed().as_secs_f64()));
     let manifest = json!({
         "experiment": exp.name,
@@ -561,6 +573,7 @@ fn report(
     options: &Options,
     results: &serde_json::Map<String, Value>,
     gan: &Comparison,
+    training_figures: &str,
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {} ({})\n", exp.name, options.mode.name());
@@ -585,33 +598,33 @@ fn report(
         results["iterations"], results["learning_rate"]
     );
     if let Some(verdict) = results.get("dg_level") {
-        let ratio = |key: &str| fmt(&verdict["ratio_to_dg"][key]);
+        let ratio = |key: &str| verdict["ratio_to_dg"][key].as_f64().unwrap_or(f64::NAN);
+        let words = |key: &str| relative_words(ratio(key), 1.0, "the DG's error");
         let _ = writeln!(
             out,
-            "**{}** Spike-GAN's errors are {}x (rates), {}x (covariances), {}x (P(k)) and {}x \
-             (lag-1 covariances) the dichotomized Gaussian's (the DG's level: at most {}x on the \
-             first three, at most 1x on lag-1). The rate error's sampling floor at this sample \
-             size is {}.\n",
+            "> **{}** Rates: {}; covariances: {}; P(k): {}; lag-1 covariances: {}. (The DG's \
+             level: at most {}x the DG's error on the first three, at most 1x on lag-1; the DG \
+             is the authors' shipped sample file. The rate error's sampling floor at this \
+             sample size is {}.)\n",
             if verdict["reached"] == json!(true) {
                 "This run reached the dichotomized Gaussian's level."
             } else {
                 "This run did not reach the dichotomized Gaussian's level."
             },
-            ratio("firing_rate_l1"),
-            ratio("covariance_l1"),
-            ratio("population_count_l1"),
-            ratio("lag1_covariance_l1"),
+            words("firing_rate_l1"),
+            words("covariance_l1"),
+            words("population_count_l1"),
+            words("lag1_covariance_l1"),
             DG_LEVEL_FACTOR,
             fmt(&results["firing_rate_floor"]),
         );
     }
-    let _ = writeln!(out, "![training](training.svg)\n");
+    let _ = writeln!(out, "## Training\n\n{}", training_figures.trim());
     let _ = writeln!(
         out,
-        "![errors while training](training-errors.svg)\n\nWhile training, each log line scored \
-         512 fresh samples against the training data: their firing-rate and covariance errors \
-         (log scale) and the rate error a perfect model shows on 512 samples (run/metrics.jsonl, \
-         `sample_errors`).\n"
+        "\nWhile training, each log line scored 512 fresh samples against the training data \
+         (run/metrics.jsonl, `sample_errors`); the DG's lines are its errors on the whole data.\n\n\
+         ## Errors against the data\n"
     );
     let keys = [
         ("firing_rate_l1", "firing rates (sum of abs errors)"),
@@ -627,7 +640,7 @@ fn report(
         .and_then(Value::as_object)
         .unwrap_or(&empty);
     for (label, value) in baselines {
-        columns.push((label.as_str(), value));
+        columns.push((baseline_name(label), value));
     }
     let _ = write!(out, "| error vs data |");
     for (label, _) in &columns {
@@ -635,7 +648,7 @@ fn report(
     }
     let published = results.get("published");
     if published.is_some() {
-        let _ = write!(out, " published k-pairwise | published DG |");
+        let _ = write!(out, " k-pairwise, paper's figure | DG, paper's figure |");
     }
     let _ = writeln!(out);
     let _ = write!(out, "|---|");
@@ -702,68 +715,14 @@ fn report(
     out
 }
 
-/// The metrics lines of a run's `metrics.jsonl`, and the (iteration, value) points of the
-/// value `key` picks out of each line (lines without it are skipped).
-fn metric_series(metrics: &str, key: impl Fn(&Value) -> Option<f64>) -> Vec<(f64, f64)> {
-    metrics
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|m| Some((m["iteration"].as_f64()?, key(&m)?)))
-        .collect()
-}
-
-/// The critic's Wasserstein estimate (on training samples and held out) over iterations.
-fn training_plot(metrics: &str) -> String {
-    let series = |key: &'static str| metric_series(metrics, move |m| m[key].as_f64());
-    svg::lines(
-        "Critic Wasserstein estimate",
-        "generator iteration",
-        "Wasserstein estimate",
-        &[
-            svg::Series {
-                label: "training samples",
-                colour: "#1f77b4",
-                points: series("wasserstein_train_subset"),
-            },
-            svg::Series {
-                label: "held out",
-                colour: "#ff7f0e",
-                points: series("wasserstein_heldout"),
-            },
-        ],
-        false,
-    )
-}
-
-/// The firing-rate and covariance errors of the fresh samples scored at each metrics line, with
-/// the rate error's sampling floor, on a log scale.
-fn error_plot(metrics: &str) -> String {
-    let series = |key: &'static str| {
-        metric_series(metrics, move |m| {
-            m["sample_errors"][key].as_f64().filter(|y| *y > 0.0)
-        })
-    };
-    svg::lines(
-        "L1 error of 512 fresh samples",
-        "generator iteration",
-        "L1 error (log scale)",
-        &[
-            svg::Series {
-                label: "firing-rate error",
-                colour: "#1f77b4",
-                points: series("firing_rate_l1"),
-            },
-            svg::Series {
-                label: "covariance error",
-                colour: "#ff7f0e",
-                points: series("covariance_l1"),
-            },
-            svg::Series {
-                label: "rate error floor",
-                colour: "#7f7f7f",
-                points: series("firing_rate_floor"),
-            },
-        ],
-        true,
-    )
+/// A baseline column's name, saying whose it is: our fit, our model, or the authors' shipped
+/// sample file.
+fn baseline_name(label: &str) -> &str {
+    match label {
+        "dg" => "DG (authors' samples)",
+        "kpairwise" => "k-pairwise (authors' samples)",
+        "independent" => "independent (our fit)",
+        "untrained_generator" => "untrained generator (ours)",
+        other => other,
+    }
 }

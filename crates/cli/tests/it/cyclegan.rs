@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use crate::common::{fails, ok};
+use crate::common::{browser, fails, ok};
 use neuroforge_io::{Activity, read_recording};
 
 fn simulate(dir: &std::path::Path, neurons: usize) {
@@ -98,7 +98,16 @@ fn train_translate_explain_and_resume_a_small_run() {
         "--paired",
         "--json",
         &p("evaluation.json"),
+        "--report",
+        &p("translation.md"),
     ]);
+    // Three windows (pre | translated | post) and the per-neuron rate KL of both.
+    assert_eq!(
+        browser::check_report(&dir.path().join("translation.html"), "cyclegan-translation"),
+        5
+    );
+    let translation = std::fs::read_to_string(p("translation.md")).unwrap();
+    assert!(translation.contains("| rate KL |") && translation.contains("| paired rate MAE |"));
     let translated = read_recording(dir.path().join("translated.parquet").as_path()).unwrap();
     let held = read_recording(data.join("heldout-pre.parquet").as_path()).unwrap();
     assert_eq!(translated.neuron_ids(), held.neuron_ids());
@@ -146,15 +155,46 @@ fn train_translate_explain_and_resume_a_small_run() {
         &changed.join(","),
         "--json",
         &p("attribution.json"),
+        "--report",
+        &p("attribution.md"),
     ]);
     assert!(line.contains("change AUC"), "{line}");
     let attr: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(p("attribution.json")).unwrap()).unwrap();
+    let report = std::fs::read_to_string(p("attribution.md")).unwrap();
     for map in ["change", "saliency", "grad_cam"] {
-        assert_eq!(attr[map]["per_neuron"].as_array().unwrap().len(), 8);
+        let per_neuron: Vec<f64> = attr[map]["per_neuron"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(per_neuron.len(), 8);
         let auc = attr[map]["auc"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&auc));
+        // A map that gives every neuron the same value is flagged in the JSON, the printed line
+        // and the report; one that does not is not.
+        let equal = per_neuron
+            .iter()
+            .all(|v| (v - per_neuron[0]).abs() <= 1e-6 * v.abs());
+        assert_eq!(attr[map]["degenerate"], serde_json::json!(equal), "{map}");
+        assert_eq!(
+            line.contains(&format!("{map} AUC {auc:.3}, degenerate")),
+            equal,
+            "{map}: {line}"
+        );
+        assert_eq!(
+            report.contains(&format!("`{map}` is degenerate")),
+            equal,
+            "{map}"
+        );
+        assert!(report.contains(&format!("attribution_plots/{map}-neurons.svg")));
     }
+    // Bars and mean map of each of the three attributions.
+    assert_eq!(
+        browser::check_report(&dir.path().join("attribution.html"), "cyclegan-attribution"),
+        6
+    );
     let change = read_recording(dir.path().join("change.parquet").as_path()).unwrap();
     assert_eq!(change.neuron_ids(), held.neuron_ids());
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::common::run;
+use crate::common::{browser, run};
 
 /// A small model so that the binary trains in a second or two.
 const SMALL: &str = r#"
@@ -281,6 +281,8 @@ fn train_sample_and_explain_write_what_they_promise() {
         "6",
         "--json",
         p(&json),
+        "--report",
+        p(&tmp.path().join("importance.md")),
     ]));
     assert!(line.contains("most important neurons"), "{line}");
     let maps_summary = inspect(&maps);
@@ -290,6 +292,24 @@ fn train_sample_and_explain_write_what_they_promise() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(explained["neuron_importance"].as_array().unwrap().len(), 8);
     assert_eq!(explained["true_sequence"], serde_json::json!([0, 1, 2, 3]));
+    // The printed read-out says what the JSON says.
+    let recovered = explained["sequence_recovered"].as_bool().unwrap();
+    assert_eq!(line.contains("was not recovered"), !recovered, "{line}");
+    assert_eq!(
+        line.contains("(the true sequence: recovered)"),
+        recovered,
+        "{line}"
+    );
+    let report = std::fs::read_to_string(tmp.path().join("importance.md")).unwrap();
+    assert_eq!(
+        report.contains("The true packet sequence was recovered."),
+        recovered
+    );
+    // Three sample maps, neuron and time importance.
+    assert_eq!(
+        browser::check_report(&tmp.path().join("importance.html"), "spikegan-importance"),
+        5
+    );
 }
 
 /// Read the final generator's probabilities of a run (seeded), as the summary numbers of the

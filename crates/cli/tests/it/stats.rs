@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::common::{fixtures, run};
+use crate::common::{browser, fixtures, run};
 use neuroforge_io::{Activity, read_recording};
 
 /// The statistics METHODS.md publishes for the retina baselines, and the published errors of
@@ -112,11 +112,18 @@ fn report_holds_a_table_and_its_plots() {
         "lag1_covariance",
         "population_count",
         "autocorrelogram",
-        "raster_real",
-        "raster_generated",
+        "rasters",
     ] {
         assert!(md.contains(&format!("report_plots/{name}.svg")), "{name}");
     }
+    // The verdict speaks for the headline statistics against the sampling noise.
+    let verdict = md.lines().find(|l| l.starts_with("> **")).unwrap();
+    for words in ["firing rates:", "covariances:", "P(k):", "sampling noise"] {
+        assert!(verdict.contains(words), "{verdict}");
+    }
+    // The same report as one page, every plot inlined, checked in a browser.
+    let figures = browser::check_report(&report.with_extension("html"), "stats-retina-dg");
+    assert_eq!(figures, plots);
 }
 
 #[test]

@@ -2,6 +2,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // shared by several test crates; tests fail loudly by design
 
+pub mod browser;
+
 use std::path::PathBuf;
 use std::process::Output;
 
