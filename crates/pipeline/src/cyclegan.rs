@@ -299,6 +299,11 @@ pub fn train(
         session.observer,
         &stop,
     )?;
+    crate::output::write_training_report(
+        run_dir,
+        neuroforge_report::training::Model::CycleGan,
+        &crate::output::training_description("CycleGAN", run_dir),
+    )?;
     Ok(CycleGanTrained {
         run_dir: run_dir.to_path_buf(),
         last,
@@ -334,6 +339,11 @@ pub fn resume(
         session.device,
         session.observer,
         &stop,
+    )?;
+    crate::output::write_training_report(
+        run_dir,
+        neuroforge_report::training::Model::CycleGan,
+        &crate::output::training_description("CycleGAN", run_dir),
     )?;
     Ok(CycleGanTrained {
         run_dir: run_dir.to_path_buf(),

@@ -1,7 +1,7 @@
 //! `neuroforge train marble`, `embed`, `compare` and `decode`: MARBLE on point tables
 //! (docs/MARBLE.md). Inputs and outputs are Parquet point tables ([`neuroforge_io::points`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use ndarray::{Array2, Axis};
@@ -290,6 +290,11 @@ pub fn train(
         session.observer,
         &stop,
     )?;
+    crate::output::write_training_report(
+        run_dir,
+        neuroforge_report::training::Model::Marble,
+        &crate::output::training_description("MARBLE", run_dir),
+    )?;
     Ok(MarbleTrained {
         run_dir: run_dir.to_path_buf(),
         summary,
@@ -331,6 +336,11 @@ pub fn resume(
         session.observer,
         &stop,
     )?;
+    crate::output::write_training_report(
+        run_dir,
+        neuroforge_report::training::Model::Marble,
+        &crate::output::training_description("MARBLE", run_dir),
+    )?;
     Ok(MarbleTrained {
         run_dir: run_dir.to_path_buf(),
         summary,
@@ -352,7 +362,7 @@ pub fn embed_points(
     data: &Path,
     out: &Path,
     device: &Device,
-    plot: Option<&Path>,
+    figures: FigureFiles<'_>,
 ) -> Result<String, PipelineError> {
     let (config, model) = load_marble(run_dir, device)?;
     let preprocessing = read_preprocessing(run_dir)?;
@@ -398,32 +408,79 @@ pub fn embed_points(
         blocks,
     };
     write_points(out, &embedded)?;
-    if let Some(plot) = plot {
-        let names: Vec<String> = embedded.conditions().into_iter().map(|(n, _)| n).collect();
-        let points: Vec<svg::CategoryPoint> = embedded
-            .condition
-            .iter()
-            .enumerate()
-            .map(|(r, c)| svg::CategoryPoint {
-                x: z[[r, 0]],
-                y: z[[r, 1.min(z.ncols() - 1)]],
-                category: names.iter().position(|n| n == c).unwrap_or(0),
+    let names: Vec<String> = embedded.conditions().into_iter().map(|(n, _)| n).collect();
+    let category: Vec<usize> = embedded
+        .condition
+        .iter()
+        .map(|c| names.iter().position(|n| n == c).unwrap_or(0))
+        .collect();
+    let scatter = |title: &str, xy: &Array2<f64>, axes: (&str, &str)| {
+        let points: Vec<svg::CategoryPoint> = (0..xy.nrows())
+            .map(|r| svg::CategoryPoint {
+                x: xy[[r, 0]],
+                y: xy[[r, 1.min(xy.ncols() - 1)]],
+                category: category[r],
                 label: None,
             })
             .collect();
-        write_text(
-            plot,
-            &svg::category_scatter(
-                &format!(
-                    "MARBLE embedding: first two of {} coordinates, by condition",
-                    z.ncols()
+        svg::category_scatter(
+            title,
+            &svg::Axis::linear(axes.0),
+            &svg::Axis::linear(axes.1),
+            &points,
+            &names,
+        )
+    };
+    let first_two = scatter(
+        &format!(
+            "MARBLE embedding: first two of {} coordinates, by condition",
+            z.ncols()
+        ),
+        &z,
+        ("z0", "z1"),
+    );
+    if let Some(plot) = figures.plot {
+        write_text(plot, &first_two)?;
+    }
+    if let Some(report_path) = figures.report {
+        let mut report =
+            neuroforge_report::ReportBuilder::new(&report_stem(report_path), "MARBLE embedding");
+        report.text(&format!(
+            "{} points of `{}` embedded by the run `{}` in {} dimensions; {} conditions.",
+            z.nrows(),
+            data.display(),
+            run_dir.display(),
+            z.ncols(),
+            names.len()
+        ));
+        report.figure("embedding.svg", "The first two coordinates", first_two);
+        if z.ncols() > 2 {
+            let pca = neuroforge_signal::pca::Pca::fit(z.view(), 2)
+                .and_then(|p| Ok((p.transform(z.view())?, p.explained_variance)))
+                .map_err(|e| PipelineError::unsuitable(data, e.to_string()))?;
+            let total: f64 = z
+                .columns()
+                .into_iter()
+                .map(|c| {
+                    let m = c.mean().unwrap_or(0.0);
+                    c.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (c.len().max(2) - 1) as f64
+                })
+                .sum();
+            let share = |k: usize| 100.0 * pca.1.get(k).copied().unwrap_or(0.0) / total.max(1e-300);
+            report.figure(
+                "embedding-pca.svg",
+                "All coordinates, projected on their first two principal components",
+                scatter(
+                    &format!("MARBLE embedding: PCA of all {} coordinates", z.ncols()),
+                    &pca.0,
+                    (
+                        &format!("PC 1 ({:.0}% of variance)", share(0)),
+                        &format!("PC 2 ({:.0}% of variance)", share(1)),
+                    ),
                 ),
-                &svg::Axis::linear("z0"),
-                &svg::Axis::linear("z1"),
-                &points,
-                &names,
-            ),
-        )?;
+            );
+        }
+        crate::output::write_report(report_path, &report.finish())?;
     }
     Ok(format!(
         "{}: {} points embedded in {} dimensions",
@@ -450,7 +507,7 @@ pub fn compare(
     out: &Path,
     method: TransportMethod,
     block: &str,
-    plot: Option<&Path>,
+    figures: FigureFiles<'_>,
 ) -> Result<String, PipelineError> {
     let table = read_points(embedding)?;
     let Some(z) = table.block(block) else {
@@ -486,51 +543,76 @@ pub fn compare(
         mds: mds.rows().into_iter().map(|r| r.to_vec()).collect(),
     };
     write_json(out, &result)?;
-    if let Some(plot) = plot {
-        let points: Vec<svg::CategoryPoint> = result
-            .mds
-            .iter()
-            .zip(&result.conditions)
-            .enumerate()
-            .map(|(k, (xy, name))| svg::CategoryPoint {
-                x: xy[0],
-                y: xy.get(1).copied().unwrap_or(0.0),
-                category: k,
-                label: Some(name.clone()),
-            })
-            .collect();
+    let points: Vec<svg::CategoryPoint> = result
+        .mds
+        .iter()
+        .zip(&result.conditions)
+        .enumerate()
+        .map(|(k, (xy, name))| svg::CategoryPoint {
+            x: xy[0],
+            y: xy.get(1).copied().unwrap_or(0.0),
+            category: k,
+            label: Some(name.clone()),
+        })
+        .collect();
+    let mds_plot = svg::category_scatter(
+        "Conditions by optimal transport between their embeddings, classical MDS",
+        &svg::Axis::linear("MDS 1"),
+        &svg::Axis::linear("MDS 2"),
+        &points,
+        &result.conditions,
+    );
+    let n = result.conditions.len();
+    let flat: Vec<f64> = result.distances.iter().flatten().copied().collect();
+    let matrix_plot = svg::heatmap(
+        "Optimal-transport distance between conditions",
+        "condition (column, in the rows' order)",
+        "condition",
+        "distance",
+        n,
+        n,
+        &flat,
+        Some(&result.conditions),
+        None,
+    );
+    if let Some(plot) = figures.plot {
+        write_text(plot, &mds_plot)?;
+        let stem = plot
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("compare");
         write_text(
-            plot,
-            &svg::category_scatter(
-                "Conditions by optimal transport between their embeddings, classical MDS",
-                &svg::Axis::linear("MDS 1"),
-                &svg::Axis::linear("MDS 2"),
-                &points,
-                &result.conditions,
-            ),
+            &plot.with_file_name(format!("{stem}-distances.svg")),
+            &matrix_plot,
         )?;
-        let n = result.conditions.len();
-        let flat: Vec<f64> = result.distances.iter().flatten().copied().collect();
-        let matrix_path = plot.with_file_name(format!(
-            "{}-distances.svg",
-            plot.file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("compare")
+    }
+    if let Some(report_path) = figures.report {
+        let mut report = neuroforge_report::ReportBuilder::new(
+            &report_stem(report_path),
+            "Conditions compared by optimal transport",
+        );
+        report.text(&format!(
+            "{n} conditions of `{}` (block `{block}`), distances by {:?}; the MDS layout places \
+             conditions that are far apart in the embedding far apart on the page.",
+            embedding.display(),
+            method
         ));
-        write_text(
-            &matrix_path,
-            &svg::heatmap(
-                "Optimal-transport distance between conditions",
-                "condition (column)",
-                "condition",
-                "distance",
-                n,
-                n,
-                &flat,
-                Some(&result.conditions),
-                None,
-            ),
-        )?;
+        report.figure("mds.svg", "Classical MDS of the distances", mds_plot);
+        report.figure("distances.svg", "The distance matrix", matrix_plot);
+        let mut table = String::from("| condition |");
+        for name in &result.conditions {
+            table.push_str(&format!(" {name} |"));
+        }
+        table.push_str(&format!("\n|---|{}\n", "---|".repeat(n)));
+        for (name, row) in result.conditions.iter().zip(&result.distances) {
+            table.push_str(&format!("| {name} |"));
+            for v in row {
+                table.push_str(&format!(" {} |", neuroforge_report::significant(*v, 3)));
+            }
+            table.push('\n');
+        }
+        report.text(&table);
+        crate::output::write_report(report_path, &report.finish())?;
     }
     Ok(format!(
         "{}: distances between {} conditions",
@@ -567,6 +649,27 @@ pub struct DecodeFlags {
     /// Cross-validation folds over contiguous blocks of rows.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 5))]
     pub folds: usize,
+    /// Also write a report here (Markdown, and the same as a self-contained HTML page beside
+    /// it): decoded against true values of each target column, held out.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "OUT.md"))]
+    pub report: Option<PathBuf>,
+}
+
+/// Where a MARBLE verb draws its figures: a lone SVG (`--plot`) and/or a report (`--report`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FigureFiles<'a> {
+    /// The main figure as an SVG file.
+    pub plot: Option<&'a Path>,
+    /// The report (Markdown, plots folder and HTML page).
+    pub report: Option<&'a Path>,
+}
+
+/// The stem of a report's path (its plots folder is `<stem>_plots`).
+fn report_stem(path: &Path) -> String {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("report")
+        .to_string()
 }
 
 /// `neuroforge decode`.
@@ -627,6 +730,64 @@ pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, Pi
         median_absolute_error: scores.median_absolute_error,
     };
     write_json(out, &report)?;
+    if let Some(report_path) = &flags.report {
+        let mut page = neuroforge_report::ReportBuilder::new(
+            &report_stem(report_path),
+            &format!("Decoding `{}` from `{}`", flags.targets, flags.features),
+        );
+        page.text(&format!(
+            "{} decoder, {}-fold cross-validation over contiguous blocks of rows of `{}`: \
+             every prediction is held out. R² {:.3}, median absolute error {} (targets' units).",
+            match decoder {
+                Decoder::Knn { neighbours, metric } =>
+                    format!("kNN ({neighbours} neighbours, {metric:?} distance)"),
+                Decoder::Linear { ridge } => format!("Linear (ridge {ridge})"),
+            },
+            flags.folds,
+            data.display(),
+            scores.r2,
+            neuroforge_report::significant(scores.median_absolute_error, 3)
+        ));
+        let rows = targets.nrows();
+        for t in 0..targets.ncols() {
+            let name = if flags.columns.is_empty() {
+                format!("{}{t}", flags.targets)
+            } else {
+                format!("{}{}", flags.targets, flags.columns[t])
+            };
+            let truth: Vec<(f64, f64)> = (0..rows).map(|r| (r as f64, targets[[r, t]])).collect();
+            let decoded: Vec<(f64, f64)> = (0..rows)
+                .map(|r| (r as f64, scores.predictions[[r, t]]))
+                .collect();
+            page.figure(
+                &format!("{name}-time.svg"),
+                &format!("`{name}`: true and decoded, row by row"),
+                svg::lines(
+                    &format!("{name}: true and decoded (held out)"),
+                    &svg::Axis::non_negative("row (time order)"),
+                    &svg::Axis::linear(&name),
+                    &[
+                        svg::Series::new("true", svg::PALETTE[0], truth),
+                        svg::Series::new("decoded", svg::PALETTE[3], decoded),
+                    ],
+                ),
+            );
+            let truth: Vec<f64> = targets.column(t).to_vec();
+            let decoded: Vec<f64> = scores.predictions.column(t).to_vec();
+            page.figure(
+                &format!("{name}-scatter.svg"),
+                &format!("`{name}`: decoded against true"),
+                svg::paired_scatter(
+                    &format!("{name}: decoded against true"),
+                    (&name, "true"),
+                    (&name, "decoded"),
+                    &truth,
+                    &decoded,
+                ),
+            );
+        }
+        crate::output::write_report(report_path, &page.finish())?;
+    }
     Ok(format!(
         "{}: R2 {:.3}, median absolute error {:.3} ({}-fold, contiguous blocks)",
         out.display(),

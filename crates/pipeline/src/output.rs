@@ -47,3 +47,26 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), PipelineErr
         .map_err(|e| PipelineError::Io(IoError::Recording(e.to_string())))?;
     write_text(path, &text)
 }
+
+/// Write the training report of the run in `run_dir` as `report.md`, `report.html` and
+/// `report_plots/` inside it, from its `metrics.jsonl` (a run without one gets a report that
+/// says so).
+pub fn write_training_report(
+    run_dir: &Path,
+    model: neuroforge_report::training::Model,
+    description: &str,
+) -> Result<(), PipelineError> {
+    let metrics = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap_or_default();
+    let report = neuroforge_report::training::training_report(model, description, &metrics);
+    write_report(&run_dir.join("report.md"), &report)
+}
+
+/// The opening line of a run's training report.
+pub fn training_description(model: &str, run_dir: &Path) -> String {
+    format!(
+        "Training curves of the {model} run `{}`, from its `metrics.jsonl`; the settings are in \
+         `config.toml`, the data, seeds and sessions in `manifest.json`. Written again by every \
+         `neuroforge resume`.",
+        run_dir.display()
+    )
+}

@@ -286,6 +286,11 @@ pub fn train(
         session.observer,
         &stop,
     )?;
+    crate::output::write_training_report(
+        run_dir,
+        neuroforge_report::training::Model::SpikeGan,
+        &crate::output::training_description("Spike-GAN", run_dir),
+    )?;
     Ok(SpikeGanTrained {
         run_dir: run_dir.to_path_buf(),
         last,
@@ -321,6 +326,11 @@ pub fn resume(
         session.device,
         session.observer,
         &stop,
+    )?;
+    crate::output::write_training_report(
+        run_dir,
+        neuroforge_report::training::Model::SpikeGan,
+        &crate::output::training_description("Spike-GAN", run_dir),
     )?;
     Ok(SpikeGanTrained {
         run_dir: run_dir.to_path_buf(),

@@ -161,7 +161,8 @@ fn tick_label(value: f64, step: f64) -> String {
     format!("{:.*}", decimals(step), value)
 }
 
-/// Linear ticks covering `[lo, hi]` with about `target` intervals.
+/// Linear ticks inside `[lo, hi]` (the axis' limits) at multiples of a 1-2-5 step, about
+/// `target` intervals apart; a degenerate range is widened around its value.
 pub fn linear_ticks(lo: f64, hi: f64, target: usize) -> Ticks {
     let (lo, hi) = if hi > lo && (hi - lo) > 1e-12 * hi.abs().max(lo.abs()) {
         (lo, hi)
@@ -171,14 +172,18 @@ pub fn linear_ticks(lo: f64, hi: f64, target: usize) -> Ticks {
         let half = 0.5 * lo.abs();
         (lo - half, hi + half)
     };
-    let step = nice_step(hi - lo, target);
-    let first = (lo / step + 1e-9).floor() as i64;
-    let last = (hi / step - 1e-9).ceil() as i64;
+    let mut step = nice_step(hi - lo, target);
+    // At least two ticks inside the limits.
+    while ((hi / step + 1e-9).floor() - (lo / step - 1e-9).ceil()) < 1.0 {
+        step /= 2.0;
+    }
+    let first = (lo / step - 1e-9).ceil() as i64;
+    let last = (hi / step + 1e-9).floor() as i64;
     let values: Vec<f64> = (first..=last).map(|k| k as f64 * step).collect();
     let labels = values.iter().map(|&v| tick_label(v, step)).collect();
     Ticks {
-        lo: first as f64 * step,
-        hi: last as f64 * step,
+        lo,
+        hi,
         values,
         labels,
         log: false,
@@ -241,13 +246,20 @@ fn ticks_for(axis: &Axis, data: impl Iterator<Item = f64>) -> Ticks {
     match axis.scale {
         Scale::Log => log_ticks(lo, hi),
         Scale::Linear => {
+            if axis.limits.is_none() {
+                // A margin of 3% of the range on each side, so no mark sits on an axis line.
+                let pad = 0.03 * (hi - lo);
+                if axis.non_negative && lo >= 0.0 && lo <= 0.25 * hi {
+                    // A range that starts near zero starts at zero.
+                    lo = 0.0;
+                } else {
+                    lo -= pad;
+                }
+                hi += pad;
+            }
             if axis.non_negative {
                 lo = lo.max(0.0);
                 hi = hi.max(lo);
-                // A range that starts near zero starts at zero.
-                if lo <= 0.25 * hi {
-                    lo = 0.0;
-                }
             }
             linear_ticks(lo, hi, 5)
         }
@@ -559,13 +571,31 @@ pub fn lines(title: &str, x_axis: &Axis, y_axis: &Axis, series: &[Series]) -> St
 }
 
 /// Scatter of generated (y) against real (x) values of one statistic, on equal axes with the
-/// identity line; `non_negative` for statistics that cannot be negative (rates).
+/// identity line; the axes start at zero when no value is negative.
 pub fn scatter(title: &str, quantity: &str, real: &[f64], generated: &[f64]) -> String {
+    paired_scatter(
+        title,
+        (quantity, "real"),
+        (quantity, "generated"),
+        real,
+        generated,
+    )
+}
+
+/// Scatter of `y` against `x` on equal axes with the identity line, the axes labelled
+/// "<quantity>, <whose>" (e.g. "r0, true" and "r0, decoded").
+pub fn paired_scatter(
+    title: &str,
+    x_label: (&str, &str),
+    y_label: (&str, &str),
+    real: &[f64],
+    generated: &[f64],
+) -> String {
     let non_negative = real
         .iter()
         .chain(generated)
         .all(|v| *v >= 0.0 || !v.is_finite());
-    let axis = |who: &str| {
+    let axis = |(quantity, who): (&str, &str)| {
         let label = format!("{quantity}, {who}");
         if non_negative {
             Axis::non_negative(&label)
@@ -573,7 +603,7 @@ pub fn scatter(title: &str, quantity: &str, real: &[f64], generated: &[f64]) -> 
             Axis::linear(&label)
         }
     };
-    let (x_axis, y_axis) = (axis("real"), axis("generated"));
+    let (x_axis, y_axis) = (axis(x_label), axis(y_label));
     let ticks = ticks_for(&x_axis, real.iter().chain(generated).copied());
     let mut frame = Frame::new(
         title,
@@ -1013,14 +1043,15 @@ mod tests {
     #[test]
     fn ticks_are_one_two_five_multiples_that_cover_the_data() {
         let t = linear_ticks(0.0578, 0.0894, 5);
-        assert!(t.lo <= 0.0578 && t.hi >= 0.0894);
+        assert_eq!((t.lo, t.hi), (0.0578, 0.0894), "the limits are the data's");
+        assert!(t.values.iter().all(|v| (0.0578..=0.0894).contains(v)));
         let step = t.values[1] - t.values[0];
         let mantissa = step / 10f64.powf(step.log10().floor());
         assert!(
             [1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-9),
             "{step}"
         );
-        assert_eq!(t.labels, ["0.05", "0.06", "0.07", "0.08", "0.09"]);
+        assert_eq!(t.labels, ["0.06", "0.07", "0.08"]);
     }
 
     #[test]
@@ -1033,7 +1064,10 @@ mod tests {
             t.labels
         );
         let t = linear_ticks(0.0, 12.5, 5);
-        assert_eq!(t.labels, ["0", "5", "10", "15"]);
+        assert_eq!(t.labels, ["0", "5", "10"]);
+        let t = linear_ticks(0.0, 1524.0, 5);
+        assert_eq!(t.labels, ["0", "500", "1000", "1500"]);
+        assert_eq!(t.hi, 1524.0);
     }
 
     #[test]

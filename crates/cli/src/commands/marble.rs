@@ -70,6 +70,10 @@ pub struct Embed {
     /// Also draw z0 against z1, coloured by condition, into this SVG file.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Also write a report here (Markdown, and the same as a self-contained HTML page beside
+    /// it): the first two coordinates and a PCA of all of them, by condition.
+    #[arg(long, value_name = "OUT.md")]
+    report: Option<PathBuf>,
 }
 
 impl Embed {
@@ -82,7 +86,10 @@ impl Embed {
                 &self.data,
                 &self.out,
                 &device,
-                self.plot.as_deref(),
+                marble::FigureFiles {
+                    plot: self.plot.as_deref(),
+                    report: self.report.as_deref(),
+                },
             )
         })?;
         println!("{line}");
@@ -114,9 +121,14 @@ pub struct Compare {
     /// The block compared.
     #[arg(long, default_value = "z")]
     block: String,
-    /// Also draw the MDS layout of the conditions into this SVG file.
+    /// Also draw the MDS layout of the conditions into this SVG file (and the distance matrix
+    /// into `<stem>-distances.svg` beside it).
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Also write a report here (Markdown, and the same as a self-contained HTML page beside
+    /// it): the MDS layout, the distance matrix as a heatmap and as a table.
+    #[arg(long, value_name = "OUT.md")]
+    report: Option<PathBuf>,
 }
 
 impl Compare {
@@ -144,7 +156,10 @@ impl Compare {
                 &self.out,
                 method,
                 &self.block,
-                self.plot.as_deref(),
+                marble::FigureFiles {
+                    plot: self.plot.as_deref(),
+                    report: self.report.as_deref(),
+                },
             )
         })?;
         println!("{line}");

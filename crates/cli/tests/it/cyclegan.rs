@@ -84,6 +84,12 @@ fn train_translate_explain_and_resume_a_small_run() {
 
     let line = ok(&["resume", "--run-dir", &p("run"), "--iterations", "6"]);
     assert!(line.contains("6 iterations"), "{line}");
+    // The run's training report, written again by resume: generators' and discriminators'
+    // losses.
+    assert_eq!(
+        browser::check_report(&dir.path().join("run/report.html"), "cyclegan-training"),
+        2
+    );
 
     ok(&[
         "translate",

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use crate::common::{fails, ok};
+use crate::common::{browser, fails, ok};
 use neuroforge_io::{PointTable, read_points, write_points};
 
 #[test]
@@ -61,7 +61,18 @@ fn marble_orders_van_der_pol_conditions_by_mu_and_decodes_a_carried_block() {
         &p("z.parquet"),
         "--plot",
         &p("z.svg"),
+        "--report",
+        &p("embed.md"),
     ]);
+    // z0 against z1, and a PCA of the three coordinates, with the five conditions named.
+    assert_eq!(
+        browser::check_report(&dir.path().join("embed.html"), "marble-embed"),
+        2
+    );
+    let embed_page = std::fs::read_to_string(p("embed.html")).unwrap();
+    for mu in ["mu=-1", "mu=-0.5", "mu=0", "mu=0.5", "mu=1"] {
+        assert!(embed_page.contains(&format!(">{mu}<")), "legend names {mu}");
+    }
     let embedded: PointTable = read_points(dir.path().join("z.parquet").as_path()).unwrap();
     assert_eq!(embedded.block("z").unwrap().ncols(), 3);
     assert!(
@@ -75,7 +86,14 @@ fn marble_orders_van_der_pol_conditions_by_mu_and_decodes_a_carried_block() {
         &p("cmp.json"),
         "--plot",
         &p("mds.svg"),
+        "--report",
+        &p("compare.md"),
     ]);
+    assert!(dir.path().join("mds-distances.svg").is_file());
+    assert_eq!(
+        browser::check_report(&dir.path().join("compare.html"), "marble-compare"),
+        2
+    );
     let cmp: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(p("cmp.json")).unwrap()).unwrap();
     let first: Vec<f64> = cmp["mds"]
@@ -106,7 +124,14 @@ fn marble_orders_van_der_pol_conditions_by_mu_and_decodes_a_carried_block() {
         "euclidean",
         "--out",
         &p("dec.json"),
+        "--report",
+        &p("decode.md"),
     ]);
+    // One target column: decoded and true over rows, and decoded against true.
+    assert_eq!(
+        browser::check_report(&dir.path().join("decode.html"), "marble-decode"),
+        2
+    );
     let dec: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(p("dec.json")).unwrap()).unwrap();
     assert!(dec["r2"].as_f64().unwrap() > 0.8, "{dec}");

@@ -183,6 +183,14 @@ fn train_sample_and_explain_write_what_they_promise() {
     let toml = std::fs::read_to_string(run_dir.join("config.toml")).unwrap();
     assert!(toml.contains("gradient_penalty = 10.0"), "{toml}");
     assert_eq!(logged_iterations(&run_dir), vec![5, 10, 15, 20]);
+    // Training writes its curves into the run: the critic's estimate and penalty, the
+    // generator's loss, and the errors of fresh samples when the run monitors them.
+    let training = std::fs::read_to_string(run_dir.join("report.md")).unwrap();
+    assert!(
+        training.contains("report_plots/training-critic.svg"),
+        "{training}"
+    );
+    assert!(browser::check_report(&run_dir.join("report.html"), "spikegan-training") >= 2);
     let kept: Vec<String> = std::fs::read_dir(run_dir.join("checkpoints"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
