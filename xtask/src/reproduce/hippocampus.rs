@@ -116,6 +116,8 @@ pub fn run_hippocampus(binary: &Path, options: &Options) -> Result<Value> {
         s(&embedding),
         "--plot".into(),
         s(&dir.join("embedding.svg")),
+        "--report".into(),
+        s(&dir.join("embedding.md")),
     ])?;
     let mut scores = std::collections::BTreeMap::new();
     for (features, label) in [("z", "marble"), ("x", "pca")] {
@@ -140,6 +142,8 @@ pub fn run_hippocampus(binary: &Path, options: &Options) -> Result<Value> {
                 "5".into(),
                 "--out".into(),
                 s(&out),
+                "--report".into(),
+                s(&dir.join(format!("decode-{label}-{decoder}.md"))),
             ])?;
             let score: DecodingReport = read_result(&out)?;
             scores.insert(format!("{label}_{decoder}"), score);
@@ -232,7 +236,11 @@ pub fn run_hippocampus(binary: &Path, options: &Options) -> Result<Value> {
     )?;
     writeln!(
         report,
-        "![MARBLE embedding of the recording](embedding.svg)\n"
+        "![MARBLE embedding of the recording](embedding.svg)\n\nDecoded against true \
+         position, every prediction held out: [MARBLE, kNN](decode-marble-knn.md), \
+         [PCA, kNN](decode-pca-knn.md), [MARBLE, linear](decode-marble-linear.md), \
+         [PCA, linear](decode-pca-linear.md); the embedding with a PCA of all its coordinates: \
+         [embedding](embedding.md).\n"
     )?;
     write_report(&dir, &report)?;
     println!(

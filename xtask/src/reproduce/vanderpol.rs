@@ -121,6 +121,8 @@ pub fn run_vanderpol(binary: &Path, options: &Options) -> Result<Value> {
         s(&embedding),
         "--plot".into(),
         s(&dir.join("embedding.svg")),
+        "--report".into(),
+        s(&dir.join("embedding.md")),
     ])?;
     let comparison = dir.join("comparison.json");
     runner.run(&[
@@ -223,7 +225,8 @@ pub fn run_vanderpol(binary: &Path, options: &Options) -> Result<Value> {
     writeln!(
         report,
         "![embedding coloured by mu](embedding.svg)\n\n![MDS of the conditions](mds.svg)\n\n\
-         ![optimal-transport distances between the conditions](mds-distances.svg)\n"
+         ![optimal-transport distances between the conditions](mds-distances.svg)\n\n\
+         The embedding with a PCA of all its coordinates: [embedding](embedding.md).\n"
     )?;
     writeln!(report, "| condition | MDS 1 |\n| --- | --- |")?;
     for (n, v) in names.iter().zip(&first) {

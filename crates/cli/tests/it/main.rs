@@ -7,6 +7,7 @@ mod common;
 mod cyclegan;
 mod marble;
 mod preprocess;
+mod reports;
 mod simulate;
 mod spikegan;
 mod stats;
