@@ -480,6 +480,29 @@ pub fn embed_points(
                 ),
             );
         }
+        // Blocks carried along (behaviour such as the animal's position): the embedding
+        // coloured by each one's first column, the way the field looks for a behaviour on it.
+        for (prefix, block) in embedded
+            .blocks
+            .iter()
+            .filter(|(p, b)| !["x", "v", "z"].contains(&p.as_str()) && b.ncols() > 0)
+            .take(3)
+        {
+            let points: Vec<(f64, f64, f64)> = (0..z.nrows())
+                .map(|r| (z[[r, 0]], z[[r, 1.min(z.ncols() - 1)]], block[[r, 0]]))
+                .collect();
+            report.figure(
+                &format!("embedding-by-{prefix}0.svg"),
+                &format!("The first two coordinates, coloured by `{prefix}0`"),
+                svg::value_scatter(
+                    &format!("MARBLE embedding coloured by {prefix}0"),
+                    &svg::Axis::linear("z0"),
+                    &svg::Axis::linear("z1"),
+                    &points,
+                    &format!("{prefix}0"),
+                ),
+            );
+        }
         crate::output::write_report(report_path, &report.finish())?;
     }
     Ok(format!(

@@ -717,20 +717,18 @@ fn importance_report(
             "",
         ),
     );
-    let time: Vec<(f64, f64)> = maps
-        .time_importance()
-        .into_iter()
-        .enumerate()
-        .map(|(t, v)| (t as f64, v))
-        .collect();
+    let bins_named: Vec<String> = (0..bins).map(|t| t.to_string()).collect();
     report.figure(
         "time-importance.svg",
         "Mean importance of each bin of the sample over samples and neurons",
-        svg::lines(
+        svg::bars(
             &format!("Time importance over {count} samples"),
-            &svg::Axis::non_negative("time (bins)"),
+            "time (bin in the sample)",
             &svg::Axis::linear("mean importance (score drop)"),
-            &[svg::Series::new("importance", svg::PALETTE[0], time)],
+            &bins_named,
+            &maps.time_importance(),
+            &[],
+            "",
         ),
     );
     report.finish()

@@ -856,16 +856,7 @@ pub fn heatmap(
             .collect(),
         log: false,
     };
-    let colour_bar_w = 14.0
-        + 6.0
-        + colour_ticks
-            .labels
-            .iter()
-            .map(|l| text_width(l, FONT))
-            .fold(0.0, f64::max)
-        + 10.0
-        + FONT
-        + 8.0;
+    let colour_bar_w = colour_bar_width(&colour_ticks);
     let mut frame = Frame::new(
         title,
         &x_axis,
@@ -912,9 +903,29 @@ pub fn heatmap(
             }
         }
     }
-    // Colour bar right of the data.
+    colour_bar(&mut frame, &colour_ticks, value_label);
+    frame.finish()
+}
+
+/// Width of a colour bar with `ticks` and its label, right of a plot's data area.
+fn colour_bar_width(ticks: &Ticks) -> f64 {
+    14.0 + 6.0
+        + ticks
+            .labels
+            .iter()
+            .map(|l| text_width(l, FONT))
+            .fold(0.0, f64::max)
+        + 10.0
+        + FONT
+        + 8.0
+}
+
+/// Draw a colour bar of the ramp with `ticks` (limits and labels) and `label`, right of the
+/// data area of `frame` (which reserved [`colour_bar_width`] for it).
+fn colour_bar(frame: &mut Frame, ticks: &Ticks, label: &str) {
     let bx = frame.x.to + 16.0;
     let (top, bottom) = (frame.y.to, frame.y.from);
+    let span = (ticks.hi - ticks.lo).max(1e-300);
     let steps = 32;
     for k in 0..steps {
         let f0 = k as f64 / steps as f64;
@@ -926,8 +937,8 @@ pub fn heatmap(
             ramp(f0 + 0.5 / steps as f64)
         );
     }
-    for (v, label) in colour_ticks.values.iter().zip(&colour_ticks.labels) {
-        let y = bottom - (v - colour_ticks.lo) / span * (bottom - top);
+    for (v, text) in ticks.values.iter().zip(&ticks.labels) {
+        let y = bottom - (v - ticks.lo) / span * (bottom - top);
         let _ = write!(
             frame.out,
             r#"<line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="black"/><text x="{:.1}" y="{:.1}">{}</text>"#,
@@ -935,7 +946,7 @@ pub fn heatmap(
             bx + 18.0,
             bx + 20.0,
             y + FONT * 0.35,
-            escape(label)
+            escape(text)
         );
     }
     let _ = write!(
@@ -943,8 +954,56 @@ pub fn heatmap(
         r#"<text transform="translate({:.1},{:.1}) rotate(-90)" text-anchor="middle">{}</text>"#,
         frame.width - 8.0,
         (top + bottom) / 2.0,
-        escape(value_label)
+        escape(label)
     );
+}
+
+/// Scatter of `(x, y, value)` points coloured by the value along the ramp, with a colour bar
+/// labelled `value_label` (e.g. an embedding coloured by the animal's position).
+pub fn value_scatter(
+    title: &str,
+    x_axis: &Axis,
+    y_axis: &Axis,
+    points: &[(f64, f64, f64)],
+    value_label: &str,
+) -> String {
+    let x_ticks = ticks_for(x_axis, points.iter().map(|p| p.0));
+    let y_ticks = ticks_for(y_axis, points.iter().map(|p| p.1));
+    let (lo, hi) = points
+        .iter()
+        .map(|p| p.2)
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let colour_ticks = linear_ticks(lo, hi, 4);
+    let mut frame = Frame::new(
+        title,
+        x_axis,
+        x_ticks,
+        y_axis,
+        y_ticks,
+        &[],
+        colour_bar_width(&colour_ticks),
+        PLOT_W,
+        PLOT_H,
+    );
+    let radius = if points.len() > 2000 { 1.3 } else { 3.0 };
+    let span = (colour_ticks.hi - colour_ticks.lo).max(1e-300);
+    for (x, y, v) in points {
+        if !(x.is_finite() && y.is_finite() && v.is_finite()) {
+            continue;
+        }
+        let _ = write!(
+            frame.out,
+            r#"<circle class="mark" cx="{:.2}" cy="{:.2}" r="{radius}" fill="{}" fill-opacity="0.8"/>"#,
+            frame.x.at(*x),
+            frame.y.at(*y),
+            ramp((v - colour_ticks.lo) / span)
+        );
+    }
+    colour_bar(&mut frame, &colour_ticks, value_label);
     frame.finish()
 }
 

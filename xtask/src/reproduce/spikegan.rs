@@ -419,6 +419,8 @@ pub(crate) fn run_spikegan(
             s(&maps_json),
             "--samples".into(),
             "200".into(),
+            "--report".into(),
+            s(&dir.join("importance.md")),
         ];
         if let Some(device) = &options.device {
             args.extend(["--device".into(), device.clone()]);
@@ -694,8 +696,11 @@ fn report(
     if let Some(p) = results.get("packets") {
         let _ = writeln!(
             out,
-            "Importance maps (200 held-out samples, windows of 8 bins, step 2, 5 shuffles): \
-             recovered firing order {} with lags {}; true order {} -> **{}**.\n",
+            "Importance maps (200 held-out samples, windows of 8 bins, step 2, 5 shuffles; the \
+             full report: [importance](importance.md)): firing order read from the maps {} with \
+             lags {}; true order {} -> **{}**.\n\n\
+             ![Importance map of a held-out sample, its spikes marked](importance_plots/map-0.svg)\n\n\
+             ![Neuron importance](importance_plots/neuron-importance.svg)\n",
             p["recovered_order"],
             p["recovered_lags"],
             p["true_order"],

@@ -64,10 +64,16 @@ fn marble_orders_van_der_pol_conditions_by_mu_and_decodes_a_carried_block() {
         "--report",
         &p("embed.md"),
     ]);
-    // z0 against z1, and a PCA of the three coordinates, with the five conditions named.
+    // z0 against z1, and a PCA of the three coordinates, with the five conditions named; the
+    // embedding coloured by the carried block r.
     assert_eq!(
         browser::check_report(&dir.path().join("embed.html"), "marble-embed"),
-        2
+        3
+    );
+    assert!(
+        std::fs::read_to_string(p("embed.md"))
+            .unwrap()
+            .contains("embedding-by-r0.svg")
     );
     let embed_page = std::fs::read_to_string(p("embed.html")).unwrap();
     for mu in ["mu=-1", "mu=-0.5", "mu=0", "mu=0.5", "mu=1"] {
