@@ -674,13 +674,9 @@ fn translation_report(
     neuron_ids: &[String],
 ) -> neuroforge_report::Report {
     use neuroforge_report::svg;
-    let stem = report_path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("translation");
     let (from_name, to_name) = (condition_name(from), condition_name(to));
     let mut report = neuroforge_report::ReportBuilder::new(
-        stem,
+        &neuroforge_report::report_stem(report_path),
         &format!("CycleGAN translation {from_name} -> {to_name}"),
     );
     if let Some(e) = evaluation {
@@ -901,11 +897,10 @@ pub fn saliency(
     summary.insert("windows".into(), json!(take));
     let mut line = Vec::new();
     let mut report = flags.report.as_ref().map(|report_path| {
-        let stem = report_path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("attribution");
-        let mut r = neuroforge_report::ReportBuilder::new(stem, "CycleGAN attributions");
+        let mut r = neuroforge_report::ReportBuilder::new(
+            &neuroforge_report::report_stem(report_path),
+            "CycleGAN attributions",
+        );
         r.text(&format!(
             "The generator from {} of the run `{}`, on {take} windows of `{}`: `change` is \
              |G(x) - x|, `saliency` the input gradient of the target discriminator's verdict on \

@@ -443,8 +443,10 @@ pub fn embed_points(
         write_text(plot, &first_two)?;
     }
     if let Some(report_path) = figures.report {
-        let mut report =
-            neuroforge_report::ReportBuilder::new(&report_stem(report_path), "MARBLE embedding");
+        let mut report = neuroforge_report::ReportBuilder::new(
+            &neuroforge_report::report_stem(report_path),
+            "MARBLE embedding",
+        );
         report.text(&format!(
             "{} points of `{}` embedded by the run `{}` in {} dimensions; {} conditions.",
             z.nrows(),
@@ -611,7 +613,7 @@ pub fn compare(
     }
     if let Some(report_path) = figures.report {
         let mut report = neuroforge_report::ReportBuilder::new(
-            &report_stem(report_path),
+            &neuroforge_report::report_stem(report_path),
             "Conditions compared by optimal transport",
         );
         report.text(&format!(
@@ -687,14 +689,6 @@ pub struct FigureFiles<'a> {
     pub report: Option<&'a Path>,
 }
 
-/// The stem of a report's path (its plots folder is `<stem>_plots`).
-fn report_stem(path: &Path) -> String {
-    path.file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("report")
-        .to_string()
-}
-
 /// `neuroforge decode`.
 pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, PipelineError> {
     let table = read_points(data)?;
@@ -755,7 +749,7 @@ pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, Pi
     write_json(out, &report)?;
     if let Some(report_path) = &flags.report {
         let mut page = neuroforge_report::ReportBuilder::new(
-            &report_stem(report_path),
+            &neuroforge_report::report_stem(report_path),
             &format!("Decoding `{}` from `{}`", flags.targets, flags.features),
         );
         page.text(&format!(

@@ -23,7 +23,8 @@ pub fn write_text(path: &Path, text: &str) -> Result<(), PipelineError> {
 
 /// Write `report` as the Markdown file `path`, its plots in the folder the report names beside
 /// it, and the same report as one self-contained HTML page at `path` with the extension `html`
-/// (each file atomically).
+/// (each file atomically). A `path` that already ends in `.html` names the page, and the
+/// Markdown goes beside it as `.md`.
 pub fn write_report(path: &Path, report: &neuroforge_report::Report) -> Result<(), PipelineError> {
     let dir = path
         .parent()
@@ -37,8 +38,16 @@ pub fn write_report(path: &Path, report: &neuroforge_report::Report) -> Result<(
     for (file, text) in &report.plots {
         write_text(&dir.join(file), text)?;
     }
-    write_text(path, &report.markdown)?;
-    write_text(&path.with_extension("html"), &report.html())
+    let markdown = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("html"))
+    {
+        path.with_extension("md")
+    } else {
+        path.to_path_buf()
+    };
+    write_text(&markdown, &report.markdown)?;
+    write_text(&markdown.with_extension("html"), &report.html())
 }
 
 /// Write `value` as pretty-printed JSON atomically.
@@ -69,4 +78,47 @@ pub fn training_description(model: &str, run_dir: &Path) -> String {
          `neuroforge resume`.",
         run_dir.display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+    use super::*;
+
+    fn report() -> neuroforge_report::Report {
+        let mut b = neuroforge_report::ReportBuilder::new("out", "A report");
+        b.figure("f.svg", "a figure", "<svg></svg>".into());
+        b.finish()
+    }
+
+    #[test]
+    fn a_report_is_markdown_plots_and_a_page() {
+        let dir = tempfile::tempdir().unwrap();
+        write_report(&dir.path().join("out.md"), &report()).unwrap();
+        let md = std::fs::read_to_string(dir.path().join("out.md")).unwrap();
+        assert!(md.contains("![a figure](out_plots/f.svg)"));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("out_plots/f.svg")).unwrap(),
+            "<svg></svg>"
+        );
+        let page = std::fs::read_to_string(dir.path().join("out.html")).unwrap();
+        assert!(page.contains("<figure><svg></svg>"));
+    }
+
+    #[test]
+    fn a_path_ending_in_html_names_the_page_and_the_markdown_goes_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        write_report(&dir.path().join("out.html"), &report()).unwrap();
+        assert!(
+            std::fs::read_to_string(dir.path().join("out.html"))
+                .unwrap()
+                .starts_with("<!DOCTYPE html>")
+        );
+        assert!(
+            std::fs::read_to_string(dir.path().join("out.md"))
+                .unwrap()
+                .starts_with("# A report")
+        );
+    }
 }

@@ -627,12 +627,8 @@ pub fn explain_importance(
         ),
     };
     if let Some(report_path) = &flags.report {
-        let stem = report_path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("importance");
         let report = importance_report(
-            stem,
+            &neuroforge_report::report_stem(report_path),
             &samples,
             &maps,
             &ids,

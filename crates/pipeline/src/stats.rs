@@ -141,10 +141,7 @@ pub fn run_stats(
         write_text(path, &text)?;
     }
     if let Some(path) = &flags.report {
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_else(|| "report".into());
+        let stem = neuroforge_report::report_stem(path);
         let report = neuroforge_report::comparison_report(
             &stem,
             real_path,

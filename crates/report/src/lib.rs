@@ -40,6 +40,15 @@ impl Report {
     }
 }
 
+/// The stem of a report file's name (`OUT` of `OUT.md`), which names its plots folder
+/// (`OUT_plots`) and its HTML page (`OUT.html`); "report" for a path without one.
+pub fn report_stem(path: &std::path::Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "report".into())
+}
+
 /// Builds a [`Report`]: Markdown text with figures appended in order, each figure's SVG kept for
 /// the plots folder and the HTML page.
 #[derive(Debug, Clone)]
