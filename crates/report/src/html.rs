@@ -82,9 +82,29 @@ fn image(line: &str) -> Option<(&str, &str)> {
     Some((alt, target))
 }
 
+/// The cells of a table row; `\|` is a literal bar inside a cell.
 fn table_cells(line: &str) -> Vec<String> {
-    let inner = line.trim().trim_start_matches('|').trim_end_matches('|');
-    inner.split('|').map(|c| c.trim().to_string()).collect()
+    let inner = line.trim().trim_start_matches('|');
+    let inner = inner.strip_suffix('|').unwrap_or(inner);
+    let mut cells = vec![String::new()];
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'|') => {
+                chars.next();
+                if let Some(cell) = cells.last_mut() {
+                    cell.push('|');
+                }
+            }
+            '|' => cells.push(String::new()),
+            c => {
+                if let Some(cell) = cells.last_mut() {
+                    cell.push(c);
+                }
+            }
+        }
+    }
+    cells.into_iter().map(|c| c.trim().to_string()).collect()
 }
 
 fn is_separator(line: &str) -> bool {
@@ -296,6 +316,18 @@ mod tests {
         assert!(html.contains("<td class=\"num\">0.5 [0.1, 0.9]</td>"));
         assert!(html.contains("<figure><svg><circle/></svg><figcaption>a figure"));
         assert!(html.contains("<a href=\"plots/g.svg\">missing</a>"));
+    }
+
+    #[test]
+    fn an_escaped_bar_stays_in_its_cell() {
+        let html = markdown_to_html(
+            "| a | b |\n|---|---|\n| AUC: \\|G(x) - x\\| | 1 |\n",
+            &|_| None,
+        );
+        assert!(
+            html.contains("<td>AUC: |G(x) - x|</td><td class=\"num\">1</td>"),
+            "{html}"
+        );
     }
 
     #[test]

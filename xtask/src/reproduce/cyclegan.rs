@@ -343,7 +343,7 @@ const ROWS: [(&str, &str, &str); 8] = [
         "signal_mae_pre_vs_true_post",
     ),
     (
-        "ROC AUC: |G(x) - x|, saliency, Grad-CAM",
+        "ROC AUC: \\|G(x) - x\\|, saliency, Grad-CAM",
         "changed_neuron_auc",
         "",
     ),
