@@ -1028,7 +1028,7 @@ pub fn raster_grid(title: &str, groups: &[(String, Vec<Vec<Vec<f64>>>)]) -> Stri
         .max()
         .unwrap_or(1)
         .max(1);
-    let (panel_w, panel_h, gap) = (150.0, 110.0, 14.0);
+    let (panel_w, panel_h, gap) = (210.0, 150.0, 14.0);
     let label_w = groups
         .iter()
         .map(|(name, _)| text_width(name, FONT))

@@ -620,13 +620,34 @@ fn report(
             DG_LEVEL_FACTOR,
             fmt(&results["firing_rate_floor"]),
         );
+    } else {
+        // Without a DG to compare with: the errors against the sampling noise of the data.
+        out.push_str(&neuroforge_report::comparison::verdict(gan));
+    }
+    if let Some(p) = results.get("packets") {
+        let _ = writeln!(
+            out,
+            "> **The true packet sequence was {}recovered** by the importance maps (order read \
+             from the maps {}, true order {}).\n",
+            if p["order_recovered"] == json!(true) {
+                ""
+            } else {
+                "not "
+            },
+            p["recovered_order"],
+            p["true_order"]
+        );
     }
     let _ = writeln!(out, "## Training\n\n{}", training_figures.trim());
     let _ = writeln!(
         out,
         "\nWhile training, each log line scored 512 fresh samples against the training data \
-         (run/metrics.jsonl, `sample_errors`); the DG's lines are its errors on the whole data.\n\n\
-         ## Errors against the data\n"
+         (run/metrics.jsonl, `sample_errors`){}.\n\n## Errors against the data\n",
+        if results.get("dg_level").is_some() {
+            "; the DG's lines are its errors on the whole data"
+        } else {
+            ""
+        }
     );
     let keys = [
         ("firing_rate_l1", "firing rates (sum of abs errors)"),
