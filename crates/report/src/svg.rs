@@ -297,6 +297,8 @@ pub struct LegendEntry {
     pub label: String,
     /// Drawn as a line (series) rather than a dot (points).
     pub line: bool,
+    /// The line is dashed (a reference curve).
+    pub dashed: bool,
 }
 
 /// A plot's frame: canvas size, data area, axes and title, with margins measured from the text.
@@ -423,9 +425,14 @@ impl Frame {
             if entry.line {
                 let _ = write!(
                     out,
-                    r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{}" stroke-width="2"/>"#,
+                    r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{}" stroke-width="2"{}/>"#,
                     lx + 16.0,
-                    entry.colour
+                    entry.colour,
+                    if entry.dashed {
+                        r#" stroke-dasharray="4 2""#
+                    } else {
+                        ""
+                    }
                 );
             } else {
                 let _ = write!(
@@ -520,20 +527,27 @@ pub fn lines(title: &str, x_axis: &Axis, y_axis: &Axis, series: &[Series]) -> St
     let kept: Vec<Vec<(f64, f64)>> = series.iter().map(usable).collect();
     let x_ticks = ticks_for(x_axis, kept.iter().flatten().map(|p| p.0));
     let y_ticks = ticks_for(y_axis, kept.iter().flatten().map(|p| p.1));
-    // One series needs no legend: the title and axis say what it is.
-    let legend: Vec<LegendEntry> = series
+    // Series with nothing to draw (a figure the run did not log) are left out, legend and
+    // all; one series needs no legend: the title and axis say what it is.
+    let drawn: Vec<(&Series, &Vec<(f64, f64)>)> = series
         .iter()
-        .filter(|_| series.len() > 1)
-        .map(|s| LegendEntry {
+        .zip(&kept)
+        .filter(|(_, points)| !points.is_empty())
+        .collect();
+    let legend: Vec<LegendEntry> = drawn
+        .iter()
+        .filter(|_| drawn.len() > 1)
+        .map(|(s, _)| LegendEntry {
             colour: s.colour.clone(),
             label: s.label.clone(),
             line: true,
+            dashed: s.dashed,
         })
         .collect();
     let mut frame = Frame::new(
         title, x_axis, x_ticks, y_axis, y_ticks, &legend, 0.0, PLOT_W, PLOT_H,
     );
-    for (s, points) in series.iter().zip(&kept) {
+    for (s, points) in drawn {
         let mut d = String::new();
         for (x, y) in points {
             let _ = write!(
@@ -684,6 +698,7 @@ pub fn category_scatter(
             colour: category_colour(k, n),
             label: name.clone(),
             line: false,
+            dashed: false,
         })
         .collect();
     let mut frame = Frame::new(
@@ -743,11 +758,13 @@ pub fn bars(
                 colour: PALETTE[0].into(),
                 label: "other".into(),
                 line: false,
+                dashed: false,
             },
             LegendEntry {
                 colour: PALETTE[3].into(),
                 label: highlight_label.into(),
                 line: false,
+                dashed: false,
             },
         ]
     } else {
@@ -1170,6 +1187,32 @@ mod tests {
         // The first row holds the largest value (the top of the ramp) and is drawn on top.
         assert!(y_of(&svg, "fill=\"rgb(253,231,37)\"") < y_of(&svg, "fill=\"rgb(68,1,84)\""));
         assert!(y_of(&svg, ">first<") < y_of(&svg, ">second<"));
+    }
+
+    #[test]
+    fn series_without_points_get_no_legend_and_dashed_ones_a_dashed_key() {
+        let svg = lines(
+            "t",
+            &Axis::linear("x"),
+            &Axis::log("y"),
+            &[
+                Series::new("kept", PALETTE[0], vec![(0.0, 1.0), (1.0, 2.0)]),
+                Series::new("floor", PALETTE[1], vec![(0.0, 0.5), (1.0, 0.5)]).dashed(),
+                Series::new("never logged", PALETTE[2], vec![]),
+                Series::new(
+                    "not on a log axis",
+                    PALETTE[3],
+                    vec![(0.0, 0.0), (1.0, -1.0)],
+                ),
+            ],
+        );
+        assert!(svg.contains(">kept<") && svg.contains(">floor<"));
+        assert!(!svg.contains("never logged") && !svg.contains("not on a log axis"));
+        assert_eq!(
+            svg.matches("stroke-dasharray").count(),
+            2,
+            "the line and its key"
+        );
     }
 
     #[test]
