@@ -347,8 +347,8 @@ pub(crate) fn run_spikegan(
 
     // 4. Evaluate against the data.
     let t = Instant::now();
-    // Intervals for Spike-GAN and the retina's DG: the report shows them and its verdict
-    // compares the two.
+    // Intervals for Spike-GAN and every baseline: the report shows them, and the retina's
+    // verdict compares Spike-GAN's with the DG's.
     let bootstrap = 200;
     let gan = compare(
         &runner, &dir, &data, &samples, "spikegan", window, true, bootstrap,
@@ -364,7 +364,7 @@ pub(crate) fn run_spikegan(
             "untrained",
             window,
             false,
-            0,
+            bootstrap,
         )?),
     );
     baselines.insert(
@@ -377,7 +377,7 @@ pub(crate) fn run_spikegan(
             "independent",
             window,
             false,
-            0,
+            bootstrap,
         )?),
     );
     if exp.name == "spikegan-retina" {
@@ -393,7 +393,7 @@ pub(crate) fn run_spikegan(
                 label,
                 window,
                 false,
-                if label == "dg" { bootstrap } else { 0 },
+                bootstrap,
             )?;
             baselines.insert(label.into(), headline(&stats));
         }
