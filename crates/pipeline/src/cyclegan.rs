@@ -566,7 +566,7 @@ pub fn translate(
                 report_path,
                 (path, &original(&x.spikes)),
                 &original(&translated_spikes),
-                real.map(|r| (flags.against.as_deref().unwrap_or(path), original(r))),
+                real.map(original).as_ref(),
                 evaluation,
                 (from, to),
                 &pre.neuron_ids,
@@ -661,14 +661,15 @@ pub fn translate(
 }
 
 /// The report of `translate`: for a few windows, the input, its translation and (when given) the
-/// real recording of the target condition side by side (neurons in their original order), then
+/// real recording of the target condition side by side (all three as model-space windows with
+/// the neurons in their original order), then
 /// the evaluation's divergences with a verdict: is the translation closer to the real target
 /// than the untranslated input?
 fn translation_report(
     report_path: &Path,
     input: (&Path, &Array3<f64>),
     translated: &Array3<f64>,
-    real: Option<(&Path, Array3<f64>)>,
+    real: Option<&Array3<f64>>,
     evaluation: Option<&TranslationEvaluation>,
     (from, to): (Condition, Condition),
     neuron_ids: &[String],
@@ -713,7 +714,7 @@ fn translation_report(
             (from_name, input.1.index_axis(Axis(0), k)),
             ("translated", translated.index_axis(Axis(0), k)),
         ];
-        if let Some((_, r)) = &real
+        if let Some(r) = real
             && k < r.dim().0
         {
             panels.push((to_name, r.index_axis(Axis(0), k)));
