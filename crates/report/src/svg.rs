@@ -838,12 +838,7 @@ pub fn heatmap(
     marks: Option<&[bool]>,
 ) -> String {
     let (rows, columns) = (rows.max(1), columns.max(1));
-    let finite = values.iter().copied().filter(|v| v.is_finite());
-    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-        (a.min(v), b.max(v))
-    });
-    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
-    let colour_ticks = linear_ticks(lo, hi, 4);
+    let colour_ticks = colour_scale(values.iter().copied());
     let x_axis = Axis::linear(x_label);
     let y_axis = Axis::linear(y_label);
     let mut x_ticks = linear_ticks(0.0, columns as f64, 5);
@@ -924,6 +919,20 @@ pub fn heatmap(
     frame.finish()
 }
 
+/// The ticks of a colour bar over the finite `values` (0 to 1 when there are none).
+fn colour_scale(values: impl Iterator<Item = f64>) -> Ticks {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if lo.is_finite() {
+        linear_ticks(lo, hi, 4)
+    } else {
+        linear_ticks(0.0, 1.0, 4)
+    }
+}
+
 /// Width of a colour bar with `ticks` and its label, right of a plot's data area.
 fn colour_bar_width(ticks: &Ticks) -> f64 {
     14.0 + 6.0
@@ -986,15 +995,7 @@ pub fn value_scatter(
 ) -> String {
     let x_ticks = ticks_for(x_axis, points.iter().map(|p| p.0));
     let y_ticks = ticks_for(y_axis, points.iter().map(|p| p.1));
-    let (lo, hi) = points
-        .iter()
-        .map(|p| p.2)
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-            (a.min(v), b.max(v))
-        });
-    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
-    let colour_ticks = linear_ticks(lo, hi, 4);
+    let colour_ticks = colour_scale(points.iter().map(|p| p.2));
     let mut frame = Frame::new(
         title,
         x_axis,
