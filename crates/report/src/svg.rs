@@ -363,20 +363,7 @@ impl Frame {
             from: top + plot_h,
             to: top,
         };
-        let mut out = String::new();
-        let _ = write!(
-            out,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="{FONT}"><rect width="{width}" height="{height}" fill="white"/>"#
-        );
-        for (k, line) in title_lines.iter().enumerate() {
-            let _ = write!(
-                out,
-                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="{TITLE_FONT}">{}</text>"#,
-                width / 2.0,
-                12.0 + TITLE_FONT + k as f64 * (TITLE_FONT + 4.0),
-                escape(line)
-            );
-        }
+        let mut out = open_svg(width, height, &title_lines);
         // Gridlines and ticks.
         for (v, label) in x.ticks.values.iter().zip(&x.ticks.labels) {
             let px = x.at(*v);
@@ -457,6 +444,26 @@ impl Frame {
         self.out.push_str("</svg>\n");
         self.out
     }
+}
+
+/// The opening of a figure `width` x `height` pixels: the `<svg>` element with its fonts, a white
+/// background, and the title's lines centred at the top (the caller closes the element).
+fn open_svg(width: f64, height: f64, title_lines: &[String]) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="{FONT}"><rect width="{width}" height="{height}" fill="white"/>"#
+    );
+    for (k, line) in title_lines.iter().enumerate() {
+        let _ = write!(
+            out,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="{TITLE_FONT}">{}</text>"#,
+            width / 2.0,
+            12.0 + TITLE_FONT + k as f64 * (TITLE_FONT + 4.0),
+            escape(line)
+        );
+    }
+    out
 }
 
 /// `text` broken into lines of at most about `width` characters, at spaces.
@@ -1056,20 +1063,7 @@ pub fn raster_grid(title: &str, groups: &[(String, Vec<Vec<Vec<f64>>>)]) -> Stri
     let top = 12.0 + title_lines.len() as f64 * (TITLE_FONT + 4.0) + 8.0;
     let width = (label_w + columns as f64 * (panel_w + gap) + 10.0).ceil();
     let height = (top + groups.len() as f64 * (panel_h + gap) + 2.0 * FONT + 16.0).ceil();
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="{FONT}"><rect width="{width}" height="{height}" fill="white"/>"#
-    );
-    for (k, line) in title_lines.iter().enumerate() {
-        let _ = write!(
-            out,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="{TITLE_FONT}">{}</text>"#,
-            width / 2.0,
-            12.0 + TITLE_FONT + k as f64 * (TITLE_FONT + 4.0),
-            escape(line)
-        );
-    }
+    let mut out = open_svg(width, height, &title_lines);
     let tick_w = (panel_w / bins as f64).max(0.7);
     let tick_h = (panel_h / neurons as f64 * 0.8).max(0.6);
     for (g, (name, windows)) in groups.iter().enumerate() {

@@ -23,6 +23,14 @@ pub fn metric_series(metrics: &str, key: impl Fn(&Value) -> Option<f64>) -> Vec<
         .collect()
 }
 
+/// The points of the top-level figure `key` of each metrics line.
+fn top_level_series(metrics: &str, key: &str) -> Vec<(f64, f64)> {
+    metric_series(metrics, |m| m[key].as_f64())
+}
+
+/// What a training report says in place of figures when the run logged no line yet.
+const NO_METRICS: &str = "No training figures: the run has no metrics lines yet.";
+
 /// Which model a run trains, for its training figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Model {
@@ -49,10 +57,10 @@ pub fn training_report(model: Model, description: &str, metrics: &str) -> crate:
 
 /// CycleGAN's losses over iterations.
 pub fn cyclegan_figures(report: &mut ReportBuilder, metrics: &str) {
-    let series = |key: &'static str| metric_series(metrics, move |m| m[key].as_f64());
+    let series = |key: &str| top_level_series(metrics, key);
     let generator = series("generator_loss");
     if generator.is_empty() {
-        report.text("No training figures: the run has no metrics lines yet.");
+        report.text(NO_METRICS);
         return;
     }
     report.figure(
@@ -88,10 +96,10 @@ pub fn cyclegan_figures(report: &mut ReportBuilder, metrics: &str) {
 
 /// MARBLE's losses and learning rate over epochs.
 pub fn marble_figures(report: &mut ReportBuilder, metrics: &str) {
-    let series = |key: &'static str| metric_series(metrics, move |m| m[key].as_f64());
+    let series = |key: &str| top_level_series(metrics, key);
     let train = series("train_loss");
     if train.is_empty() {
-        report.text("No training figures: the run has no metrics lines yet.");
+        report.text(NO_METRICS);
         return;
     }
     report.figure(
@@ -141,10 +149,10 @@ pub fn spikegan_figures(
     metrics: &str,
     baseline: Option<&BaselineErrors>,
 ) {
-    let series = |key: &'static str| metric_series(metrics, move |m| m[key].as_f64());
+    let series = |key: &str| top_level_series(metrics, key);
     let estimate = series("wasserstein_train_subset");
     if estimate.is_empty() {
-        report.text("No training figures: the run has no metrics lines yet.");
+        report.text(NO_METRICS);
         return;
     }
     report.figure(
