@@ -10,10 +10,13 @@
 //!   files.
 //!
 //! - One Spike-GAN training iteration (5 critic steps with the exact gradient penalty + 1
-//!   generator step, batch 64) at 16x128, 50x32 and 32x64 on flex:
+//!   generator step, batch 64, the authors' widths) at 16x128, 50x32 and 32x64 on flex with
+//!   one thread and with two, and the machine's matrix-product rate on the same threads:
 //!   `cargo bench -p neuroforge-train --bench iteration`, then, when a Python with torch is
-//!   available, `../shared/peers/spikegan_torch.py N T` (PyTorch eager, same model, same
-//!   threads) at the same sizes, and the ratio. When the virtual environment holds the PyTorch
+//!   available, `../shared/peers/spikegan_torch.py N T` (PyTorch eager, same model) at the same
+//!   sizes with one and two threads (`OMP_NUM_THREADS`), the ratios, and the fraction of the
+//!   physical limit (the iteration's FLOPs, as the peer counts them, at the matrix-product
+//!   rate) each reaches. When the virtual environment holds the PyTorch
 //!   torch-sys expects, the benchmark also runs on burn's libtorch backend (`--features
 //!   bench-tch`, group `spikegan_iteration_tch`). Then the paper's convolutions layer by layer
 //!   on flex (`cargo bench -p neuroforge-models --bench conv`: forward, autodiff backward, input
@@ -125,39 +128,73 @@ fn spikegan(python: &Path) -> Result<()> {
         );
         return Ok(());
     }
+    // One core's matrix-product rate; two cores are taken as twice it (MKL measured 159 and
+    // 319 GFLOP/s on one and two threads of this machine, docs/BENCHMARKS.md).
+    let sgemm_gflops = |threads: f64| {
+        criterion_median_ms("sgemm_1024/1thread")
+            .map(|ms| threads * 2.0 * 1024f64.powi(3) / ms / 1e6)
+    };
     for (neurons, bins) in [(16, 128), (50, 32), (32, 64)] {
-        let output = Command::new(python)
-            .args([
-                &*peer.to_string_lossy(),
-                &neurons.to_string(),
-                &bins.to_string(),
-                "20",
-            ])
-            .current_dir(root())
-            .output()?;
-        let text = String::from_utf8_lossy(&output.stdout);
-        print!("{text}");
-        let torch_ms = text
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .windows(2)
-            .find(|w| w[1] == "ms/iteration,")
-            .and_then(|w| w[0].parse::<f64>().ok());
-        for (backend, group) in [
-            ("flex", "spikegan_iteration"),
-            ("tch", "spikegan_iteration_tch"),
-        ] {
-            let ours_ms = criterion_median_ms(&format!("{group}/{neurons}x{bins}"));
-            if backend == "tch" && libtorch.is_none() {
-                continue;
-            }
+        let mut flex_ms = [None, None];
+        for (slot, threads, label) in [(0, 1, "1thread"), (1, 2, "2threads")] {
+            let output = Command::new(python)
+                .args([
+                    &*peer.to_string_lossy(),
+                    &neurons.to_string(),
+                    &bins.to_string(),
+                    "20",
+                ])
+                .env("OMP_NUM_THREADS", threads.to_string())
+                .env("MKL_NUM_THREADS", threads.to_string())
+                .current_dir(root())
+                .output()?;
+            let text = String::from_utf8_lossy(&output.stdout);
+            print!("{text}");
+            let words: Vec<&str> = text.split_whitespace().collect();
+            let number_before = |unit: &str| {
+                words
+                    .windows(2)
+                    .find(|w| w[1] == unit)
+                    .and_then(|w| w[0].trim_start_matches('~').parse::<f64>().ok())
+            };
+            let torch_ms = number_before("ms/iteration,");
+            let gflop = number_before("GFLOP/iteration,");
+            let ours_ms =
+                criterion_median_ms(&format!("spikegan_iteration_{label}/{neurons}x{bins}"));
+            flex_ms[slot] = ours_ms;
             if let (Some(t), Some(o)) = (torch_ms, ours_ms) {
                 println!(
-                    "{neurons}x{bins}: neuroforge ({backend}) {o:.1} ms, PyTorch {t:.1} ms per \
-                     iteration: {:.2}x PyTorch's time",
+                    "{neurons}x{bins}, {threads} thread(s): neuroforge (flex) {o:.1} ms, PyTorch \
+                     {t:.1} ms per iteration: {:.2}x PyTorch's time",
                     o / t
                 );
             }
+            if let (Some(flop), Some(rate)) = (gflop, sgemm_gflops(f64::from(threads))) {
+                let fraction = |ms: f64| flop / (ms / 1e3) / rate;
+                println!(
+                    "  physical limit: {flop:.2} GFLOP at the machine's {rate:.0} GFLOP/s matrix \
+                     product = {:.1} ms; neuroforge reaches {}, PyTorch {}",
+                    flop / rate * 1e3,
+                    ours_ms.map_or("-".into(), |ms| format!("{:.0}%", 100.0 * fraction(ms))),
+                    torch_ms.map_or("-".into(), |ms| format!("{:.0}%", 100.0 * fraction(ms))),
+                );
+            }
+            if threads == 2 && libtorch.is_some() {
+                let tch = criterion_median_ms(&format!("spikegan_iteration_tch/{neurons}x{bins}"));
+                if let (Some(t), Some(o)) = (torch_ms, tch) {
+                    println!(
+                        "{neurons}x{bins}: neuroforge (tch) {o:.1} ms, PyTorch {t:.1} ms per \
+                         iteration: {:.2}x PyTorch's time",
+                        o / t
+                    );
+                }
+            }
+        }
+        if let [Some(one), Some(two)] = flex_ms {
+            println!(
+                "{neurons}x{bins}: flex on two threads is {:.2}x as fast as on one",
+                one / two
+            );
         }
     }
     Ok(())

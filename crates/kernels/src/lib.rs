@@ -3,22 +3,26 @@
 //! leaky ReLU between them, and the leaky ReLU's backward map (the derivative masks of that
 //! explicit input gradient).
 //!
-//! The convolutions are burn's own `conv1d` and `conv_transpose1d` on every backend (with the
-//! output padding that makes the transposed convolution the exact adjoint). The leaky ReLU and
-//! its backward map are burn's too, except on burn's flex backend with the `flex` feature (on
-//! by default) and on libtorch with the `tch` feature: there they go through a backend
-//! extension with handwritten autodiff rules, one pass each (a vectorised loop on flex, aten's
-//! fused `leaky_relu_backward` on libtorch) where burn's generic rules record a compare, a scale
-//! and a masked select forward and two masked selects backward. Which path a call takes depends
-//! only on the tensor's device ([`uses_native_kernels`]); both give the same values.
+//! On burn's flex backend with the `flex` feature (on by default), the two convolutions and
+//! their gradients are this crate's own (a backend extension with its own autodiff rule): each
+//! map is one matrix product over the whole batch on the gemm crate's kernels (the im2col
+//! matrix `[C_in K, B L_out]` against the weights), or for stride 1 `K` products of shifted
+//! views of the padded input, with the batch split among rayon's threads and the same bits on
+//! any number of them (docs/BENCHMARKS.md, issue 28). The leaky ReLU and its backward map go
+//! through a second extension, one pass each (a vectorised loop on flex, aten's fused
+//! `leaky_relu_backward` on libtorch) where burn's generic rules record a compare, a scale and a
+//! masked select forward and two masked selects backward. Which path a call takes depends only
+//! on the tensor's device ([`uses_native_kernels`]); every path gives the same values up to
+//! rounding. On other backends the convolutions are burn's own `conv1d` and `conv_transpose1d`
+//! (with the output padding that makes the transposed convolution the exact adjoint).
 //!
 //! On libtorch with the `tch` feature (off by default: it needs libtorch to build), the two
-//! convolutions under autodiff go through a second extension whose backward pass is libtorch's
-//! own (one native `convolution_backward` call, through libtorch's autograd) instead of burn's
-//! generic rules, which run a convolution with batch and channels swapped that oneDNN is slow
-//! at.
+//! convolutions under autodiff go through the convolution extension with libtorch's own
+//! backward pass (one native `convolution_backward` call, through libtorch's autograd) instead
+//! of burn's generic rules, which run a convolution with batch and channels swapped that oneDNN
+//! is slow at.
 //!
-//! Features: `flex` (the native leaky ReLU on flex; enables burn's `flex` and `extension`, and `x86-v4`, which
+//! Features: `flex` (the native convolutions and leaky ReLU on flex; enables burn's `flex` and `extension`, and `x86-v4`, which
 //! compiles gemm's AVX-512 micro-kernels for flex's matrix products; gemm picks them at run time
 //! only on CPUs that have AVX-512), `tch` (the libtorch kernels) and `autodiff` (the autodiff
 //! rules; enables burn's `autodiff`). Without them the crate is a thin, backend-free layer over
@@ -30,6 +34,12 @@ use burn::tensor::{Device, Tensor};
 
 #[cfg(any(feature = "flex", feature = "tch"))]
 mod activation;
+#[cfg(any(feature = "flex", feature = "tch"))]
+mod conv;
+#[cfg(feature = "flex")]
+mod flex_conv;
+#[cfg(feature = "flex")]
+mod gemm_conv;
 #[cfg(feature = "tch")]
 mod libtorch;
 
@@ -94,19 +104,23 @@ fn uses_native_leaky_relu(device: &Device) -> bool {
     }
 }
 
-/// The libtorch convolutions apply (only under autodiff: without it they are burn's ops).
+/// The native convolutions apply: on flex always, on libtorch only under autodiff (without it
+/// they are burn's ops, which are libtorch's).
 fn uses_native_conv(device: &Device) -> bool {
-    #[cfg(feature = "tch")]
+    #[cfg(any(feature = "flex", feature = "tch"))]
     {
         let inner = device.clone().inner();
-        device.is_autodiff()
-            && autodiff_supported(device)
-            && matches!(
-                inner.as_dispatch(),
-                burn::backend::DispatchDevice::LibTorch(_)
-            )
+        #[allow(deprecated)] // burn 0.22 marks its libtorch backend deprecated
+        let native = match inner.as_dispatch() {
+            #[cfg(feature = "flex")]
+            burn::backend::DispatchDevice::Flex(_) => true,
+            #[cfg(feature = "tch")]
+            burn::backend::DispatchDevice::LibTorch(_) => device.is_autodiff(),
+            _ => false,
+        };
+        autodiff_supported(device) && native
     }
-    #[cfg(not(feature = "tch"))]
+    #[cfg(not(any(feature = "flex", feature = "tch")))]
     {
         let _ = device;
         false
@@ -147,9 +161,9 @@ pub fn leaky_relu_backward<const D: usize>(
 /// `stride` and symmetric zero padding `padding`, without bias. Differentiable in `x` and
 /// `weight`.
 pub fn conv1d(x: Tensor<3>, weight: Tensor<3>, stride: usize, padding: usize) -> Tensor<3> {
-    #[cfg(feature = "tch")]
+    #[cfg(any(feature = "flex", feature = "tch"))]
     if uses_native_conv(&x.device()) {
-        return libtorch::conv1d(x, weight, stride, padding);
+        return conv::conv1d(x, weight, stride, padding);
     }
     burn_conv1d(
         x,
@@ -172,9 +186,9 @@ pub fn conv1d_adjoint(
     let [_, _, output_len] = grad_output.dims();
     let kernel_size = weight.dims()[2];
     let padding_out = adjoint_output_padding(input_len, output_len, kernel_size, stride, padding);
-    #[cfg(feature = "tch")]
+    #[cfg(any(feature = "flex", feature = "tch"))]
     if uses_native_conv(&grad_output.device()) {
-        return libtorch::conv1d_adjoint(grad_output, weight, stride, padding, padding_out);
+        return conv::conv1d_adjoint(grad_output, weight, stride, padding, padding_out);
     }
     conv_transpose1d(
         grad_output,

@@ -1,13 +1,16 @@
 //! One Spike-GAN training iteration (5 critic steps with the exact gradient penalty + 1
-//! generator step, batch 64) at the paper's sizes, on the flex CPU backend (group
-//! `spikegan_iteration`) and, with `--features bench-tch`, on libtorch's CPU backend (group
-//! `spikegan_iteration_tch`): the figures `cargo xtask bench` puts beside PyTorch's
-//! (../shared/peers/spikegan_torch.py).
+//! generator step, batch 64, the authors' widths) at the paper's sizes, on the flex CPU backend
+//! with one rayon thread and with two (groups `spikegan_iteration_1thread` and
+//! `spikegan_iteration_2threads`) and, with `--features bench-tch`, on libtorch's CPU backend
+//! (group `spikegan_iteration_tch`): the figures `cargo xtask bench` puts beside PyTorch's
+//! (../shared/peers/spikegan_torch.py). Group `sgemm_1024` is one core's single-precision
+//! matrix-multiply rate (flex's matmul, the gemm crate: a 1024 x 1024 product, 2.15 GFLOP),
+//! the physical limit the iteration's FLOPs are set against.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, deprecated)]
 
 use std::sync::Arc;
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
 use ndarray::Array2;
 use neuroforge_models::SpikeGanConfig;
@@ -18,23 +21,49 @@ use rand_chacha::ChaCha8Rng;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn devices() -> Vec<(&'static str, Device)> {
+/// The runs: group name, device and rayon threads.
+fn devices() -> Vec<(&'static str, Device, usize)> {
     #[allow(unused_mut)] // mutated only with bench-tch
-    let mut devices = vec![("spikegan_iteration", Device::flex())];
+    let mut devices = vec![
+        ("spikegan_iteration_1thread", Device::flex(), 1),
+        ("spikegan_iteration_2threads", Device::flex(), 2),
+    ];
     #[cfg(feature = "bench-tch")]
-    devices.push(("spikegan_iteration_tch", Device::libtorch()));
+    devices.push(("spikegan_iteration_tch", Device::libtorch(), 2));
     devices
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
 }
 
 fn iteration(c: &mut Criterion) {
     // As `neuroforge` does at start-up (a no-op without libtorch).
     neuroforge_kernels::retain_freed_memory();
-    for (group_name, device) in devices() {
-        iteration_on(c, group_name, &device);
+    for (group_name, device, threads) in devices() {
+        iteration_on(c, group_name, &device, &pool(threads));
     }
 }
 
-fn iteration_on(c: &mut Criterion, group_name: &str, device: &Device) {
+/// A 1024 x 1024 x 1024 single-precision product on flex (the gemm crate on one thread: flex's
+/// matmul does not split a single product of this size among threads).
+fn sgemm(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sgemm_1024");
+    group.sample_size(20);
+    let device = Device::flex();
+    let a = Tensor::<2>::random([1024, 1024], Distribution::Default, &device);
+    let b = Tensor::<2>::random([1024, 1024], Distribution::Default, &device);
+    let pool = pool(1);
+    group.bench_function("1thread", |bench| {
+        bench.iter(|| pool.install(|| a.clone().matmul(b.clone()).into_data()))
+    });
+    group.finish();
+}
+
+fn iteration_on(c: &mut Criterion, group_name: &str, device: &Device, pool: &rayon::ThreadPool) {
     let mut group = c.benchmark_group(group_name);
     group.sample_size(10);
     for (neurons, bins) in [(16, 128), (50, 32), (32, 64)] {
@@ -55,11 +84,11 @@ fn iteration_on(c: &mut Criterion, group_name: &str, device: &Device) {
         };
         let mut trainer = SpikeGanTrainer::new(config, device).unwrap();
         group.bench_function(format!("{neurons}x{bins}"), |b| {
-            b.iter(|| trainer.step(&train).unwrap())
+            b.iter(|| pool.install(|| trainer.step(&train).unwrap()))
         });
     }
     group.finish();
 }
 
-criterion_group!(benches, iteration);
+criterion_group!(benches, sgemm, iteration);
 criterion_main!(benches);

@@ -218,8 +218,9 @@ pub fn run(args: &[String]) -> Result<()> {
             failures.extend(check(name, &results)?);
         }
     }
-    // Experiments run side by side, one core each (flex gains nothing from a second thread on
-    // these models), the longest first.
+    // Experiments run side by side, one core each, the longest first: two runs on a core each
+    // finish sooner than one after the other on both (a second thread makes one run 1.2-1.3x
+    // faster, docs/BENCHMARKS.md). A single experiment gets every core.
     let lanes = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)

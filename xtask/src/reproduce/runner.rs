@@ -31,21 +31,31 @@ pub(crate) fn build_cli(options: &Options) -> Result<PathBuf> {
     Ok(binary)
 }
 
-/// How experiments run the binary: its path, and, when several experiments run side by side,
-/// one compute thread per process and the commands' progress in a log file per experiment.
+/// How experiments run the binary: its path, its compute threads, and, when several
+/// experiments run side by side, the commands' progress in a log file per experiment.
 pub(crate) struct Runner {
     binary: PathBuf,
     /// Where the commands' stderr goes (`None`: the terminal).
     log: Option<PathBuf>,
+    /// flex's compute threads (rayon's), unless the user set `RAYON_NUM_THREADS`.
+    threads: usize,
 }
 
 impl Runner {
-    /// A runner of `binary` whose commands' stderr goes to `log` (or the terminal).
+    /// A runner of `binary` with one compute thread, whose commands' stderr goes to `log` (or
+    /// the terminal).
     pub(crate) fn new(binary: &Path, log: Option<PathBuf>) -> Self {
         Self {
             binary: binary.to_path_buf(),
             log,
+            threads: 1,
         }
+    }
+
+    /// The same runner with `threads` compute threads for flex.
+    pub(crate) fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
     }
 
     /// Run the binary with `args`, echoing the command; fails naming the command.
@@ -53,11 +63,11 @@ impl Runner {
         let line = format!("$ neuroforge {}", args.join(" "));
         let mut command = Command::new(&self.binary);
         command.args(args).current_dir(root());
-        // flex gains nothing from a second thread on these models, and a second rayon worker
-        // whose core is busy (another experiment, a build) makes it several times slower: one
-        // compute thread per experiment unless the user chose otherwise.
+        // A rayon worker whose core is busy (another experiment, a build) makes flex several
+        // times slower: the runner's threads (one per experiment side by side) unless the user
+        // chose otherwise.
         if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-            command.env("RAYON_NUM_THREADS", "1");
+            command.env("RAYON_NUM_THREADS", self.threads.to_string());
         }
         // The same for libtorch's OpenMP pool: at the retina's shape a second thread saved 8%
         // of an iteration (95 against 103 s per 1,000 on 2026-12-03) for a whole second core.

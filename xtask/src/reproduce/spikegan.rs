@@ -191,7 +191,16 @@ pub(crate) fn run_spikegan(
     } else {
         fresh_run_dir(exp.name, options)?
     };
-    let runner = Runner::new(binary, parallel.then(|| dir.join("log.txt")));
+    // Alone, one Spike-GAN run takes every core: flex's convolutions split the batch among
+    // rayon's threads (1.2-1.3x faster on two cores than on one, docs/BENCHMARKS.md). Side by
+    // side, each run takes one core: two runs on one core each finish sooner than one after
+    // the other on two.
+    let threads = if parallel {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    };
+    let runner = Runner::new(binary, parallel.then(|| dir.join("log.txt"))).with_threads(threads);
     let iterations = exp.iterations(options.mode);
     let seed = exp.seed.to_string();
     let mut durations = serde_json::Map::new();
