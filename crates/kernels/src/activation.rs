@@ -77,11 +77,24 @@ mod flex {
         }
     }
 
-    /// `grad[i] *= slope` where `x[i] <= 0` (and NaN `x`, as the default rule's mask does).
+    /// `grad[i] *= slope` where `x[i] <= 0` (and NaN `x`, as the default rule's mask does), in
+    /// chunks on rayon's threads when the tensor is large (each element on its own, so the
+    /// result does not depend on the threads).
     fn leaky_relu_backward_in_place(x: &[f32], grad: &mut [f32], slope: f32) {
-        for (g, &value) in grad.iter_mut().zip(x) {
-            // A select rather than a branch, so the loop vectorises.
-            *g *= if value > 0.0 { 1.0 } else { slope };
+        use rayon::prelude::*;
+        const CHUNK: usize = 1 << 16;
+        let scale = |(grad, x): (&mut [f32], &[f32])| {
+            for (g, &value) in grad.iter_mut().zip(x) {
+                // A select rather than a branch, so the loop vectorises.
+                *g *= if value > 0.0 { 1.0 } else { slope };
+            }
+        };
+        if grad.len() >= 4 * CHUNK && rayon::current_num_threads() > 1 {
+            grad.par_chunks_mut(CHUNK)
+                .zip(x.par_chunks(CHUNK))
+                .for_each(scale);
+        } else {
+            scale((grad, x));
         }
     }
 }

@@ -222,11 +222,38 @@ fn to_channel_major(
     if columns == 0 {
         return;
     }
-    for (c, row) in out.chunks_exact_mut(columns).enumerate() {
+    to_channel_major_rows(values, channels, len, batches, 0..channels, out);
+}
+
+/// Rows `rows` of [`to_channel_major`] into `out` (`rows.len()` rows).
+fn to_channel_major_rows(
+    values: &[f32],
+    channels: usize,
+    len: usize,
+    batches: Range<usize>,
+    rows: Range<usize>,
+    out: &mut [f32],
+) {
+    let columns = batches.len() * len;
+    if columns == 0 {
+        return;
+    }
+    for (c, row) in rows.zip(out.chunks_exact_mut(columns)) {
         for (b, run) in batches.clone().zip(row.chunks_exact_mut(len)) {
             run.copy_from_slice(&values[(b * channels + c) * len..][..len]);
         }
     }
+}
+
+/// Runs `f(rows, part)` over parts of the `row_len`-long rows of `out`, side by side when
+/// `out` is large.
+fn by_rows(out: &mut [f32], row_len: usize, f: impl Fn(Range<usize>, &mut [f32]) + Sync) {
+    if row_len == 0 {
+        return;
+    }
+    let rows = out.len() / row_len;
+    let parts = even_ranges(rows, part_count(out.len() * 64, rows));
+    over_parts(out, row_len, &parts, f);
 }
 
 /// `values [C, n * L]` -> `out [n, C, L]` (the inverse of [`to_channel_major`]).
@@ -287,19 +314,40 @@ impl<'a> Strided<'a> {
 /// `dst [m, n]` (row-major, contiguous) `= lhs [m, k] · rhs [k, n]`, on rayon's threads when
 /// `threaded` and the product is large.
 fn matmul(dst: &mut [f32], lhs: Strided<'_>, rhs: Strided<'_>, threaded: bool) {
-    product(dst, lhs, rhs, threaded, false);
+    let n = rhs.cols;
+    product(dst, [n, 1], lhs, rhs, threaded, false);
 }
 
-/// `dst += lhs · rhs` (one thread).
+/// `dst += lhs · rhs` (one thread; `dst` row-major, contiguous).
 fn matmul_add(dst: &mut [f32], lhs: Strided<'_>, rhs: Strided<'_>) {
-    product(dst, lhs, rhs, false, true);
+    let n = rhs.cols;
+    product(dst, [n, 1], lhs, rhs, false, true);
 }
 
-/// `dst = lhs · rhs`, or `dst += lhs · rhs` when `accumulate`.
-fn product(dst: &mut [f32], lhs: Strided<'_>, rhs: Strided<'_>, threaded: bool, accumulate: bool) {
+/// `dst = lhs · rhs`, or `dst += lhs · rhs` when `accumulate`, where element `(i, j)` of the
+/// product goes to `dst[i * dst_strides[0] + j * dst_strides[1]]`; on rayon's threads when
+/// `threaded` and the product is large. The strides must not map two elements to one place
+/// (every caller uses a row-major or column-major layout).
+fn product(
+    dst: &mut [f32],
+    dst_strides: [usize; 2],
+    lhs: Strided<'_>,
+    rhs: Strided<'_>,
+    threaded: bool,
+    accumulate: bool,
+) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    let target = Strided {
+        data: dst,
+        rows: m,
+        cols: n,
+        row_stride: dst_strides[0],
+        col_stride: dst_strides[1],
+    };
+    let distinct = dst_strides[0] > n.saturating_sub(1) * dst_strides[1]
+        || dst_strides[1] > m.saturating_sub(1) * dst_strides[0];
     assert!(
-        rhs.rows == k && dst.len() == m * n && lhs.in_bounds() && rhs.in_bounds(),
+        rhs.rows == k && target.in_bounds() && distinct && lhs.in_bounds() && rhs.in_bounds(),
         "matmul: operand shapes disagree"
     );
     if m == 0 || n == 0 {
@@ -307,7 +355,11 @@ fn product(dst: &mut [f32], lhs: Strided<'_>, rhs: Strided<'_>, threaded: bool, 
     }
     if k == 0 {
         if !accumulate {
-            dst.fill(0.0);
+            for i in 0..m {
+                for j in 0..n {
+                    dst[i * dst_strides[0] + j * dst_strides[1]] = 0.0;
+                }
+            }
         }
         return;
     }
@@ -317,11 +369,12 @@ fn product(dst: &mut [f32], lhs: Strided<'_>, rhs: Strided<'_>, threaded: bool, 
         gemm::Parallelism::None
     };
     let stride = |s: usize| s as isize;
-    // SAFETY: the assertion above checks that `dst` holds exactly `m * n` elements (row
-    // stride `n`, column stride 1) and that every element `(i, j)` of `lhs` (`m x k`) and of
-    // `rhs` (`k x n`) lies inside its slice; `dst` is borrowed mutably, so it aliases neither.
-    // With `read_dst = false` gemm writes `dst` without reading it; with `true` it reads the
-    // same initialised elements first.
+    // SAFETY: the assertion above checks that every element `(i, j)` of the `m x n` product
+    // lies inside `dst` at `i * dst_strides[0] + j * dst_strides[1]`, that no two elements
+    // share a place (one stride exceeds the other's whole extent), and that every element of
+    // `lhs` (`m x k`) and of `rhs` (`k x n`) lies inside its slice; `dst` is borrowed mutably,
+    // so it aliases neither. With `read_dst = false` gemm writes `dst` without reading it; with
+    // `true` it reads the same initialised elements first.
     #[allow(unsafe_code)]
     unsafe {
         gemm::gemm(
@@ -329,8 +382,8 @@ fn product(dst: &mut [f32], lhs: Strided<'_>, rhs: Strided<'_>, threaded: bool, 
             n,
             k,
             dst.as_mut_ptr(),
-            1,
-            stride(n),
+            stride(dst_strides[1]),
+            stride(dst_strides[0]),
             accumulate,
             lhs.data.as_ptr(),
             stride(lhs.col_stride),
@@ -466,16 +519,15 @@ fn to_padded_channel_major(
 ) {
     let padded = len + 2 * pad;
     let columns = batches.len() * padded;
-    if columns == 0 {
-        return;
-    }
-    for (c, row) in out.chunks_exact_mut(columns).enumerate() {
-        for (b, run) in batches.clone().zip(row.chunks_exact_mut(padded)) {
-            run[..pad].fill(0.0);
-            run[pad + len..].fill(0.0);
-            run[pad..pad + len].copy_from_slice(&values[(b * channels + c) * len..][..len]);
+    by_rows(out, columns, |rows, part| {
+        for (c, row) in rows.zip(part.chunks_exact_mut(columns)) {
+            for (b, run) in batches.clone().zip(row.chunks_exact_mut(padded)) {
+                run[..pad].fill(0.0);
+                run[pad + len..].fill(0.0);
+                run[pad..pad + len].copy_from_slice(&values[(b * channels + c) * len..][..len]);
+            }
         }
-    }
+    });
 }
 
 /// The stride-1 convolution as `K` accumulated products: with the input channel-major and
@@ -550,8 +602,7 @@ fn weight_gradient_by_shifts(x: &[f32], grad_output: &[f32], shape: &ConvShape) 
     let k = shape.kernel;
     let padded = shape.batch * shape.padded_len();
     let columns = padded + 1 - k;
-    let taps = shape.c_out * shape.c_in;
-    let mut per_tap = vec![0f32; k * taps];
+    let mut out = vec![0f32; k * shape.c_out * shape.c_in];
     with_scratch(
         [shape.c_in * padded, shape.c_out * padded],
         |input, grad| {
@@ -564,50 +615,53 @@ fn weight_gradient_by_shifts(x: &[f32], grad_output: &[f32], shape: &ConvShape) 
                 input,
             );
             // The gradient at column `b * (L + 2p) + t`, zero after each sample's L_out outputs.
-            let tail = shape.padded_len() - shape.output_len;
             let grad_len = shape.output_len;
-            for (o, row) in grad.chunks_exact_mut(padded).enumerate() {
-                for (b, run) in row.chunks_exact_mut(shape.padded_len()).enumerate() {
-                    run[..grad_len].copy_from_slice(
-                        &grad_output[(b * shape.c_out + o) * grad_len..][..grad_len],
-                    );
-                    run[grad_len..grad_len + tail].fill(0.0);
+            by_rows(grad, padded, |rows, part| {
+                for (o, row) in rows.zip(part.chunks_exact_mut(padded)) {
+                    for (b, run) in row.chunks_exact_mut(shape.padded_len()).enumerate() {
+                        run[..grad_len].copy_from_slice(
+                            &grad_output[(b * shape.c_out + o) * grad_len..][..grad_len],
+                        );
+                        run[grad_len..].fill(0.0);
+                    }
                 }
-            }
-            // The taps side by side, each one whole product.
-            let tap_parts = even_ranges(k, part_count(taps * k * columns, k));
-            over_parts(&mut per_tap, taps, &tap_parts, |tap_range, out| {
-                for (tap, out) in tap_range.zip(out.chunks_exact_mut(taps)) {
-                    matmul(
-                        out,
-                        Strided {
-                            data: grad,
-                            rows: shape.c_out,
-                            cols: columns,
-                            row_stride: padded,
-                            col_stride: 1,
-                        },
+            });
+            // The output channels in parts side by side; in each, tap by tap, one product
+            // computed transposed (`X_k · G_partᵀ`, `[C_in, C_out part]`) and written straight
+            // into the part's rows of `[C_out, C_in, K]`. Every weight is one whole sum.
+            let per_channel = shape.c_in * k;
+            let parts = even_ranges(
+                shape.c_out,
+                part_count(shape.c_out * shape.c_in * k * columns, shape.c_out),
+            );
+            over_parts(&mut out, per_channel, &parts, |channels, part| {
+                let grad_part = &grad[channels.start * padded..];
+                for tap in 0..k {
+                    product(
+                        &mut part[tap..],
+                        [k, per_channel],
                         Strided {
                             data: &input[tap..],
                             rows: shape.c_in,
                             cols: columns,
                             row_stride: padded,
                             col_stride: 1,
+                        },
+                        Strided {
+                            data: grad_part,
+                            rows: channels.len(),
+                            cols: columns,
+                            row_stride: padded,
+                            col_stride: 1,
                         }
                         .transposed(),
+                        false,
                         false,
                     );
                 }
             });
         },
     );
-    // [K, C_out, C_in] -> [C_out, C_in, K].
-    let mut out = vec![0f32; k * taps];
-    for (tap, values) in per_tap.chunks_exact(taps).enumerate() {
-        for (index, &value) in values.iter().enumerate() {
-            out[index * k + tap] = value;
-        }
-    }
     out
 }
 
@@ -632,20 +686,34 @@ pub(crate) fn weight_gradient(
         over_parts(cols, columns, &rows, |rows, part| {
             im2col_into(x, shape, 0..shape.batch, rows, part);
         });
-        to_channel_major(
-            grad_output,
+        by_rows(grad, columns, |rows, part| {
+            to_channel_major_rows(
+                grad_output,
+                shape.c_out,
+                shape.output_len,
+                0..shape.batch,
+                rows,
+                part,
+            );
+        });
+        // The output channels in parts side by side, each part one product computed
+        // transposed (`cols · G_partᵀ`, `[C_in K, C_out part]`) and written straight into its
+        // rows of `[C_out, C_in K]`: every weight is one whole sum over the batch.
+        let parts = even_ranges(
             shape.c_out,
-            shape.output_len,
-            0..shape.batch,
-            grad,
+            part_count(shape.c_out * patch * columns, shape.c_out),
         );
-        // gemm splits only the output among threads, never the sum over the batch.
-        matmul(
-            &mut out,
-            Strided::row_major(grad, shape.c_out, columns),
-            Strided::row_major(cols, patch, columns).transposed(),
-            true,
-        );
+        over_parts(&mut out, patch, &parts, |channels, part| {
+            product(
+                part,
+                [1, patch],
+                Strided::row_major(cols, patch, columns),
+                Strided::row_major(&grad[channels.start * columns..], channels.len(), columns)
+                    .transposed(),
+                false,
+                false,
+            );
+        });
     });
     Some(out)
 }

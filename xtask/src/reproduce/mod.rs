@@ -219,7 +219,7 @@ pub fn run(args: &[String]) -> Result<()> {
         }
     }
     // Experiments run side by side, one core each, the longest first: two runs on a core each
-    // finish sooner than one after the other on both (a second thread makes one run 1.2-1.3x
+    // finish sooner than one after the other on both (a second thread makes one run 1.4-1.5x
     // faster, docs/BENCHMARKS.md). A single experiment gets every core.
     let lanes = std::thread::available_parallelism()
         .map(|n| n.get())

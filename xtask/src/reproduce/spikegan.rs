@@ -192,7 +192,7 @@ pub(crate) fn run_spikegan(
         fresh_run_dir(exp.name, options)?
     };
     // Alone, one Spike-GAN run takes every core: flex's convolutions split the batch among
-    // rayon's threads (1.2-1.3x faster on two cores than on one, docs/BENCHMARKS.md). Side by
+    // rayon's threads (1.4-1.5x faster on two cores than on one, docs/BENCHMARKS.md). Side by
     // side, each run takes one core: two runs on one core each finish sooner than one after
     // the other on two.
     let threads = if parallel {

@@ -114,6 +114,49 @@ fn the_first_adam_step_moves_every_weight_by_the_learning_rate() {
     );
 }
 
+/// The same seed gives the same weights, bit for bit, on one rayon thread and on two: flex's
+/// convolutions split the batch among threads but never a sum (docs/TRAINING.md). The widths
+/// and batch are large enough that every convolution takes the threaded path (over 16 M
+/// multiply-adds each).
+#[test]
+fn training_gives_the_same_bits_on_one_thread_and_on_two() {
+    let device = Device::flex();
+    let data = bernoulli_data(&[0.1; 16], 160, 32, 7);
+    let split = split_samples(data, Some(32), &DataConfig::default()).unwrap();
+    let mut config = small_config(16, 32, 2);
+    config.model.critic_widths = vec![64, 128];
+    config.model.generator_widths = vec![128, 64];
+    config.training.batch_size = 64;
+    let train_on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            assert_eq!(rayon::current_num_threads(), threads);
+            let mut trainer = SpikeGanTrainer::new(config.clone(), &device).unwrap();
+            for _ in 0..2 {
+                trainer.step(&split.train).unwrap();
+            }
+            (
+                flat_weights(trainer.generator()),
+                flat_weights(trainer.critic()),
+            )
+        })
+    };
+    let one = train_on(1);
+    let two = train_on(2);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let initial = flat_weights(
+        SpikeGanTrainer::new(config.clone(), &device)
+            .unwrap()
+            .generator(),
+    );
+    assert_ne!(bits(&one.0), bits(&initial), "the generator did not train");
+    assert_eq!(bits(&one.0), bits(&two.0), "generator weights differ");
+    assert_eq!(bits(&one.1), bits(&two.1), "critic weights differ");
+}
+
 #[test]
 #[ignore = "slow (over 5 s in a debug build): .ci/run runs it; so does cargo test --workspace -- --ignored"]
 fn training_brings_the_generated_rates_to_the_data() {
