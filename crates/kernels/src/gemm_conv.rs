@@ -12,11 +12,17 @@
 //! `b * L_out + t` holds `x[b, c, stride * t + k - padding]` (zero outside the input). The
 //! channel-major layout `[C, B * L_out]` gives every product an inner or outer dimension of the
 //! whole batch times the output length, where burn-flex's own convolution runs one small
-//! product per sample and tile (docs/BENCHMARKS.md, issue 28).
+//! product per sample and tile (docs/BENCHMARKS.md, issue 28). The weight gradient is computed
+//! transposed (`cols(x) · gᵀ`) and written into the weights' layout through gemm's output
+//! strides. Stride-1 convolutions (the generator's) skip the im2col matrix: with the input
+//! channel-major and padded, each tap is one product with a shifted view of it
+//! (`forward_by_shifts`, `weight_gradient_by_shifts`), and the transpose is the stride-1
+//! convolution with the taps reversed and the channels swapped.
 //!
-//! Determinism: gemm splits only the output among threads, never a sum, and the copies around
-//! it write disjoint parts; every output element is the same sum in the same order whatever
-//! the number of rayon threads (a test checks 1 against 2 threads bit for bit).
+//! Threads: the batch (forward, transpose) or the output channels (weight gradient) are split
+//! among rayon's threads, each part one whole product on one thread; the copies around the
+//! products write disjoint parts. Every output element is the same sum in the same order
+//! whatever the number of threads (a test checks 1 against 2 threads bit for bit).
 
 use std::cell::RefCell;
 use std::ops::Range;
