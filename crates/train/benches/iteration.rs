@@ -21,15 +21,16 @@ use rand_chacha::ChaCha8Rng;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The runs: group name, device and rayon threads.
-fn devices() -> Vec<(&'static str, Device, usize)> {
+/// The runs: group name, device and rayon threads (`None`: on criterion's own thread, as
+/// libtorch runs, with its OpenMP threads from `OMP_NUM_THREADS`).
+fn devices() -> Vec<(&'static str, Device, Option<usize>)> {
     #[allow(unused_mut)] // mutated only with bench-tch
     let mut devices = vec![
-        ("spikegan_iteration_1thread", Device::flex(), 1),
-        ("spikegan_iteration_2threads", Device::flex(), 2),
+        ("spikegan_iteration_1thread", Device::flex(), Some(1)),
+        ("spikegan_iteration_2threads", Device::flex(), Some(2)),
     ];
     #[cfg(feature = "bench-tch")]
-    devices.push(("spikegan_iteration_tch", Device::libtorch(), 2));
+    devices.push(("spikegan_iteration_tch", Device::libtorch(), None));
     devices
 }
 
@@ -44,7 +45,7 @@ fn iteration(c: &mut Criterion) {
     // As `neuroforge` does at start-up (a no-op without libtorch).
     neuroforge_kernels::retain_freed_memory();
     for (group_name, device, threads) in devices() {
-        iteration_on(c, group_name, &device, &pool(threads));
+        iteration_on(c, group_name, &device, threads.map(pool).as_ref());
     }
 }
 
@@ -63,7 +64,12 @@ fn sgemm(c: &mut Criterion) {
     group.finish();
 }
 
-fn iteration_on(c: &mut Criterion, group_name: &str, device: &Device, pool: &rayon::ThreadPool) {
+fn iteration_on(
+    c: &mut Criterion,
+    group_name: &str,
+    device: &Device,
+    pool: Option<&rayon::ThreadPool>,
+) {
     let mut group = c.benchmark_group(group_name);
     group.sample_size(10);
     for (neurons, bins) in [(16, 128), (50, 32), (32, 64)] {
@@ -84,7 +90,10 @@ fn iteration_on(c: &mut Criterion, group_name: &str, device: &Device, pool: &ray
         };
         let mut trainer = SpikeGanTrainer::new(config, device).unwrap();
         group.bench_function(format!("{neurons}x{bins}"), |b| {
-            b.iter(|| pool.install(|| trainer.step(&train).unwrap()))
+            b.iter(|| match pool {
+                Some(pool) => pool.install(|| trainer.step(&train).unwrap()),
+                None => trainer.step(&train).unwrap(),
+            })
         });
     }
     group.finish();
