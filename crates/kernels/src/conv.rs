@@ -29,25 +29,25 @@ pub(crate) enum ConvKind {
 }
 
 impl ConvKind {
-    fn conv_options(self) -> ConvOptions<1> {
-        let (stride, padding) = match self {
-            ConvKind::Forward { stride, padding }
-            | ConvKind::Adjoint {
-                stride, padding, ..
-            } => (stride, padding),
-        };
-        ConvOptions::new([stride], [padding], [1], 1)
-    }
-
-    fn transpose_options(self) -> ConvTransposeOptions<1> {
-        let (stride, padding, padding_out) = match self {
+    /// `(stride, padding, output padding)`; the forward convolution has no output padding.
+    pub(crate) fn parameters(self) -> (usize, usize, usize) {
+        match self {
             ConvKind::Forward { stride, padding } => (stride, padding, 0),
             ConvKind::Adjoint {
                 stride,
                 padding,
                 padding_out,
             } => (stride, padding, padding_out),
-        };
+        }
+    }
+
+    fn conv_options(self) -> ConvOptions<1> {
+        let (stride, padding, _) = self.parameters();
+        ConvOptions::new([stride], [padding], [1], 1)
+    }
+
+    fn transpose_options(self) -> ConvTransposeOptions<1> {
+        let (stride, padding, padding_out) = self.parameters();
         ConvTransposeOptions::new([stride], [padding], [padding_out], [1], 1)
     }
 
@@ -141,8 +141,7 @@ pub(crate) trait RecordedConv: Backend {
     ) -> [Option<FloatTensor<Self>>; 2];
 }
 
-/// burn's generic backward rules for both convolutions.
-#[allow(dead_code)] // the fallback of the native backward passes
+/// burn's generic backward rules for both convolutions: the native backward passes' fallback.
 pub(crate) fn generic_conv_backward<B: Backend>(
     kind: ConvKind,
     input: FloatTensor<B>,

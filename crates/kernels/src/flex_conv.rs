@@ -49,14 +49,7 @@ fn values(tensor: &FlexTensor) -> Option<([usize; 3], FlexTensor)> {
 fn geometry(kind: ConvKind, operand: [usize; 3], weight: [usize; 3]) -> Option<ConvShape> {
     let [c_out, c_in, kernel] = weight;
     let [batch, channels, len] = operand;
-    let (stride, padding, padding_out) = match kind {
-        ConvKind::Forward { stride, padding } => (stride, padding, 0),
-        ConvKind::Adjoint {
-            stride,
-            padding,
-            padding_out,
-        } => (stride, padding, padding_out),
-    };
+    let (stride, padding, padding_out) = kind.parameters();
     if stride == 0 {
         return None;
     }
@@ -103,10 +96,12 @@ fn native_apply(kind: ConvKind, operand: &FlexTensor, weight: &FlexTensor) -> Op
             [shape.batch, shape.c_in, shape.input_len],
         ),
     };
-    Some(FlexTensor::from_data(TensorData::new(
-        out,
-        Shape::new(dims),
-    )))
+    Some(tensor(out, dims))
+}
+
+/// A 3-D flex tensor of `values`.
+fn tensor(values: Vec<f32>, dims: [usize; 3]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, Shape::new(dims)))
 }
 
 /// What the backward pass of a native flex convolution needs.
@@ -176,53 +171,33 @@ fn native_backward(record: &FlexConvRecord, grad: &FlexTensor) -> Option<[Option
         weight.as_slice::<f32>()?,
         grad.as_slice::<f32>()?,
     );
-    let tensor = |values: Vec<f32>, dims: [usize; 3]| {
-        FlexTensor::from_data(TensorData::new(values, Shape::new(dims)))
-    };
     let input_dims = [shape.batch, shape.c_in, shape.input_len];
     let output_dims = [shape.batch, shape.c_out, shape.output_len];
+    // What differs between the two: the gradient's shape, the map that gives the operand's
+    // gradient, and which tensor plays the input and which the output gradient in ∂W.
+    type Map = fn(&[f32], &[f32], &ConvShape) -> Option<Vec<f32>>;
+    let (grad_expected, operand_map, operand_grad_dims, (x, g)): (_, Map, _, _) = match record.kind
+    {
+        ConvKind::Forward { .. } => (output_dims, gemm_conv::adjoint, input_dims, (operand, grad)),
+        ConvKind::Adjoint { .. } => (input_dims, gemm_conv::forward, output_dims, (grad, operand)),
+    };
+    (grad_dims == grad_expected).then_some(())?;
     let [need_operand, need_weight] = record.needs;
-    let (operand_grad, weight_grad) = match record.kind {
-        ConvKind::Forward { .. } => {
-            (grad_dims == output_dims).then_some(())?;
-            let operand_grad = if need_operand {
-                Some(tensor(
-                    gemm_conv::adjoint(grad, weight, &shape)?,
-                    input_dims,
-                ))
-            } else {
-                None
-            };
-            let weight_grad = if need_weight {
-                Some(tensor(
-                    gemm_conv::weight_gradient(operand, grad, &shape)?,
-                    weight_dims,
-                ))
-            } else {
-                None
-            };
-            (operand_grad, weight_grad)
-        }
-        ConvKind::Adjoint { .. } => {
-            (grad_dims == input_dims).then_some(())?;
-            let operand_grad = if need_operand {
-                Some(tensor(
-                    gemm_conv::forward(grad, weight, &shape)?,
-                    output_dims,
-                ))
-            } else {
-                None
-            };
-            let weight_grad = if need_weight {
-                Some(tensor(
-                    gemm_conv::weight_gradient(grad, operand, &shape)?,
-                    weight_dims,
-                ))
-            } else {
-                None
-            };
-            (operand_grad, weight_grad)
-        }
+    let operand_grad = if need_operand {
+        Some(tensor(
+            operand_map(grad, weight, &shape)?,
+            operand_grad_dims,
+        ))
+    } else {
+        None
+    };
+    let weight_grad = if need_weight {
+        Some(tensor(
+            gemm_conv::weight_gradient(x, g, &shape)?,
+            weight_dims,
+        ))
+    } else {
+        None
     };
     Some([operand_grad, weight_grad])
 }
