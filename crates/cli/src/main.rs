@@ -88,8 +88,9 @@ enum Command {
     /// Compare the conditions of an embedded point table by optimal transport, then MDS
     /// (JSON: conditions, distances, mds).
     Compare(marble::Compare),
-    /// Decode a target block from a feature block of a point table with cross-validation over
-    /// contiguous blocks of rows (JSON: r2, median_absolute_error).
+    /// Decode a target block from a feature block of a point table on held-out rows: k-fold
+    /// over contiguous blocks, the last part, or a random part (JSON: r2,
+    /// median_absolute_error).
     Decode(marble::Decode),
     /// Print the version, the compiled backends, the devices they see and the device that would
     /// be used.

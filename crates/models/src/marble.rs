@@ -41,6 +41,9 @@ pub struct MarbleConfig {
     /// becomes `tanh(<x_i, sum_j O_j x_j>)` with learnable matrices `O_j`, initialised to
     /// the identity. A one-dimensional signal gives the magnitudes instead.
     pub inner_product_features: bool,
+    /// Feed the MLP each node's position (its state) beside the features (default false, as
+    /// MARBLE's `include_positions`; its rat-hippocampus example turns it on).
+    pub include_positions: bool,
 }
 
 impl Default for MarbleConfig {
@@ -52,6 +55,7 @@ impl Default for MarbleConfig {
             normalize_output: false,
             t_init: 0.1,
             inner_product_features: false,
+            include_positions: false,
         }
     }
 }
@@ -74,6 +78,10 @@ pub struct MarbleInput {
     /// `s (1 + m + ... + m^p)`.
     #[serde(default)]
     pub signal_channels: usize,
+    /// Components of each node's position appended after the features in every term (0: the
+    /// positions are not fed). Never diffused: the network reads them from the first term.
+    #[serde(default)]
+    pub position_channels: usize,
 }
 
 /// The MARBLE network.
@@ -102,6 +110,8 @@ pub struct Marble {
     pub terms: usize,
     /// Feature channels.
     pub channels: usize,
+    /// Position channels after the features (0: none).
+    pub position_channels: usize,
     /// Upper bound of `t`.
     pub t_max: f64,
     /// L2-normalise the output.
@@ -169,6 +179,13 @@ impl Marble {
             }
             width = vectors;
         }
+        if config.include_positions != (input.position_channels > 0) {
+            return Err(ModelError::InvalidConfig(format!(
+                "marble.include_positions is {} but the input carries {} position channels",
+                config.include_positions, input.position_channels
+            )));
+        }
+        width += input.position_channels;
         for &next in &config.hidden {
             hidden.push(DenseLayer::new(width, next, &mut rng, device));
             if config.batch_norm {
@@ -197,6 +214,7 @@ impl Marble {
             weights: input.weights.clone(),
             terms: input.terms,
             channels: input.channels,
+            position_channels: input.position_channels,
             t_max: input.t_max,
             normalize_output: config.normalize_output,
         })
@@ -271,9 +289,21 @@ impl Marble {
         }
     }
 
-    /// Embeddings of a batch of nodes: `[B, terms, channels] -> [B, out_channels]`.
+    /// Embeddings of a batch of nodes: `[B, terms, channels + position_channels] ->
+    /// [B, out_channels]`. The MLP sees `[positions, features]`, as MARBLE's.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<2> {
-        let mut h = self.inner_products(self.features(x));
+        let mut h = if self.position_channels == 0 {
+            self.inner_products(self.features(x))
+        } else {
+            let [batch, _, _] = x.dims();
+            let positions = x
+                .clone()
+                .narrow(1, 0, 1)
+                .narrow(2, self.channels, self.position_channels)
+                .reshape([batch, self.position_channels]);
+            let features = self.inner_products(self.features(x.narrow(2, 0, self.channels)));
+            Tensor::cat(vec![positions, features], 1)
+        };
         for (i, layer) in self.hidden.iter().enumerate() {
             h = layer.forward(h);
             if let Some(norm) = self.norms.get(i) {
@@ -327,6 +357,7 @@ mod tests {
             weights,
             t_max: 10.0,
             signal_channels: 2,
+            position_channels: 0,
         };
         let config = MarbleConfig {
             t_init: 1.3,
@@ -364,6 +395,7 @@ mod tests {
             weights: vec![],
             t_max: 1.0,
             signal_channels: 2,
+            position_channels: 0,
         };
         let config = MarbleConfig {
             inner_product_features: true,
@@ -408,6 +440,7 @@ mod tests {
             weights,
             t_max: 10.0,
             signal_channels: 3,
+            position_channels: 0,
         };
         let config = MarbleConfig {
             t_init: 0.8,
@@ -444,6 +477,83 @@ mod tests {
             err < 2e-3 * (1.0 + numeric.abs()),
             "{analytic} vs {numeric}"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn positions_are_read_from_the_first_term_and_fed_before_the_features() -> Result<(), ModelError>
+    {
+        // Two Chebyshev terms of 2 feature channels, then 1 position channel per term; no
+        // hidden layer, so the output is [p, c_0 x_0 + c_1 x_1] W + b, checked by hand.
+        let device = Device::flex();
+        let (lambdas, weights) = quadrature(2, 2.0);
+        let input = MarbleInput {
+            channels: 2,
+            terms: 2,
+            lambdas,
+            weights,
+            t_max: 10.0,
+            signal_channels: 2,
+            position_channels: 1,
+        };
+        let config = MarbleConfig {
+            hidden: Vec::new(),
+            out_channels: 2,
+            include_positions: true,
+            t_init: 0.5,
+            ..MarbleConfig::default()
+        };
+        let net = Marble::new(&config, &input, 7, &device)?;
+        // Node 0: terms [1, 2 | 5] and [3, 4 | 99]; the second term's position is ignored.
+        let values = vec![1.0f32, 2.0, 5.0, 3.0, 4.0, 99.0];
+        let x = Tensor::<3>::from_data(TensorData::new(values, [1, 2, 3]), &device);
+        let out: Vec<f32> = net
+            .forward(x)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        let c: Vec<f32> = net
+            .coefficients()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        let w: Vec<f32> = net
+            .output
+            .weight
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        let b: Vec<f32> = net
+            .output
+            .bias
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        let fed = [
+            5.0,
+            f64::from(c[0]) + 3.0 * f64::from(c[1]),
+            2.0 * f64::from(c[0]) + 4.0 * f64::from(c[1]),
+        ];
+        assert_eq!(out.len(), 2);
+        for o in 0..2 {
+            let expected: f64 = (0..3)
+                .map(|i| fed[i] * f64::from(w[i * 2 + o]))
+                .sum::<f64>()
+                + f64::from(b[o]);
+            assert!(
+                (f64::from(out[o]) - expected).abs() < 1e-4,
+                "output {o}: {} against {expected}",
+                out[o]
+            );
+        }
+        // The setting and the input must agree.
+        let without = MarbleConfig {
+            include_positions: false,
+            ..config
+        };
+        assert!(Marble::new(&without, &input, 7, &device).is_err());
         Ok(())
     }
 }

@@ -15,8 +15,9 @@ use neuroforge_stats::translation::{
 };
 use neuroforge_train::{
     Condition, CycleData, CycleGanRunConfig, CycleGanTrainer, CyclePreprocessing, DataDescription,
-    ModelSignal, NeuronSorting, PipelineInput, RunDir, TrainedCycleGan, calcium_from_spikes,
-    load_cyclegan, process_condition, resume_cyclegan, start_cyclegan, translate_windows,
+    ModelSignal, NeuronSorting, PipelineInput, RunDir, SignalTransform, TrainedCycleGan,
+    calcium_from_spikes, load_cyclegan, process_condition, resume_cyclegan, start_cyclegan,
+    translate_windows,
 };
 use serde_json::{Value, json};
 
@@ -53,6 +54,11 @@ pub struct CycleGanFlags {
     /// The traces are already dF/F: skip the dF/F step.
     #[cfg_attr(feature = "clap", arg(long = "no-dff"))]
     pub no_dff: bool,
+    /// Transform of the signal before the per-neuron normalisation, inverted exactly after the
+    /// networks: auto (sqrt for binned counts, none for calcium), none, sqrt or log1p
+    /// [default: auto].
+    #[cfg_attr(feature = "clap", arg(long, value_parser = parse_transform))]
+    pub transform: Option<SignalTransform>,
     /// Frames per window [default: 64].
     #[cfg_attr(feature = "clap", arg(long))]
     pub window: Option<usize>,
@@ -94,6 +100,19 @@ pub fn parse_layout(s: &str) -> Result<CycleLayout, String> {
     }
 }
 
+/// Parse a `transform` name as written on the command line (the error says which names exist).
+pub fn parse_transform(s: &str) -> Result<SignalTransform, String> {
+    match s {
+        "auto" => Ok(SignalTransform::Auto),
+        "none" => Ok(SignalTransform::None),
+        "sqrt" => Ok(SignalTransform::Sqrt),
+        "log1p" => Ok(SignalTransform::Log1p),
+        other => Err(format!(
+            "unknown transform '{other}': use auto, none, sqrt or log1p"
+        )),
+    }
+}
+
 /// Parse a `signal` name as written on the command line (the error says which names exist).
 pub fn parse_signal(s: &str) -> Result<ModelSignal, String> {
     match s {
@@ -129,6 +148,7 @@ impl CycleGanFlags {
         keys.set("seed", self.seed)
             .set("pipeline.sorting", self.sorting)
             .set("pipeline.signal", self.signal)
+            .set("pipeline.transform", self.transform)
             .set_if("pipeline.dff", self.no_dff, false)
             .set("pipeline.window", self.window)
             .set("pipeline.stride", self.stride)
@@ -478,6 +498,29 @@ pub struct TranslateFlags {
     /// windows, and the evaluation with its verdict.
     #[cfg_attr(feature = "clap", arg(long, value_name = "OUT.md"))]
     pub report: Option<PathBuf>,
+    /// Binned-count runs only: write integer counts, each translated value x drawn as
+    /// floor(x) + Bernoulli(x - floor(x)) from --seed (the mean is kept, with the least added
+    /// variance); the evaluation then scores these counts.
+    #[cfg_attr(feature = "clap", arg(long = "integer-counts"))]
+    pub integer_counts: bool,
+    /// Seed of --integer-counts.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, default_value_t = 0, requires = "integer_counts")
+    )]
+    pub seed: u64,
+}
+
+/// Integer counts from non-negative translated values: `floor(x) + Bernoulli(x - floor(x))`,
+/// drawn in row-major order from `seed`.
+pub fn stochastic_round(values: &Array3<f64>, seed: u64) -> Array3<f64> {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    values.mapv(|v| {
+        let v = v.max(0.0);
+        let floor = v.floor();
+        floor + f64::from(u8::from(rng.random::<f64>() < v - floor))
+    })
 }
 
 fn divergence_pair(
@@ -519,15 +562,34 @@ pub fn translate(
     let from = flags.from;
     let to = other(from);
     let x = model_input(&pre, path, &recording, from)?;
+    let counts_run = config.pipeline.input == PipelineInput::Counts;
+    if flags.integer_counts && !counts_run {
+        return Err(PipelineError::Usage(format!(
+            "--integer-counts: the run {} was trained on calcium traces, not binned counts",
+            run_dir.display()
+        )));
+    }
     let translated = translate_windows(&generators, from, &x.windows, device)?;
-    let signal = from_model(&pre, &translated, to);
+    let mut signal = from_model(&pre, &translated, to);
+    if flags.integer_counts {
+        signal = stochastic_round(&signal, flags.seed);
+    }
     let (count, neurons, window) = signal.dim();
-    let out_rec = Recording::new(
-        pre.neuron_ids.clone(),
+    let activity = if flags.integer_counts {
+        Activity::Binned(neuroforge_io::BinnedActivity {
+            // Whole, non-negative numbers far below u32::MAX (the generator's range).
+            counts: concatenate(&signal).mapv(|v| v.min(f64::from(u32::MAX)) as u32),
+            bin_width_s: frame_rate(&recording).map(|hz| 1.0 / hz),
+        })
+    } else {
         Activity::Traces(TraceActivity {
             values: concatenate(&signal).mapv(|v| v as f32),
             frame_rate_hz: frame_rate(&recording),
-        }),
+        })
+    };
+    let out_rec = Recording::new(
+        pre.neuron_ids.clone(),
+        activity,
         vec![samples_covariate(count, window)],
         neuroforge_io::Provenance {
             source_file: Some(path.display().to_string()),
@@ -538,9 +600,14 @@ pub fn translate(
                 .cloned()
                 .chain([format!(
                     "translated {from:?} -> {to:?} by the CycleGAN of {} after {iteration} \
-                     iterations; values are the model signal ({:?}) in original units",
+                     iterations; values are the model signal ({:?}) in original units{}",
                     run_dir.display(),
-                    config.pipeline.signal
+                    config.pipeline.signal,
+                    if flags.integer_counts {
+                        format!(", drawn to integer counts (seed {})", flags.seed)
+                    } else {
+                        String::new()
+                    }
                 )])
                 .collect(),
             written_by: Some(concat!("neuroforge ", env!("CARGO_PKG_VERSION")).into()),

@@ -8,7 +8,7 @@ use ndarray::{Array2, Axis};
 use neuroforge_io::{PointTable, read_points, write_points};
 use neuroforge_signal::Pca;
 pub use neuroforge_stats::decode::DecodingReport;
-use neuroforge_stats::decode::{Decoder, Metric, cross_validate};
+use neuroforge_stats::decode::{Decoder, Metric, Split, evaluate};
 pub use neuroforge_stats::transport::ConditionComparison;
 use neuroforge_stats::transport::{TransportMethod, classical_mds, condition_distances};
 use neuroforge_train::{
@@ -54,6 +54,12 @@ pub struct MarbleFlags {
     /// else (fitted on all conditions; kept in the run for `embed`).
     #[cfg_attr(feature = "clap", arg(long))]
     pub pca: Option<usize>,
+    /// Train on the first fraction of each condition's usable rows (table order, so time
+    /// order) and leave the rest out of training and out of the PCA fit; `embed` embeds every
+    /// row, and `decode --split last --test-fraction 1-F` then scores exactly the rows left
+    /// out (when nothing is thinned by --spacing) [default: 1, every row].
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub train_fraction: Option<f64>,
 }
 
 /// How a run turns a point table into states and vectors; saved in the run directory.
@@ -65,6 +71,34 @@ pub struct Preprocessing {
     pub vectors_from_differences: bool,
     /// Condition names in the order of the model's training data.
     pub conditions: Vec<String>,
+    /// Fraction of each condition's usable rows (the first ones) the network was trained on
+    /// (absent in runs made before it existed: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_fraction: Option<f64>,
+}
+
+/// Keeps the first `fraction` of each condition's usable points (at least 3).
+fn keep_first(path: &Path, prepared: &mut Prepared, fraction: f64) -> Result<(), PipelineError> {
+    for c in 0..prepared.names.len() {
+        let n = prepared.rows[c].len();
+        let keep = ((n as f64) * fraction).round() as usize;
+        if keep < 3 {
+            return Err(PipelineError::unsuitable(
+                path,
+                format!(
+                    "condition {} keeps {keep} of its {n} points for training with \
+                     --train-fraction {fraction}; at least 3 are needed",
+                    prepared.names[c]
+                ),
+            ));
+        }
+        prepared.rows[c].truncate(keep);
+        prepared.states[c] = prepared.states[c].slice(ndarray::s![..keep, ..]).to_owned();
+        prepared.vectors[c] = prepared.vectors[c]
+            .slice(ndarray::s![..keep, ..])
+            .to_owned();
+    }
+    Ok(())
 }
 
 /// States, vectors and the kept table rows of each condition.
@@ -241,6 +275,15 @@ pub fn train(
 ) -> Result<MarbleTrained, PipelineError> {
     let config: MarbleRunConfig = resolve(flags.config.as_deref(), &flags.overrides(), &())?;
     let table = read_points(data)?;
+    let train_fraction = match flags.train_fraction {
+        Some(f) if !(f > 0.0 && f <= 1.0) => {
+            return Err(PipelineError::Usage(format!(
+                "--train-fraction must be in (0, 1], got {f}"
+            )));
+        }
+        Some(f) if f < 1.0 => Some(f),
+        _ => None,
+    };
     let pca = match flags.pca {
         Some(k) => {
             let Some(x) = table.block("x") else {
@@ -249,6 +292,17 @@ pub fn train(
                     "no state columns x0, x1, ... in the table",
                 ));
             };
+            // Fitted on the training rows only.
+            let x = match train_fraction {
+                Some(f) => {
+                    let mut usable = prepare(data, &table, None)?;
+                    keep_first(data, &mut usable, f)?;
+                    let mut rows: Vec<usize> = usable.rows.concat();
+                    rows.sort_unstable();
+                    x.select(Axis(0), &rows)
+                }
+                None => x.clone(),
+            };
             Some(
                 Pca::fit(x.view(), k)
                     .map_err(|e| PipelineError::unsuitable(data, format!("--pca {k}: {e}")))?,
@@ -256,7 +310,10 @@ pub fn train(
         }
         None => None,
     };
-    let prepared = prepare(data, &table, pca.as_ref())?;
+    let mut prepared = prepare(data, &table, pca.as_ref())?;
+    if let Some(f) = train_fraction {
+        keep_first(data, &mut prepared, f)?;
+    }
     let marble_data = marble_data(data, &prepared, &config)?;
     // Only now that the data is known to be usable.
     let run = RunDir::create(run_dir)?;
@@ -265,6 +322,7 @@ pub fn train(
         pca,
         vectors_from_differences: table.block("v").is_none(),
         conditions: prepared.names.clone(),
+        train_fraction,
     };
     let text = serde_json::to_string_pretty(&preprocessing)
         .map_err(|e| PipelineError::unsuitable(run_dir, e.to_string()))?;
@@ -315,7 +373,10 @@ pub fn resume(
     let data_path = resume_data_path(run_dir, &manifest, data)?;
     let preprocessing = read_preprocessing(run_dir)?;
     let table = read_points(&data_path)?;
-    let prepared = prepare(&data_path, &table, preprocessing.pca.as_ref())?;
+    let mut prepared = prepare(&data_path, &table, preprocessing.pca.as_ref())?;
+    if let Some(f) = preprocessing.train_fraction {
+        keep_first(&data_path, &mut prepared, f)?;
+    }
     if prepared.names != preprocessing.conditions {
         return Err(PipelineError::unsuitable(
             &data_path,
@@ -523,6 +584,7 @@ fn model_input(model: &neuroforge_models::Marble) -> neuroforge_models::MarbleIn
         weights: model.weights.clone(),
         t_max: model.t_max,
         signal_channels: model.signal_channels,
+        position_channels: model.position_channels,
     }
 }
 
@@ -671,9 +733,22 @@ pub struct DecodeFlags {
     /// Ridge penalty of the linear decoder.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 1e-6))]
     pub ridge: f64,
-    /// Cross-validation folds over contiguous blocks of rows.
+    /// Which rows are held out: `blocks` (k-fold cross-validation over contiguous blocks of
+    /// rows, every row predicted once), `last` (train on the first rows, test on the last
+    /// --test-fraction: the protocol of MARBLE's and CEBRA's hippocampus notebooks) or
+    /// `random` (a random --test-fraction of the rows from --seed; neighbouring bins then fall
+    /// on both sides, which flatters decoders on smooth data).
+    #[cfg_attr(feature = "clap", arg(long, default_value = "blocks"))]
+    pub split: String,
+    /// Cross-validation folds over contiguous blocks of rows (--split blocks).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 5))]
     pub folds: usize,
+    /// Fraction of the rows held out (--split last or random).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.2))]
+    pub test_fraction: f64,
+    /// Seed of the random split (--split random).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
+    pub seed: u64,
     /// Also write a report here (Markdown, and the same as a self-contained HTML page beside
     /// it): decoded against true values of each target column, held out.
     #[cfg_attr(feature = "clap", arg(long, value_name = "OUT.md"))]
@@ -736,13 +811,33 @@ pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, Pi
             )));
         }
     };
-    let scores = cross_validate(features.view(), targets.view(), decoder, flags.folds)
+    let split = match flags.split.as_str() {
+        "blocks" => Split::Blocks { folds: flags.folds },
+        "last" => Split::Last {
+            test_fraction: flags.test_fraction,
+        },
+        "random" => Split::Random {
+            test_fraction: flags.test_fraction,
+            seed: flags.seed,
+        },
+        other => {
+            return Err(PipelineError::Usage(format!(
+                "unknown split '{other}': use blocks, last or random"
+            )));
+        }
+    };
+    let scores = evaluate(features.view(), targets.view(), decoder, split)
         .map_err(|e| PipelineError::unsuitable(data, e.to_string()))?;
     let report = DecodingReport {
         features: flags.features.clone(),
         targets: flags.targets.clone(),
         decoder,
-        folds: flags.folds,
+        folds: match split {
+            Split::Blocks { folds } => folds,
+            _ => 0,
+        },
+        split: Some(split),
+        held_out_rows: Some(scores.rows.len()),
         r2: scores.r2,
         median_absolute_error: scores.median_absolute_error,
     };
@@ -753,28 +848,35 @@ pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, Pi
             &format!("Decoding `{}` from `{}`", flags.targets, flags.features),
         );
         page.text(&format!(
-            "{} decoder, {}-fold cross-validation over contiguous blocks of rows of `{}`: \
-             every prediction is held out. R² {:.3}, median absolute error {} (targets' units).",
+            "{} decoder, {} of `{}` ({} rows predicted, each by a decoder that did not see \
+             it). R² {:.3}, median absolute error {} (targets' units).",
             match decoder {
                 Decoder::Knn { neighbours, metric } =>
                     format!("kNN ({neighbours} neighbours, {metric:?} distance)"),
                 Decoder::Linear { ridge } => format!("Linear (ridge {ridge})"),
             },
-            flags.folds,
+            split.describe(),
             data.display(),
+            scores.rows.len(),
             scores.r2,
             neuroforge_report::significant(scores.median_absolute_error, 3)
         ));
-        let rows = targets.nrows();
         for t in 0..targets.ncols() {
             let name = if flags.columns.is_empty() {
                 format!("{}{t}", flags.targets)
             } else {
                 format!("{}{}", flags.targets, flags.columns[t])
             };
-            let truth: Vec<(f64, f64)> = (0..rows).map(|r| (r as f64, targets[[r, t]])).collect();
-            let decoded: Vec<(f64, f64)> = (0..rows)
-                .map(|r| (r as f64, scores.predictions[[r, t]]))
+            let truth: Vec<(f64, f64)> = scores
+                .rows
+                .iter()
+                .map(|&r| (r as f64, targets[[r, t]]))
+                .collect();
+            let decoded: Vec<(f64, f64)> = scores
+                .rows
+                .iter()
+                .enumerate()
+                .map(|(i, &r)| (r as f64, scores.predictions[[i, t]]))
                 .collect();
             page.figure(
                 &format!("{name}-time.svg"),
@@ -789,7 +891,7 @@ pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, Pi
                     ],
                 ),
             );
-            let truth: Vec<f64> = targets.column(t).to_vec();
+            let truth: Vec<f64> = scores.rows.iter().map(|&r| targets[[r, t]]).collect();
             let decoded: Vec<f64> = scores.predictions.column(t).to_vec();
             page.figure(
                 &format!("{name}-scatter.svg"),
@@ -806,10 +908,10 @@ pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, Pi
         crate::output::write_report(report_path, &page.finish())?;
     }
     Ok(format!(
-        "{}: R2 {:.3}, median absolute error {:.3} ({}-fold, contiguous blocks)",
+        "{}: R2 {:.3}, median absolute error {:.3} ({})",
         out.display(),
         report.r2,
         report.median_absolute_error,
-        flags.folds
+        split.describe()
     ))
 }

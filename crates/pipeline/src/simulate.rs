@@ -133,6 +133,45 @@ pub enum Simulation {
         #[cfg_attr(feature = "clap", arg(long = "out-dir"))]
         out_dir: PathBuf,
     },
+    /// Binned spike counts of pre- and post-learning activity with a known change (the prepost
+    /// spikes laid end to end, every --frames-per-bin frames summed into one count): writes
+    /// `pre.parquet` and `post.parquet` (unpaired training recordings), `heldout-pre.parquet`
+    /// and `heldout-post.parquet` (paired: the true post of the held-out pre) and `truth.json`
+    /// into --out-dir.
+    #[cfg_attr(feature = "clap", command(name = "prepost-counts"))]
+    PrepostCounts {
+        /// What learning changes between the two sessions.
+        #[cfg_attr(feature = "clap", command(flatten))]
+        change: ChangeFlags,
+        /// Neurons.
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 32))]
+        neurons: usize,
+        /// Frames per simulated sample (a multiple of --frames-per-bin).
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 256))]
+        frames: usize,
+        /// Mean spike probability per frame (each correlated group's is drawn in [0.5, 1.5]
+        /// times it).
+        #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.1))]
+        rate: f64,
+        /// Frames summed into one bin.
+        #[cfg_attr(feature = "clap", arg(long = "frames-per-bin", default_value_t = 4))]
+        frames_per_bin: usize,
+        /// Width of one bin in seconds, recorded in the recordings.
+        #[cfg_attr(feature = "clap", arg(long = "bin-s", default_value_t = 0.02))]
+        bin_s: f64,
+        /// Samples in each training recording.
+        #[cfg_attr(feature = "clap", arg(long = "train-samples", default_value_t = 100))]
+        train_samples: usize,
+        /// Samples in the held-out recordings.
+        #[cfg_attr(feature = "clap", arg(long = "heldout-samples", default_value_t = 100))]
+        heldout_samples: usize,
+        /// Random seed.
+        #[cfg_attr(feature = "clap", arg(long))]
+        seed: u64,
+        /// The directory to write (created if needed).
+        #[cfg_attr(feature = "clap", arg(long = "out-dir"))]
+        out_dir: PathBuf,
+    },
     /// Lorenz trajectories for several rho (sigma 10, beta 8/3), from initial conditions
     /// (1 + 0.5 k, 1, 1 + 0.5 k), k = 0, 1, ...
     Lorenz {
@@ -397,6 +436,80 @@ pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, PipelineError> {
                         truth.clone(),
                         vec![format!(
                             "{name}: prepost spikes imaged through AR(1) calcium, seed {seed}"
+                        )],
+                    ),
+                )?;
+                write_recording(&path, &recording)?;
+                written.push(path);
+            }
+            let path = out_dir.join("truth.json");
+            let text = serde_json::to_string_pretty(&truth)
+                .map_err(|e| PipelineError::Io(IoError::Recording(e.to_string())))?;
+            crate::output::write_text(&path, &text)?;
+            written.push(path);
+            Ok(written)
+        }
+        Simulation::PrepostCounts {
+            change,
+            neurons,
+            frames,
+            rate,
+            frames_per_bin,
+            bin_s,
+            train_samples,
+            heldout_samples,
+            seed,
+            out_dir,
+        } => {
+            if !(bin_s.is_finite() && bin_s > 0.0) {
+                return Err(PipelineError::Usage(format!(
+                    "--bin-s must be positive, got {bin_s}"
+                )));
+            }
+            let mut config = neuroforge_sim::PrePostCountsConfig {
+                frames_per_bin,
+                train_samples,
+                heldout_samples,
+                ..neuroforge_sim::PrePostCountsConfig::default()
+            };
+            config.prepost = change.config(config.prepost.population.clone());
+            config.prepost.population.neurons = neurons;
+            config.prepost.population.bins = frames;
+            config.prepost.population.rate = rate;
+            let sim = neuroforge_sim::prepost_counts(&config, seed)
+                .map_err(|e| sim_error(&out_dir, e))?;
+            std::fs::create_dir_all(&out_dir).map_err(|e| {
+                PipelineError::unsuitable(&out_dir, format!("cannot create the directory: {e}"))
+            })?;
+            let truth = serde_json::json!({
+                "config": to_json(&config)?,
+                "truth": to_json(&sim.truth)?,
+                "changed_neuron_ids": sim.truth.changed_neurons.iter()
+                    .map(|&n| default_neuron_ids(neurons)[n].clone()).collect::<Vec<_>>(),
+                "bins_per_sample": frames / frames_per_bin,
+                "seed": seed,
+            });
+            let mut written = Vec::new();
+            for (name, part) in [
+                ("pre", &sim.pre_train),
+                ("post", &sim.post_train),
+                ("heldout-pre", &sim.heldout_pre),
+                ("heldout-post", &sim.heldout_post),
+            ] {
+                let path = out_dir.join(format!("{name}.parquet"));
+                let recording = Recording::new(
+                    default_neuron_ids(neurons),
+                    Activity::Binned(neuroforge_io::BinnedActivity {
+                        counts: part.clone(),
+                        bin_width_s: Some(bin_s),
+                    }),
+                    vec![],
+                    provenance(
+                        &format!("prepost-counts-{name}"),
+                        truth.clone(),
+                        vec![format!(
+                            "{name}: prepost spikes, {frames_per_bin} frames summed per bin, \
+                             seed {seed}"
                         )],
                     ),
                 )?;

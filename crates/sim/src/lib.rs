@@ -23,7 +23,7 @@ pub use dynamics::{
 };
 pub use error::{Result, SimError};
 pub use prepost::{
-    PrePostCalciumConfig, PrePostConfig, PrePostImaging, PrePostTruth, SimulatedImaging, prepost,
-    prepost_imaging,
+    PrePostCalciumConfig, PrePostConfig, PrePostCounts, PrePostCountsConfig, PrePostImaging,
+    PrePostTruth, SimulatedImaging, prepost, prepost_counts, prepost_imaging,
 };
 pub use spikegan::{PacketsConfig, PacketsTruth, UniformConfig, UniformTruth, packets, uniform};

@@ -284,6 +284,135 @@ pub fn prepost_imaging(config: &PrePostCalciumConfig, seed: u64) -> Result<PrePo
     })
 }
 
+/// Settings of the binned-counts version of the pre -> post simulation (electrophysiology's
+/// form): the binary samples of [`prepost`] laid end to end, every `frames_per_bin`
+/// consecutive frames summed into one count. Defaults: the [`PrePostConfig`] defaults with
+/// samples of 256 frames and a mean spike probability of 0.1 per frame, 4 frames per bin (so
+/// 64 bins per sample and about 0.4 spikes per bin), 100 training samples per condition (6,400
+/// bins) and 100 held-out samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrePostCountsConfig {
+    /// The spikes and their transformation (frames, not bins).
+    pub prepost: PrePostConfig,
+    /// Frames summed into one bin.
+    pub frames_per_bin: usize,
+    /// Samples in each of the two (unpaired) training recordings.
+    pub train_samples: usize,
+    /// Samples in the paired held-out recordings.
+    pub heldout_samples: usize,
+}
+
+impl Default for PrePostCountsConfig {
+    fn default() -> Self {
+        let mut prepost = PrePostConfig::default();
+        prepost.population.bins = 256;
+        prepost.population.rate = 0.1;
+        Self {
+            prepost,
+            frames_per_bin: 4,
+            train_samples: 100,
+            heldout_samples: 100,
+        }
+    }
+}
+
+/// The recordings of the counts pre -> post simulation, neurons x bins each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrePostCounts {
+    /// Pre-learning training recording.
+    pub pre_train: Array2<u32>,
+    /// Post-learning training recording, from different pre samples than `pre_train`.
+    pub post_train: Array2<u32>,
+    /// Held-out pre-learning recording.
+    pub heldout_pre: Array2<u32>,
+    /// The true post-learning version of `heldout_pre`, bin by bin.
+    pub heldout_post: Array2<u32>,
+    /// What changed.
+    pub truth: PrePostTruth,
+}
+
+/// Sums every `k` consecutive frames of `spikes` (neurons x frames, frames a multiple of `k`).
+fn bin_counts(spikes: &Array2<u8>, k: usize) -> Array2<u32> {
+    let (n, frames) = spikes.dim();
+    Array2::from_shape_fn((n, frames / k), |(i, b)| {
+        (b * k..(b + 1) * k)
+            .map(|t| u32::from(spikes[[i, t]]))
+            .sum()
+    })
+}
+
+/// Simulate the four count recordings of `config` from `seed` (the spikes as [`prepost`] with
+/// the same seed).
+pub fn prepost_counts(config: &PrePostCountsConfig, seed: u64) -> Result<PrePostCounts> {
+    let (train, heldout, k) = (
+        config.train_samples,
+        config.heldout_samples,
+        config.frames_per_bin,
+    );
+    if train == 0 || heldout == 0 {
+        return Err(invalid(
+            "training and held-out sample counts must be at least 1",
+        ));
+    }
+    if k == 0 || !config.prepost.population.bins.is_multiple_of(k) {
+        return Err(invalid(format!(
+            "frames per bin ({k}) must be at least 1 and divide the frames per sample ({})",
+            config.prepost.population.bins
+        )));
+    }
+    let (pre, post, truth) = prepost(&config.prepost, 2 * train + heldout, seed)?;
+    Ok(PrePostCounts {
+        pre_train: bin_counts(&end_to_end(&pre, 0, train), k),
+        post_train: bin_counts(&end_to_end(&post, train, train), k),
+        heldout_pre: bin_counts(&end_to_end(&pre, 2 * train, heldout), k),
+        heldout_post: bin_counts(&end_to_end(&post, 2 * train, heldout), k),
+        truth,
+    })
+}
+
+#[cfg(test)]
+mod counts_tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_the_frames_summed_and_only_changed_neurons_differ() {
+        let config = PrePostCountsConfig {
+            train_samples: 6,
+            heldout_samples: 5,
+            ..PrePostCountsConfig::default()
+        };
+        let sim = prepost_counts(&config, 9).unwrap();
+        let (pre, post, truth) = prepost(&config.prepost, 17, 9).unwrap();
+        assert_eq!(truth, sim.truth);
+        // 6 samples of 256 frames, 4 frames per bin.
+        assert_eq!(sim.pre_train.dim(), (32, 6 * 64));
+        assert_eq!(sim.heldout_post.dim(), (32, 5 * 64));
+        // Bin b of the held-out pre: frames 4b..4b+4 of pre sample 12 + b / 64.
+        for (i, b) in [(0, 0), (7, 70), (31, 319)] {
+            let (sample, start) = (12 + b / 64, 4 * (b % 64));
+            let expected: u32 = (start..start + 4)
+                .map(|t| u32::from(pre[[sample, i, t]]))
+                .sum();
+            assert_eq!(sim.heldout_pre[[i, b]], expected);
+            let expected: u32 = (start..start + 4)
+                .map(|t| u32::from(post[[sample, i, t]]))
+                .sum();
+            assert_eq!(sim.heldout_post[[i, b]], expected);
+        }
+        for n in 0..32 {
+            let same = sim.heldout_pre.row(n) == sim.heldout_post.row(n);
+            assert_eq!(same, !truth.changed_neurons.contains(&n), "neuron {n}");
+        }
+        assert!(sim.pre_train.iter().all(|&c| c <= 4));
+        let bad = PrePostCountsConfig {
+            frames_per_bin: 3,
+            ..config
+        };
+        assert!(prepost_counts(&bad, 9).is_err());
+    }
+}
+
 #[cfg(test)]
 mod imaging_tests {
     use super::*;

@@ -1,6 +1,13 @@
-//! Decoding a behavioural variable from population activity or an embedding of it, with
-//! k-fold cross-validation over contiguous blocks of time (so that neighbouring, correlated
-//! bins never sit on both sides of a split).
+//! Decoding a behavioural variable from population activity or an embedding of it, under one
+//! of three protocols ([`Split`]):
+//!
+//! - k-fold cross-validation over contiguous blocks of time (the default: neighbouring,
+//!   correlated bins never sit on both sides of a split, and every row is predicted once);
+//! - a held-out last part (train on the first 80% of the rows, test on the last 20%: the
+//!   protocol of MARBLE's and CEBRA's rat-hippocampus notebooks);
+//! - a random held-out part of the rows, drawn from a seed (neighbouring bins fall on both
+//!   sides, which flatters any decoder on smooth data: reported for comparison with papers
+//!   that use it).
 //!
 //! - [`Decoder::Knn`]: k-nearest-neighbour regression (mean of the neighbours' targets), with
 //!   Euclidean or cosine distance; CEBRA's and MARBLE's hippocampus benchmark uses 36
@@ -14,7 +21,10 @@
 // algorithms are written.
 #![allow(clippy::needless_range_loop)]
 use nalgebra::{DMatrix, DVector};
-use ndarray::{Array2, ArrayView2, s};
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, data, parameter};
@@ -47,14 +57,106 @@ pub enum Decoder {
     },
 }
 
-/// Cross-validated decoding scores.
+/// Which rows train the decoder and which are predicted.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Split {
+    /// k-fold cross-validation over contiguous blocks of rows: every row is predicted once,
+    /// by a decoder fitted on the other blocks.
+    Blocks {
+        /// Number of blocks (at least 2).
+        folds: usize,
+    },
+    /// Train on the first rows, predict the last `test_fraction` of them.
+    Last {
+        /// Fraction of the rows held out at the end, in (0, 1).
+        test_fraction: f64,
+    },
+    /// Predict a random `test_fraction` of the rows (drawn without replacement from `seed`),
+    /// train on the rest.
+    Random {
+        /// Fraction of the rows held out, in (0, 1).
+        test_fraction: f64,
+        /// Seed of the draw.
+        seed: u64,
+    },
+}
+
+impl Split {
+    /// One line for reports: what was held out.
+    pub fn describe(&self) -> String {
+        match *self {
+            Split::Blocks { folds } => {
+                format!("{folds}-fold cross-validation over contiguous blocks of rows")
+            }
+            Split::Last { test_fraction } => format!(
+                "trained on the first {:.0}% of the rows, tested on the last {:.0}%",
+                100.0 * (1.0 - test_fraction),
+                100.0 * test_fraction
+            ),
+            Split::Random {
+                test_fraction,
+                seed,
+            } => format!(
+                "tested on a random {:.0}% of the rows (seed {seed}), trained on the rest",
+                100.0 * test_fraction
+            ),
+        }
+    }
+
+    /// The (train, test) row sets of each round, for `n` rows.
+    fn rounds(&self, n: usize) -> Result<Vec<(Vec<usize>, Vec<usize>)>> {
+        match *self {
+            Split::Blocks { folds } => {
+                if folds < 2 || folds > n {
+                    return Err(parameter(format!("need 2..={n} folds, got {folds}")));
+                }
+                Ok((0..folds)
+                    .map(|fold| {
+                        let (start, end) = (fold * n / folds, (fold + 1) * n / folds);
+                        ((0..start).chain(end..n).collect(), (start..end).collect())
+                    })
+                    .collect())
+            }
+            Split::Last { test_fraction } | Split::Random { test_fraction, .. } => {
+                if !(test_fraction > 0.0 && test_fraction < 1.0) {
+                    return Err(parameter(format!(
+                        "the test fraction must be in (0, 1), got {test_fraction}"
+                    )));
+                }
+                let test = ((n as f64) * test_fraction).round() as usize;
+                if test == 0 || test >= n {
+                    return Err(parameter(format!(
+                        "a test fraction of {test_fraction} of {n} rows leaves no rows on one side"
+                    )));
+                }
+                let mut order: Vec<usize> = (0..n).collect();
+                if let Split::Random { seed, .. } = *self {
+                    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+                    let (test_rows, train_rows) = order.split_at_mut(test);
+                    test_rows.sort_unstable();
+                    train_rows.sort_unstable();
+                    Ok(vec![(train_rows.to_vec(), test_rows.to_vec())])
+                } else {
+                    let (train_rows, test_rows) = order.split_at(n - test);
+                    Ok(vec![(train_rows.to_vec(), test_rows.to_vec())])
+                }
+            }
+        }
+    }
+}
+
+/// Held-out decoding scores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DecodingScores {
     /// R² of all held-out predictions, averaged over target columns.
     pub r2: f64,
     /// Median absolute error over all held-out predictions and target columns.
     pub median_absolute_error: f64,
-    /// Held-out predictions (n x targets), in the original row order.
+    /// The rows that were predicted, ascending (every row under [`Split::Blocks`]).
+    #[serde(skip)]
+    pub rows: Vec<usize>,
+    /// Held-out predictions (`rows.len()` x targets), in the order of `rows`.
     #[serde(skip)]
     pub predictions: Array2<f64>,
 }
@@ -142,15 +244,23 @@ pub fn cross_validate(
     decoder: Decoder,
     folds: usize,
 ) -> Result<DecodingScores> {
+    evaluate(features, targets, decoder, Split::Blocks { folds })
+}
+
+/// Decodes `targets` (n x t) from `features` (n x d), fitting on the training rows of `split`
+/// and scoring the predictions of its held-out rows.
+pub fn evaluate(
+    features: ArrayView2<'_, f64>,
+    targets: ArrayView2<'_, f64>,
+    decoder: Decoder,
+    split: Split,
+) -> Result<DecodingScores> {
     let n = features.nrows();
     if targets.nrows() != n {
         return Err(data(format!(
             "{n} feature rows but {} target rows",
             targets.nrows()
         )));
-    }
-    if folds < 2 || folds > n {
-        return Err(parameter(format!("need 2..={n} folds, got {folds}")));
     }
     if features
         .iter()
@@ -159,24 +269,37 @@ pub fn cross_validate(
     {
         return Err(data("features and targets must be finite"));
     }
-    let mut predictions = Array2::zeros(targets.dim());
-    for fold in 0..folds {
-        let (start, end) = (fold * n / folds, (fold + 1) * n / folds);
-        let train_rows: Vec<usize> = (0..start).chain(end..n).collect();
-        let train_x = features.select(ndarray::Axis(0), &train_rows);
-        let train_y = targets.select(ndarray::Axis(0), &train_rows);
+    let rounds = split.rounds(n)?;
+    let mut rows: Vec<usize> = rounds.iter().flat_map(|(_, test)| test.clone()).collect();
+    let mut predicted_rows = Vec::with_capacity(rows.len());
+    for (train_rows, test_rows) in &rounds {
         let predicted = fit_predict(
             decoder,
-            train_x.view(),
-            train_y.view(),
-            features.slice(s![start..end, ..]),
+            features.select(Axis(0), train_rows).view(),
+            targets.select(Axis(0), train_rows).view(),
+            features.select(Axis(0), test_rows).view(),
         )?;
-        predictions.slice_mut(s![start..end, ..]).assign(&predicted);
+        predicted_rows.extend(
+            test_rows
+                .iter()
+                .copied()
+                .zip(predicted.rows().into_iter().map(|r| r.to_vec())),
+        );
     }
+    predicted_rows.sort_by_key(|(row, _)| *row);
+    rows.sort_unstable();
+    let held = rows.len();
+    let mut predictions = Array2::zeros((held, targets.ncols()));
+    for (i, (_, values)) in predicted_rows.iter().enumerate() {
+        for (t, v) in values.iter().enumerate() {
+            predictions[[i, t]] = *v;
+        }
+    }
+    let truth = targets.select(Axis(0), &rows);
     let mut r2_total = 0.0;
-    for t in 0..targets.ncols() {
-        let column = targets.column(t);
-        let mean = column.sum() / n as f64;
+    for t in 0..truth.ncols() {
+        let column = truth.column(t);
+        let mean = column.sum() / held as f64;
         let total: f64 = column.iter().map(|y| (y - mean) * (y - mean)).sum();
         let residual: f64 = column
             .iter()
@@ -189,7 +312,7 @@ pub fn cross_validate(
             0.0
         };
     }
-    let mut errors: Vec<f64> = targets
+    let mut errors: Vec<f64> = truth
         .iter()
         .zip(predictions.iter())
         .map(|(y, p)| (y - p).abs())
@@ -203,6 +326,7 @@ pub fn cross_validate(
     Ok(DecodingScores {
         r2: r2_total / targets.ncols() as f64,
         median_absolute_error: median,
+        rows,
         predictions,
     })
 }
@@ -217,8 +341,14 @@ pub struct DecodingReport {
     pub targets: String,
     /// The decoder.
     pub decoder: Decoder,
-    /// Folds (contiguous blocks of rows).
+    /// Folds (contiguous blocks of rows) under [`Split::Blocks`]; 0 under the other splits.
     pub folds: usize,
+    /// The protocol (absent in reports written before it existed: contiguous blocks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<Split>,
+    /// Rows predicted (absent in reports written before it existed: all of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_out_rows: Option<usize>,
     /// Cross-validated R².
     #[serde(deserialize_with = "crate::serde_nan::number")]
     pub r2: f64,
@@ -279,5 +409,79 @@ mod tests {
         let predicted = fit_predict(knn, train_x.view(), train_y.view(), test_x.view())?;
         assert_eq!(predicted, ndarray::array![[1.0], [2.0]]);
         Ok(())
+    }
+
+    #[test]
+    fn the_last_split_fits_on_the_first_rows_and_scores_the_last() -> Result<()> {
+        // Features equal the row index; the target is 0 on the first 80 rows and 1 after.
+        // A 1-neighbour decoder fitted on rows 0..80 predicts 0 everywhere on rows 80..100:
+        // every held-out error is 1, and R² is 0 - n * 1 / 0 guarded (constant truth) -> 0.
+        let x = Array2::from_shape_fn((100, 1), |(i, _)| i as f64);
+        let y = Array2::from_shape_fn((100, 1), |(i, _)| if i < 80 { 0.0 } else { 1.0 + i as f64 });
+        let knn = Decoder::Knn {
+            neighbours: 1,
+            metric: Metric::Euclidean,
+        };
+        let scores = evaluate(x.view(), y.view(), knn, Split::Last { test_fraction: 0.2 })?;
+        assert_eq!(scores.rows, (80..100).collect::<Vec<_>>());
+        assert!(scores.predictions.iter().all(|&p| p == 0.0));
+        // Truth 81..=100, prediction 0: median error 90.5; R² against the held-out mean.
+        assert!((scores.median_absolute_error - 90.5).abs() < 1e-12);
+        let mean = 90.5;
+        let ss_tot: f64 = (81..=100).map(|v| (v as f64 - mean).powi(2)).sum();
+        let ss_res: f64 = (81..=100).map(|v| (v as f64).powi(2)).sum();
+        assert!((scores.r2 - (1.0 - ss_res / ss_tot)).abs() < 1e-12);
+        Ok(())
+    }
+
+    #[test]
+    fn the_random_split_holds_out_the_fraction_from_the_seed() -> Result<()> {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let x = Array2::from_shape_fn((250, 2), |_| rng.random_range(-1.0..1.0));
+        let y = Array2::from_shape_fn((250, 1), |(i, _)| x[[i, 0]] - 3.0 * x[[i, 1]]);
+        let split = |seed| Split::Random {
+            test_fraction: 0.2,
+            seed,
+        };
+        let linear = Decoder::Linear { ridge: 0.0 };
+        let a = evaluate(x.view(), y.view(), linear, split(1))?;
+        let b = evaluate(x.view(), y.view(), linear, split(1))?;
+        let c = evaluate(x.view(), y.view(), linear, split(2))?;
+        assert_eq!(a.rows.len(), 50);
+        assert_eq!(a.rows, b.rows);
+        assert_ne!(a.rows, c.rows);
+        assert!(a.rows.windows(2).all(|w| w[0] < w[1]));
+        // Not a contiguous block: the held-out rows are spread over the table.
+        assert!(a.rows[49] - a.rows[0] > 150);
+        // An exact linear map is recovered on the held-out rows.
+        assert!((a.r2 - 1.0).abs() < 1e-10);
+        for (i, &row) in a.rows.iter().enumerate() {
+            assert!((a.predictions[[i, 0]] - y[[row, 0]]).abs() < 1e-9);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn splits_that_leave_a_side_empty_are_refused() {
+        let x = Array2::<f64>::zeros((4, 1));
+        let linear = Decoder::Linear { ridge: 1.0 };
+        for split in [
+            Split::Last { test_fraction: 0.0 },
+            Split::Last { test_fraction: 1.0 },
+            Split::Last {
+                test_fraction: 0.05,
+            },
+            Split::Random {
+                test_fraction: f64::NAN,
+                seed: 0,
+            },
+            Split::Blocks { folds: 1 },
+            Split::Blocks { folds: 5 },
+        ] {
+            assert!(
+                evaluate(x.view(), x.view(), linear, split).is_err(),
+                "{split:?}"
+            );
+        }
     }
 }

@@ -37,8 +37,8 @@ pub mod spikegan;
 
 pub use cyclegan::preprocessing::{
     CalciumPipelineConfig, Condition, CycleData, CyclePreprocessing, ModelSignal, NeuronSorting,
-    NormalisationKind, PipelineInput, SignalWindows, align_neurons, calcium_from_spikes,
-    process_condition,
+    NormalisationKind, PipelineInput, SignalTransform, SignalWindows, align_neurons,
+    calcium_from_spikes, process_condition,
 };
 pub use cyclegan::{
     CycleDiscriminators, CycleGanRunConfig, CycleGanTrainer, CycleGenerators, CycleLosses,

@@ -198,6 +198,9 @@ pub struct ConditionData<'a> {
 pub struct MarbleData {
     /// `[node][term][channel]`, float32.
     pub features: Vec<f32>,
+    /// `[node][component]`, float32: each node's state, when the network is fed positions
+    /// (`model.include_positions`); empty otherwise.
+    pub positions: Vec<f32>,
     /// What the network is fed.
     pub input: MarbleInput,
     /// Block-diagonal adjacency over all conditions (no edges between conditions).
@@ -218,6 +221,7 @@ impl MarbleData {
             return Err(TrainError::Data("no conditions given".into()));
         }
         let mut features = Vec::new();
+        let mut positions = Vec::new();
         let mut rows: Vec<Vec<(u32, f64)>> = Vec::new();
         let mut condition = Vec::new();
         let mut offsets = vec![0];
@@ -266,6 +270,9 @@ impl MarbleData {
                 condition.push(c as u32);
             }
             features.extend_from_slice(&f.values);
+            if config.model.include_positions {
+                positions.extend(states.iter().map(|&v| v as f32));
+            }
             offsets.push(offsets.last().unwrap_or(&0) + geometry.graph.nodes());
             if first.is_none() {
                 first = Some(f);
@@ -279,8 +286,14 @@ impl MarbleData {
             None => (Vec::new(), Vec::new()),
         };
         let total = condition.len();
+        let position_channels = if config.model.include_positions {
+            conditions[0].states.ncols()
+        } else {
+            0
+        };
         Ok(Self {
             features,
+            positions,
             input: MarbleInput {
                 channels: first.channels,
                 terms: first.terms,
@@ -288,6 +301,7 @@ impl MarbleData {
                 weights,
                 t_max: config.features.t_max,
                 signal_channels: conditions[0].vectors.ncols(),
+                position_channels,
             },
             adjacency: CsrMatrix::from_rows(total, rows),
             condition,
@@ -301,15 +315,26 @@ impl MarbleData {
         self.condition.len()
     }
 
-    /// The network input of `nodes` as a `[B, terms, channels]` tensor.
+    /// The network input of `nodes` as a `[B, terms, channels + position_channels]` tensor
+    /// (the node's position repeated after the features of every term).
     pub fn batch(&self, nodes: &[usize], device: &Device) -> Tensor<3> {
-        let block = self.input.terms * self.input.channels;
-        let mut values = Vec::with_capacity(nodes.len() * block);
+        let (terms, channels) = (self.input.terms, self.input.channels);
+        let p = self.input.position_channels;
+        let block = terms * channels;
+        let mut values = Vec::with_capacity(nodes.len() * terms * (channels + p));
         for &i in nodes {
-            values.extend_from_slice(&self.features[i * block..(i + 1) * block]);
+            if p == 0 {
+                values.extend_from_slice(&self.features[i * block..(i + 1) * block]);
+                continue;
+            }
+            let position = &self.positions[i * p..(i + 1) * p];
+            for term in self.features[i * block..(i + 1) * block].chunks_exact(channels) {
+                values.extend_from_slice(term);
+                values.extend_from_slice(position);
+            }
         }
         Tensor::from_data(
-            TensorData::new(values, [nodes.len(), self.input.terms, self.input.channels]),
+            TensorData::new(values, [nodes.len(), terms, channels + p]),
             device,
         )
     }

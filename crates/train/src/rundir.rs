@@ -93,6 +93,24 @@ pub struct Session {
     /// line; `None` while it runs, when it finished, or when it was killed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The process's peak resident memory when the session ended, in MiB (Linux's
+    /// `VmHWM`; absent elsewhere, while running, or if killed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_memory_mib: Option<f64>,
+}
+
+/// This process's peak resident memory in MiB, from `/proc/self/status` (Linux only).
+fn peak_resident_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
 }
 
 /// The data a run was trained on: enough to find it again and to label what it generates.
@@ -822,6 +840,7 @@ impl RunDir {
             ended_unix_s: None,
             iterations_per_s: None,
             reason: None,
+            peak_memory_mib: None,
         });
         manifest.status = RunStatus::Running;
         self.record_checksums(&mut manifest, None)?;
@@ -876,6 +895,7 @@ impl RunDir {
         entry.ended_unix_s = Some(unix_seconds());
         entry.iterations_per_s = (seconds > 0.0).then(|| done as f64 / seconds);
         entry.reason = outcome.as_ref().err().map(|e| one_line(&e.to_string()));
+        entry.peak_memory_mib = peak_resident_mib();
         manifest.status = match outcome {
             Ok(()) => RunStatus::Finished,
             Err(TrainError::Diverged { .. }) => RunStatus::Diverged,

@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use neuroforge_stats::decode::DecodingReport;
 
 use super::runner::{
-    Runner, fresh_run_dir, read_json, read_result, s, write_file, write_manifest, write_report,
+    Runner, fresh_run_dir, peer_python, read_json, read_result, run_peer, s, write_file,
+    write_manifest, write_report,
 };
 use super::{Mode, Options};
 use crate::root;
@@ -159,6 +160,12 @@ pub fn run_hippocampus(binary: &Path, options: &Options) -> Result<Value> {
     };
     let ((r2_marble, mae_marble), (r2_pca, mae_pca)) = (score("marble_knn"), score("pca_knn"));
     let winner = if r2_marble > r2_pca { "marble" } else { "pca" };
+    let (paper, paper_md) = paper_comparison(&runner, &dir, options, &mut durations)?;
+    let paper_last = |label: &str, key: &str| {
+        paper["scores"][label]["last"][key]
+            .as_f64()
+            .unwrap_or(f64::NAN)
+    };
     let results = json!({
         "experiment": name,
         "mode": format!("{:?}", options.mode).to_lowercase(),
@@ -167,6 +174,11 @@ pub fn run_hippocampus(binary: &Path, options: &Options) -> Result<Value> {
         "median_abs_error_marble": mae_marble,
         "median_abs_error_pca": mae_pca,
         "winner_by_r2": winner,
+        "r2_paper_marble_last": paper_last("marble", "r2"),
+        "r2_paper_pca_last": paper_last("pca", "r2"),
+        "median_abs_error_paper_marble_last": paper_last("marble", "median_abs_error"),
+        "median_abs_error_paper_pca_last": paper_last("pca", "median_abs_error"),
+        "paper": paper,
         "decoders": scores,
         "training": read_json(&run_dir.join("manifest.json"))?["results"],
         "points": points_line.trim(),
@@ -242,10 +254,382 @@ pub fn run_hippocampus(binary: &Path, options: &Options) -> Result<Value> {
          [PCA, linear](decode-pca-linear.md); the embedding with a PCA of all its coordinates: \
          [embedding](embedding.md).\n"
     )?;
+    report.push_str(&paper_md);
     write_report(&dir, &report)?;
     println!(
         "{name}: R2 marble {r2_marble:.3} vs pca {r2_pca:.3}; median abs error {mae_marble:.1} vs {mae_pca:.1} px ({:.0} s)",
         started.elapsed().as_secs_f64()
     );
     Ok(results)
+}
+
+/// MARBLE's rat-hippocampus settings (its example notebook): rates from a Gaussian kernel of
+/// 10 bins, PCA to 10, k 15, delta 1.5, first-order gradient filters without diffusion, the
+/// positions fed beside the features, MLP [64] to 32 normalised outputs, 100 epochs.
+const PAPER_PRESET: &str = "\
+# MARBLE's rat-hippocampus settings (examples/rat_hippocampus of the authors' code):\n\
+# order 1, hidden [64], 32 outputs, emb_norm, include_positions, diffusion off, k 15,\n\
+# delta 1.5, 100 epochs. Everything else is MARBLE's default.\n\
+[geometry.graph]\nk = 15\ndelta = 1.5\n\
+[features]\norder = 1\ndiffusion = false\n\
+[model]\nhidden = [64]\nout_channels = 32\nnormalize_output = true\ninclude_positions = true\n\
+[training]\nepochs = 100\n";
+
+/// The decoding protocols of the comparison, by name: k-fold over contiguous blocks (ours),
+/// the notebooks' last 20%, and a random 20%.
+const PROTOCOLS: [(&str, &[&str]); 3] = [
+    ("blocks", &["--split", "blocks", "--folds", "5"]),
+    ("last", &["--split", "last", "--test-fraction", "0.2"]),
+    (
+        "random",
+        &["--split", "random", "--test-fraction", "0.2", "--seed", "0"],
+    ),
+];
+
+/// One embedding of the comparison: a label, its point table, and whether it was trained
+/// with the behaviour (then only the `last` protocol keeps its test rows unseen).
+struct Embedding {
+    label: String,
+    text: String,
+    table: std::path::PathBuf,
+    features: &'static str,
+    supervised: bool,
+}
+
+/// The paper's settings and protocol beside ours: MARBLE with the authors' hippocampus preset
+/// trained on the first 80% of the usable bins, PCA of the same rates, and CEBRA when the
+/// Python environment has it; each decoded under the three protocols. Returns the results
+/// (JSON) and the report's section (Markdown).
+fn paper_comparison(
+    runner: &Runner,
+    dir: &Path,
+    options: &Options,
+    durations: &mut serde_json::Map<String, Value>,
+) -> Result<(Value, String)> {
+    let fixtures = root().join("fixtures/hc-linear-track");
+    let points = |smooth_ms: &str, out: &Path| -> Result<String> {
+        runner.run(&[
+            "points".into(),
+            "--spikes".into(),
+            s(&fixtures.join("spikes.csv")),
+            "--behaviour".into(),
+            s(&fixtures.join("position.csv")),
+            "--bin-ms".into(),
+            "25".into(),
+            "--start-s".into(),
+            "4397.0023".into(),
+            "--smooth-ms".into(),
+            smooth_ms.into(),
+            "--min-speed".into(),
+            "20".into(),
+            "--speed-window".into(),
+            "4".into(),
+            "--invalid".into(),
+            "x_px=522&y_px=8".into(),
+            "--invalid".into(),
+            "y_px=479".into(),
+            "--out".into(),
+            s(out),
+        ])
+    };
+    let t = Instant::now();
+    let rates = dir.join("paper-rates.parquet");
+    // The notebooks' kernel of width 10 bins: 250 ms at 25 ms bins.
+    points("250", &rates)?;
+    let config = dir.join("marble-paper.toml");
+    write_file(&config, PAPER_PRESET)?;
+    let run_dir = dir.join("run-paper");
+    let mut train = vec![
+        "train".to_string(),
+        "marble".into(),
+        "--data".into(),
+        s(&rates),
+        "--run-dir".into(),
+        s(&run_dir),
+        "--config".into(),
+        s(&config),
+        "--pca".into(),
+        "10".into(),
+        "--train-fraction".into(),
+        "0.8".into(),
+        "--seed".into(),
+        SEED.to_string(),
+    ];
+    if let Some(device) = &options.device {
+        train.extend(["--device".into(), device.clone()]);
+    }
+    let train_line = runner.run(&train)?;
+    durations.insert("paper_train_s".into(), json!(t.elapsed().as_secs_f64()));
+    let embedded = dir.join("paper-embedding.parquet");
+    runner.run(&[
+        "embed".into(),
+        "--run-dir".into(),
+        s(&run_dir),
+        "--data".into(),
+        s(&rates),
+        "--out".into(),
+        s(&embedded),
+    ])?;
+    let mut embeddings = vec![
+        Embedding {
+            label: "marble".into(),
+            text: "MARBLE, the authors' preset (32-D)".into(),
+            table: embedded.clone(),
+            features: "z",
+            supervised: false,
+        },
+        Embedding {
+            label: "pca".into(),
+            text: "PCA of the same rates (10-D, MARBLE's states)".into(),
+            table: embedded.clone(),
+            features: "x",
+            supervised: false,
+        },
+    ];
+    let mut peers = Vec::new();
+    let cebra = if options.peers {
+        peer_python("cebra, pyarrow")
+    } else {
+        None
+    };
+    // CEBRA's recommended 10,000 iterations take about 20 minutes per CEBRA-behaviour model on
+    // two cores; --quick trains 2,000.
+    let iterations = match options.mode {
+        Mode::Quick => 2000,
+        Mode::Standard | Mode::Full => 10000,
+    };
+    if let Some(python) = &cebra {
+        let t = Instant::now();
+        let counts = dir.join("paper-counts.parquet");
+        // CEBRA's input: the binned spike counts of the same bins, unsmoothed.
+        points("0", &counts)?;
+        for (mode, dim) in [
+            ("behaviour", 32),
+            ("time", 32),
+            ("behaviour", 8),
+            ("time", 8),
+        ] {
+            let out = dir.join(format!("cebra-{mode}-{dim}.parquet"));
+            let info = run_peer(
+                python,
+                "cebra_embed.py",
+                &[
+                    "--data".into(),
+                    s(&counts),
+                    "--out".into(),
+                    s(&out),
+                    "--mode".into(),
+                    mode.into(),
+                    "--dim".into(),
+                    dim.to_string(),
+                    "--iterations".into(),
+                    iterations.to_string(),
+                    "--train-fraction".into(),
+                    "0.8".into(),
+                    "--drop-trajectory-ends".into(),
+                    "--seed".into(),
+                    SEED.to_string(),
+                ],
+            )?;
+            peers.push(info);
+            embeddings.push(Embedding {
+                label: format!("cebra_{mode}_{dim}"),
+                text: format!("CEBRA-{mode} ({dim}-D, {iterations} iterations)"),
+                table: out,
+                features: "z",
+                supervised: mode == "behaviour",
+            });
+        }
+        durations.insert("cebra_s".into(), json!(t.elapsed().as_secs_f64()));
+    } else {
+        eprintln!(
+            "marble-hippocampus: CEBRA skipped ({})",
+            if options.peers {
+                "the Python environment cannot import cebra and pyarrow (docs/MARBLE.md)"
+            } else {
+                "--no-peers"
+            }
+        );
+    }
+    // The authors' MARBLE on the same rates, split and settings.
+    let reference = if options.peers {
+        peer_python("MARBLE, torch_geometric, pyarrow, sklearn")
+    } else {
+        None
+    };
+    let mut reference_info = Value::Null;
+    if let Some(python) = &reference {
+        let out = dir.join("reference-embedding.parquet");
+        reference_info = run_peer(
+            python,
+            "marble_reference.py",
+            &[
+                "hippocampus".into(),
+                "--data".into(),
+                s(&rates),
+                "--out".into(),
+                s(&out),
+                "--epochs".into(),
+                "100".into(),
+                "--pca".into(),
+                "10".into(),
+                "--train-fraction".into(),
+                "0.8".into(),
+                "--seed".into(),
+                SEED.to_string(),
+            ],
+        )?;
+        embeddings.insert(
+            1,
+            Embedding {
+                label: "marble_reference".into(),
+                text: "the authors' MARBLE, the same preset (32-D)".into(),
+                table: out,
+                features: "z",
+                supervised: false,
+            },
+        );
+    } else if options.peers {
+        eprintln!(
+            "marble-hippocampus: the authors' MARBLE skipped (the Python environment cannot \
+             import MARBLE; docs/MARBLE.md)"
+        );
+    }
+    let mut scores = serde_json::Map::new();
+    for e in &embeddings {
+        let mut by_protocol = serde_json::Map::new();
+        for (protocol, flags) in PROTOCOLS {
+            if e.supervised && protocol != "last" {
+                // Trained with the labels of the first 80% of the rows: any other protocol
+                // would test on rows whose labels trained the embedding.
+                continue;
+            }
+            let out = dir.join(format!("decode-paper-{}-{protocol}.json", e.label));
+            let mut args = vec![
+                "decode".to_string(),
+                s(&e.table),
+                "--features".into(),
+                e.features.into(),
+                "--targets".into(),
+                "pos".into(),
+                "--columns".into(),
+                "0".into(),
+                "--neighbours".into(),
+                "36".into(),
+                "--metric".into(),
+                "cosine".into(),
+                "--out".into(),
+                s(&out),
+            ];
+            args.extend(flags.iter().map(|f| f.to_string()));
+            runner.run(&args)?;
+            let score: DecodingReport = read_result(&out)?;
+            by_protocol.insert(
+                protocol.into(),
+                json!({ "r2": score.r2, "median_abs_error": score.median_absolute_error,
+                        "held_out_rows": score.held_out_rows }),
+            );
+        }
+        scores.insert(e.label.clone(), Value::Object(by_protocol));
+    }
+    let mut md = String::new();
+    writeln!(
+        md,
+        "## The paper's settings and protocols\n\nMARBLE with the authors' hippocampus preset \
+         (rates from a 250 ms Gaussian kernel, PCA to 10 fitted on the training bins, k 15, \
+         delta 1.5, order 1, no diffusion, positions fed, MLP [64] to 32 normalised outputs, \
+         100 epochs), trained on the first 80% of the usable bins: {}\n",
+        train_line.trim()
+    )?;
+    writeln!(
+        md,
+        "x position (px), kNN decoder (36 neighbours, cosine). Protocols: **blocks** = 5-fold \
+         over contiguous blocks; **last** = decoder fitted on the first 80% of the bins, tested \
+         on the last 20% (the notebooks' protocol; no embedding saw those bins); **random** = a \
+         random 20% of the bins (seed 0), whose neighbours in time are in the training part. \
+         CEBRA-behaviour is trained with the labels of the first 80%, so only **last** applies \
+         to it.\n"
+    )?;
+    writeln!(
+        md,
+        "| features | blocks R² | blocks error | last R² | last error | random R² | random error |\n\
+         | --- | --- | --- | --- | --- | --- | --- |"
+    )?;
+    for e in &embeddings {
+        let mut row = format!("| {} |", e.text);
+        for (protocol, _) in PROTOCOLS {
+            match scores[&e.label].get(protocol) {
+                Some(v) => write!(
+                    row,
+                    " {:.3} | {:.1} |",
+                    v["r2"].as_f64().unwrap_or(f64::NAN),
+                    v["median_abs_error"].as_f64().unwrap_or(f64::NAN)
+                )?,
+                None => row.push_str(" n/a | n/a |"),
+            }
+        }
+        writeln!(md, "{row}")?;
+    }
+    let manifest = read_json(&run_dir.join("manifest.json"))?;
+    let session = &manifest["sessions"][0];
+    let ours = json!({
+        "train_s": session["ended_unix_s"].as_f64().unwrap_or(f64::NAN)
+            - session["started_unix_s"].as_f64().unwrap_or(f64::NAN),
+        "peak_rss_mib": session["peak_memory_mib"],
+    });
+    if !reference_info.is_null() {
+        writeln!(
+            md,
+            "\nThe two implementations, the same preset, rates, split and seed (the authors' \
+             builds the test bins' graph on its own, as their notebook; `neuroforge embed` \
+             builds one graph of all bins):\n\n\
+             | implementation | last R² | last error (px) | training (s) | peak memory (MiB) |\n\
+             | --- | --- | --- | --- | --- |"
+        )?;
+        for (label, text, info) in [
+            ("marble", "neuroforge", &ours),
+            (
+                "marble_reference",
+                "the authors' (PyTorch, CPU)",
+                &reference_info,
+            ),
+        ] {
+            let last = &scores[label]["last"];
+            writeln!(
+                md,
+                "| {text} | {:.3} | {:.1} | {:.0} | {:.0} |",
+                last["r2"].as_f64().unwrap_or(f64::NAN),
+                last["median_abs_error"].as_f64().unwrap_or(f64::NAN),
+                info["train_s"].as_f64().unwrap_or(f64::NAN),
+                info["peak_rss_mib"].as_f64().unwrap_or(f64::NAN)
+            )?;
+        }
+    }
+    if !peers.is_empty() {
+        writeln!(md, "\nCEBRA runs (training seconds, peak memory):\n")?;
+        for p in &peers {
+            writeln!(
+                md,
+                "- CEBRA-{} {}-D: {:.0} s, {:.0} MiB (cebra {}, torch {})",
+                p["mode"].as_str().unwrap_or("?"),
+                p["dimension"],
+                p["train_s"].as_f64().unwrap_or(f64::NAN),
+                p["peak_rss_mib"].as_f64().unwrap_or(f64::NAN),
+                p["cebra"].as_str().unwrap_or("?"),
+                p["torch"].as_str().unwrap_or("?")
+            )?;
+        }
+    }
+    let results = json!({
+        "scores": scores,
+        "cebra": peers,
+        "cebra_iterations": if cebra.is_some() { json!(iterations) } else { Value::Null },
+        "reference": reference_info,
+        "neuroforge": ours,
+        "training": manifest["results"],
+        "settings": {
+            "smooth_ms": 250, "pca": 10, "train_fraction": 0.8, "preset": PAPER_PRESET,
+        },
+    });
+    Ok((results, md))
 }

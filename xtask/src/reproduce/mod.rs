@@ -29,13 +29,14 @@ use runner::{build_cli, catch_stop_signals, ensure_replaceable, read_json, resum
 use spikegan::{SpikeGanExperiment, experiment, run_spikegan};
 
 /// Every experiment, in the order `all` runs them.
-const EXPERIMENTS: [&str; 6] = [
+const EXPERIMENTS: [&str; 7] = [
     "spikegan-uniform",
     "spikegan-retina",
     "spikegan-packets",
     "marble-vanderpol",
     "marble-hippocampus",
     "cyclegan-synthetic",
+    "cyclegan-counts",
 ];
 
 /// How long to train: `--quick` and `--standard` use neuroforge's recipe for minutes and for
@@ -89,6 +90,9 @@ pub(crate) struct Options {
     pub(crate) overwrite: bool,
     /// Continue the interrupted Spike-GAN run in `runs/<experiment>/` instead of starting anew.
     pub(crate) resume: bool,
+    /// Run the peers side by side (CEBRA for marble-hippocampus) when their virtual
+    /// environment has them.
+    pub(crate) peers: bool,
 }
 
 /// `cargo xtask reproduce`'s command line.
@@ -127,6 +131,10 @@ struct ReproduceArgs {
     /// Continue the interrupted Spike-GAN run in runs/<experiment>/ from its newest checkpoint.
     #[arg(long)]
     resume: bool,
+    /// Skip the peers run side by side when their virtual environment has them
+    /// (marble-hippocampus: CEBRA, from $NEUROFORGE_VENV).
+    #[arg(long)]
+    no_peers: bool,
 }
 
 /// An experiment's name, or `all`.
@@ -168,6 +176,7 @@ pub fn run(args: &[String]) -> Result<()> {
         features: parsed.features,
         overwrite: parsed.overwrite,
         resume: parsed.resume,
+        peers: !parsed.no_peers,
     };
     let mut names = Vec::new();
     for name in parsed.experiments {
@@ -211,6 +220,7 @@ pub fn run(args: &[String]) -> Result<()> {
         let results = match name.as_str() {
             "marble-vanderpol" => vanderpol::run_vanderpol(&binary, &options),
             "cyclegan-synthetic" => cyclegan::run_synthetic(&binary, &options),
+            "cyclegan-counts" => cyclegan::run_counts(&binary, &options),
             _ => hippocampus::run_hippocampus(&binary, &options),
         }
         .with_context(|| format!("{name} failed"))?;

@@ -315,6 +315,46 @@ pub(crate) fn compare(
     read_result(&json_path)
 }
 
+/// The Python of the peers' virtual environment (`$NEUROFORGE_VENV`), when it can import
+/// every module of `modules` (comma-separated); `None` otherwise.
+pub(crate) fn peer_python(modules: &str) -> Option<PathBuf> {
+    let python = crate::venv().join("bin/python");
+    Command::new(&python)
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+        .then_some(python)
+}
+
+/// Run a peer script of `xtask/peers/` with `python` and parse the JSON object on the last
+/// line of its output; fails with its stderr.
+pub(crate) fn run_peer(python: &Path, script: &str, args: &[String]) -> Result<Value> {
+    let path = root().join("xtask/peers").join(script);
+    eprintln!(
+        "$ {} {} {}",
+        python.display(),
+        path.display(),
+        args.join(" ")
+    );
+    let output = Command::new(python)
+        .arg(&path)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .with_context(|| format!("running {}", python.display()))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = stderr.trim().lines().rev().take(5).collect();
+        bail!(
+            "{script} failed: {}",
+            tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.trim().lines().last().unwrap_or_default();
+    serde_json::from_str(last).with_context(|| format!("{script} printed {last:?}"))
+}
+
 /// The commit the repository is at, when git can tell.
 pub(crate) fn git_commit() -> Option<String> {
     Command::new("git")
@@ -367,6 +407,7 @@ mod tests {
             features: None,
             overwrite,
             resume: false,
+            peers: false,
         }
     }
 

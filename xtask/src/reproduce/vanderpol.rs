@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use neuroforge_stats::transport::{ConditionComparison, spearman};
 
 use super::runner::{
-    Runner, fresh_run_dir, read_json, read_result, s, write_file, write_manifest, write_report,
+    Runner, fresh_run_dir, peer_python, read_json, read_result, run_peer, s, write_file,
+    write_manifest, write_report,
 };
 use super::{Mode, Options};
 
@@ -155,6 +156,49 @@ pub fn run_vanderpol(binary: &Path, options: &Options) -> Result<Value> {
     // NaN when the layout is degenerate (a constant coordinate), which the check rejects.
     let rho = spearman(&first, &mu_of).unwrap_or(f64::NAN);
     let run_manifest = read_json(&run_dir.join("manifest.json"))?;
+    let session = &run_manifest["sessions"][0];
+    let ours = json!({
+        "spearman_mds1_mu": rho.abs(),
+        "train_s": session["ended_unix_s"].as_f64().unwrap_or(f64::NAN)
+            - session["started_unix_s"].as_f64().unwrap_or(f64::NAN),
+        "peak_rss_mib": session["peak_memory_mib"],
+    });
+    // The authors' MARBLE on the same table and settings, when the Python environment has it.
+    let reference = match options
+        .peers
+        .then(|| peer_python("MARBLE, torch_geometric, pyarrow"))
+    {
+        Some(Some(python)) => {
+            let t = Instant::now();
+            let info = run_peer(
+                &python,
+                "marble_reference.py",
+                &[
+                    "vanderpol".into(),
+                    "--data".into(),
+                    s(&data),
+                    "--out".into(),
+                    s(&dir.join("reference-distances.json")),
+                    "--epochs".into(),
+                    settings.epochs.to_string(),
+                    "--spacing".into(),
+                    "0.02".into(),
+                    "--seed".into(),
+                    SEED.to_string(),
+                ],
+            )?;
+            durations.insert("reference_s".into(), json!(t.elapsed().as_secs_f64()));
+            info
+        }
+        Some(None) => {
+            eprintln!(
+                "{name}: the authors' MARBLE skipped (the Python environment cannot import \
+                 MARBLE; docs/MARBLE.md)"
+            );
+            Value::Null
+        }
+        None => Value::Null,
+    };
     let results = json!({
         "experiment": name,
         "mode": format!("{:?}", options.mode).to_lowercase(),
@@ -165,6 +209,8 @@ pub fn run_vanderpol(binary: &Path, options: &Options) -> Result<Value> {
         "mds_first_coordinate": first,
         "distances": compared.distances,
         "training": run_manifest["results"],
+        "neuroforge": ours,
+        "reference": reference,
         "settings": {
             "mu_values": settings.mu_values,
             "initial_conditions": settings.initial_conditions,
@@ -228,6 +274,28 @@ pub fn run_vanderpol(binary: &Path, options: &Options) -> Result<Value> {
          ![optimal-transport distances between the conditions](mds-distances.svg)\n\n\
          The embedding with a PCA of all its coordinates: [embedding](embedding.md).\n"
     )?;
+    if !reference.is_null() {
+        writeln!(
+            report,
+            "The authors' MARBLE on the same table, settings and seed (their defaults otherwise; \
+             `xtask/peers/marble_reference.py`):\n\n\
+             | implementation | \\|Spearman\\| of MDS 1 with mu | training (s) | peak memory (MiB) |\n\
+             | --- | --- | --- | --- |"
+        )?;
+        for (text, info) in [
+            ("neuroforge", &ours),
+            ("the authors' (PyTorch, CPU)", &reference),
+        ] {
+            writeln!(
+                report,
+                "| {text} | {:.3} | {:.1} | {:.0} |",
+                info["spearman_mds1_mu"].as_f64().unwrap_or(f64::NAN),
+                info["train_s"].as_f64().unwrap_or(f64::NAN),
+                info["peak_rss_mib"].as_f64().unwrap_or(f64::NAN)
+            )?;
+        }
+        writeln!(report)?;
+    }
     writeln!(report, "| condition | MDS 1 |\n| --- | --- |")?;
     for (n, v) in names.iter().zip(&first) {
         writeln!(report, "| {n} | {v:.4} |")?;

@@ -332,6 +332,45 @@ fn binned_counts_train_and_translate_and_must_match_the_run() {
         panic!("translations are real-valued")
     };
     assert_eq!(t.frame_rate_hz, Some(20.0), "one value per 50 ms bin");
+    // Counts are square-rooted before the normalisation, and come back never negative.
+    let preprocessing = std::fs::read_to_string(dir.path().join("run/preprocessing.json")).unwrap();
+    assert!(
+        preprocessing.contains("\"transform\": \"sqrt\""),
+        "{preprocessing}"
+    );
+    assert!(t.values.iter().all(|&v| v >= 0.0 && v.is_finite()));
+    // Integer counts: a binned recording whose mean per neuron is the real-valued one's within
+    // the rounding's noise (each draw adds at most 1/4 of variance).
+    ok(&[
+        "translate",
+        "--run-dir",
+        &p("run"),
+        "--data",
+        &p("pre.parquet"),
+        "--out",
+        &p("integer.parquet"),
+        "--integer-counts",
+        "--seed",
+        "3",
+    ]);
+    let integer = read_recording(dir.path().join("integer.parquet").as_path()).unwrap();
+    let Activity::Binned(b) = integer.activity() else {
+        panic!("--integer-counts writes binned counts")
+    };
+    assert_eq!(b.bin_width_s, Some(0.05));
+    assert_eq!(b.counts.dim(), t.values.dim());
+    for (counts, values) in b.counts.rows().into_iter().zip(t.values.rows()) {
+        let bins = counts.len() as f64;
+        let mean_counts = counts.iter().map(|&c| f64::from(c)).sum::<f64>() / bins;
+        let mean_values = values.iter().map(|&v| f64::from(v)).sum::<f64>() / bins;
+        assert!(
+            (mean_counts - mean_values).abs() <= 4.0 * (0.25 / bins).sqrt(),
+            "{mean_counts} against {mean_values}"
+        );
+        for (&c, &v) in counts.iter().zip(values.iter()) {
+            assert!(f64::from(c) == f64::from(v).floor() || f64::from(c) == f64::from(v).ceil());
+        }
+    }
 
     // Traces given to a run trained on counts.
     let traces = dir.path().join("traces");
@@ -349,6 +388,36 @@ fn binned_counts_train_and_translate_and_must_match_the_run() {
         stderr.contains("holds calcium traces, but the run was trained on binned spike counts"),
         "{stderr}"
     );
+    assert!(!dir.path().join("refused.parquet").exists());
+    // Integer counts from a run trained on calcium.
+    let calcium_run = dir.path().join("calcium-run");
+    ok(&[
+        "train",
+        "cyclegan",
+        "--pre",
+        traces.join("pre.parquet").to_str().unwrap(),
+        "--post",
+        traces.join("post.parquet").to_str().unwrap(),
+        "--run-dir",
+        calcium_run.to_str().unwrap(),
+        "--window",
+        "32",
+        "--iterations",
+        "1",
+        "--batch-size",
+        "2",
+    ]);
+    let stderr = fails(&[
+        "translate",
+        "--run-dir",
+        calcium_run.to_str().unwrap(),
+        "--data",
+        traces.join("pre.parquet").to_str().unwrap(),
+        "--out",
+        &p("refused.parquet"),
+        "--integer-counts",
+    ]);
+    assert!(stderr.contains("--integer-counts"), "{stderr}");
     assert!(!dir.path().join("refused.parquet").exists());
     // Counts against traces.
     let stderr = fails(&[

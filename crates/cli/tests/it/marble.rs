@@ -141,6 +141,45 @@ fn marble_orders_van_der_pol_conditions_by_mu_and_decodes_a_carried_block() {
     let dec: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(p("dec.json")).unwrap()).unwrap();
     assert!(dec["r2"].as_f64().unwrap() > 0.8, "{dec}");
+    // The notebooks' protocol: train on the first 75% of the rows, predict the last 25%.
+    ok(&[
+        "decode",
+        &p("z.parquet"),
+        "--features",
+        "x",
+        "--targets",
+        "r",
+        "--neighbours",
+        "5",
+        "--split",
+        "last",
+        "--test-fraction",
+        "0.25",
+        "--out",
+        &p("dec-last.json"),
+    ]);
+    let last: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("dec-last.json")).unwrap()).unwrap();
+    let rows = dec["held_out_rows"].as_u64().unwrap() as f64;
+    assert_eq!(
+        last["held_out_rows"].as_u64().unwrap(),
+        (rows * 0.25).round() as u64,
+        "{last}"
+    );
+    assert_eq!(last["split"]["kind"], "last", "{last}");
+    assert!(last["r2"].as_f64().unwrap().is_finite(), "{last}");
+    let message = fails(&[
+        "decode",
+        &p("z.parquet"),
+        "--targets",
+        "r",
+        "--split",
+        "sideways",
+        "--out",
+        &p("dec-bad.json"),
+    ]);
+    assert!(message.contains("unknown split 'sideways'"), "{message}");
+    assert!(!dir.path().join("dec-bad.json").exists());
     assert!(
         std::fs::read_to_string(p("mds.svg"))
             .unwrap()
@@ -559,4 +598,140 @@ fn points_bin_spike_times_from_time_zero() {
     }
     let x = table.block("x").unwrap();
     assert!(x.iter().all(|&r| (r - 40.0).abs() < 1e-9));
+}
+
+/// `--train-fraction`: the network and the PCA see only the first rows of each condition;
+/// `embed` embeds every usable row, and `decode --split last` then tests on exactly the rest.
+/// The authors' preset (positions fed beside the features, no diffusion, normalised output)
+/// runs end to end.
+#[test]
+fn training_on_the_first_rows_leaves_the_rest_for_a_held_out_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    ok(&[
+        "simulate",
+        "vanderpol",
+        "--mu=1",
+        "--initial-conditions",
+        "16",
+        "--extent",
+        "1",
+        "--steps",
+        "25",
+        "--points",
+        "--out",
+        &p("vdp.parquet"),
+    ]);
+    // Vectors from the differences of the states, so that --pca applies.
+    let mut table = read_points(dir.path().join("vdp.parquet").as_path()).unwrap();
+    table.blocks.retain(|(prefix, _)| prefix != "v");
+    write_points(dir.path().join("vdp.parquet").as_path(), &table).unwrap();
+    std::fs::write(
+        p("preset.toml"),
+        "[geometry.graph]\nk = 10\ndelta = 1.5\n[features]\norder = 1\ndiffusion = false\n\
+         [model]\nhidden = [16]\nout_channels = 4\nnormalize_output = true\n\
+         include_positions = true\n",
+    )
+    .unwrap();
+    let train = |fraction: &str| {
+        vec![
+            "train".to_string(),
+            "marble".into(),
+            "--data".into(),
+            p("vdp.parquet"),
+            "--run-dir".into(),
+            p(&format!("run-{fraction}")),
+            "--config".into(),
+            p("preset.toml"),
+            "--pca".into(),
+            "2".into(),
+            "--epochs".into(),
+            "3".into(),
+            "--train-fraction".into(),
+            fraction.into(),
+        ]
+    };
+    let args = train("0.75");
+    let line = ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    ok(&[
+        "embed",
+        "--run-dir",
+        &p("run-0.75"),
+        "--data",
+        &p("vdp.parquet"),
+        "--out",
+        &p("z.parquet"),
+    ]);
+    let embedded = read_points(dir.path().join("z.parquet").as_path()).unwrap();
+    let usable = embedded.rows();
+    // 16 trajectories of 26 states (the start and 25 steps): 25 usable points each (the last
+    // has no vector).
+    assert_eq!(usable, 16 * 25);
+    let trained = (usable as f64 * 0.75).round() as usize;
+    assert!(
+        line.contains(&format!("{trained} nodes in 1 conditions")),
+        "{line}"
+    );
+    assert_eq!(embedded.block("z").unwrap().ncols(), 4);
+    let z = embedded.block("z").unwrap();
+    for row in z.rows() {
+        assert!(
+            (row.dot(&row).sqrt() - 1.0).abs() < 1e-4,
+            "normalised output"
+        );
+    }
+    let preprocessing: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("run-0.75/preprocessing.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(preprocessing["train_fraction"], 0.75, "{preprocessing}");
+    // Resuming rebuilds the same training points.
+    let resumed = ok(&["resume", "--run-dir", &p("run-0.75"), "--iterations", "5"]);
+    assert!(
+        resumed.contains(&format!("{trained} nodes in 1 conditions")) && resumed.contains("of 5"),
+        "{resumed}"
+    );
+    // The PCA is fitted on the training points only: the first 12 trajectories' first 25
+    // states (rows 26 t .. 26 t + 25 of the table).
+    let x = table.block("x").unwrap();
+    let rows: Vec<usize> = (0..12).flat_map(|t| 26 * t..26 * t + 25).collect();
+    assert_eq!(rows.len(), trained);
+    for (j, mean) in preprocessing["pca"]["mean"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let expected = rows.iter().map(|&r| x[[r, j]]).sum::<f64>() / rows.len() as f64;
+        assert!(
+            (mean.as_f64().unwrap() - expected).abs() < 1e-9,
+            "PCA mean {j}"
+        );
+    }
+    ok(&[
+        "decode",
+        &p("z.parquet"),
+        "--features",
+        "x",
+        "--targets",
+        "x",
+        "--split",
+        "last",
+        "--test-fraction",
+        "0.25",
+        "--out",
+        &p("dec.json"),
+    ]);
+    let dec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("dec.json")).unwrap()).unwrap();
+    assert_eq!(
+        dec["held_out_rows"].as_u64().unwrap() as usize,
+        usable - trained
+    );
+    for bad in ["0", "1.5", "nan"] {
+        let args = train(bad);
+        let message = fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(message.contains("--train-fraction"), "{message}");
+        assert!(!dir.path().join(format!("run-{bad}")).exists());
+    }
 }

@@ -68,6 +68,59 @@ pub enum NormalisationKind {
     ZScore,
 }
 
+/// A variance-stabilising transform of the model signal, applied before the per-neuron
+/// normalisation and inverted exactly after it (the inverse is taken at `max(y, 0)`, so
+/// translated counts are never negative).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignalTransform {
+    /// `sqrt` for binned spike counts (the Anscombe-like transform that makes a Poisson
+    /// count's variance about constant), none for calcium.
+    #[default]
+    Auto,
+    /// The signal as it is.
+    None,
+    /// `sqrt(x)`, inverted as `max(y, 0)^2`.
+    Sqrt,
+    /// `ln(1 + x)`, inverted as `exp(max(y, 0)) - 1`.
+    Log1p,
+}
+
+impl SignalTransform {
+    /// The transform `Auto` stands for with `input`.
+    pub fn resolve(self, input: PipelineInput) -> Self {
+        match (self, input) {
+            (Self::Auto, PipelineInput::Counts) => Self::Sqrt,
+            (Self::Auto, PipelineInput::Calcium) => Self::None,
+            (other, _) => other,
+        }
+    }
+
+    /// The transform of a non-negative signal.
+    pub fn forward(self, x: ArrayView2<'_, f64>) -> Array2<f64> {
+        match self {
+            Self::Auto | Self::None => x.to_owned(),
+            Self::Sqrt => x.mapv(|v| v.max(0.0).sqrt()),
+            Self::Log1p => x.mapv(|v| v.max(0.0).ln_1p()),
+        }
+    }
+
+    /// The inverse of [`Self::forward`], floored at 0 (`non_negative` floors the identity too).
+    pub fn inverse(self, y: ArrayView2<'_, f64>, non_negative: bool) -> Array2<f64> {
+        match self {
+            Self::Auto | Self::None if non_negative => y.mapv(|v| v.max(0.0)),
+            Self::Auto | Self::None => y.to_owned(),
+            Self::Sqrt => y.mapv(|v| v.max(0.0).powi(2)),
+            Self::Log1p => y.mapv(|v| v.max(0.0).exp_m1()),
+        }
+    }
+}
+
+/// The transform of runs made before transforms existed.
+fn untransformed() -> SignalTransform {
+    SignalTransform::None
+}
+
 /// Settings of the pipeline. Defaults: dF/F with a 301-frame, 8th-percentile running baseline;
 /// OASIS AR(1) with decay, noise and penalty estimated per neuron; the model sees the inferred
 /// spikes; hierarchical sorting; z-scoring fitted on both conditions together; 64-frame
@@ -88,6 +141,9 @@ pub struct CalciumPipelineConfig {
     pub signal: ModelSignal,
     /// Neuron pre-sorting.
     pub sorting: NeuronSorting,
+    /// Variance-stabilising transform before the normalisation (default `auto`: `sqrt` for
+    /// binned counts, none for calcium).
+    pub transform: SignalTransform,
     /// Per-neuron normalisation.
     pub normalisation: NormalisationKind,
     /// Fit the normalisation of each neuron on both conditions together (`true`), so that a
@@ -112,6 +168,7 @@ impl Default for CalciumPipelineConfig {
             oasis: OasisConfig::default(),
             signal: ModelSignal::Spikes,
             sorting: NeuronSorting::Hierarchical,
+            transform: SignalTransform::Auto,
             normalisation: NormalisationKind::ZScore,
             pooled_normalisation: true,
             window: 64,
@@ -249,6 +306,10 @@ pub struct CyclePreprocessing {
     pub neuron_ids: Vec<String>,
     /// `order[i]`: the original index of the neuron at model row `i`.
     pub order: Vec<usize>,
+    /// The transform applied before the normalisation (`auto` resolved; none in runs made
+    /// before transforms existed).
+    #[serde(default = "untransformed")]
+    pub transform: SignalTransform,
     /// Normalisation of the pre signal, per original neuron.
     pub pre_normalisation: Normalisation,
     /// Normalisation of the post signal, per original neuron.
@@ -280,10 +341,11 @@ impl CyclePreprocessing {
         }
     }
 
-    /// A processed signal (original order) normalised as `condition` and put in model order.
+    /// A processed signal (original order) transformed, normalised as `condition` and put in
+    /// model order.
     pub fn to_model(&self, signal: ArrayView2<'_, f64>, condition: Condition) -> Array2<f64> {
         self.normalisation(condition)
-            .apply(signal)
+            .apply(self.transform.forward(signal).view())
             .select(Axis(0), &self.order)
     }
 
@@ -297,9 +359,15 @@ impl CyclePreprocessing {
     }
 
     /// A model-order, normalised signal of `condition` back in original order and units.
+    /// Binned counts come back non-negative whatever the network emits.
     pub fn from_model(&self, model: ArrayView2<'_, f64>, condition: Condition) -> Array2<f64> {
-        self.normalisation(condition)
-            .invert(model.select(Axis(0), &self.positions()).view())
+        let normalised = self
+            .normalisation(condition)
+            .invert(model.select(Axis(0), &self.positions()).view());
+        self.transform.inverse(
+            normalised.view(),
+            self.config.input == PipelineInput::Counts,
+        )
     }
 }
 
@@ -488,9 +556,23 @@ impl CycleData {
             "neuron order: {:?} on the pre signal, {order:?}",
             config.sorting
         ));
-        let normalise = |x: ArrayView2<'_, f64>| match config.normalisation {
-            NormalisationKind::MinMax => min_max(x).1,
-            NormalisationKind::ZScore => z_score(x).1,
+        let transform = config.transform.resolve(config.input);
+        if transform != SignalTransform::None {
+            steps.push(format!(
+                "{} of the signal before the normalisation (inverted after the networks, \
+                 floored at 0)",
+                match transform {
+                    SignalTransform::Log1p => "ln(1 + x)",
+                    _ => "square root",
+                }
+            ));
+        }
+        let normalise = |x: ArrayView2<'_, f64>| {
+            let x = transform.forward(x);
+            match config.normalisation {
+                NormalisationKind::MinMax => min_max(x.view()).1,
+                NormalisationKind::ZScore => z_score(x.view()).1,
+            }
         };
         steps.push(format!(
             "per-neuron {:?} normalisation {}",
@@ -521,6 +603,7 @@ impl CycleData {
             config: config.clone(),
             neuron_ids: ids.to_vec(),
             order,
+            transform,
             pre_normalisation,
             post_normalisation,
             pre_g: pre_fit.g,
@@ -601,6 +684,7 @@ mod tests {
             config: CalciumPipelineConfig::default(),
             neuron_ids: ids(&["a", "b", "c"]),
             order: vec![2, 0, 1],
+            transform: SignalTransform::None,
             pre_normalisation: min_max(signal.view()).1,
             post_normalisation: z_score(signal.view()).1,
             pre_g: vec![vec![0.9]; 3],
@@ -619,5 +703,55 @@ mod tests {
         w.gather_into(&[1], &mut out);
         assert_eq!(out.len(), 12);
         assert!((f64::from(out[4]) - model[(1, 3)]).abs() < 1e-6);
+    }
+
+    #[test]
+    fn counts_are_square_rooted_before_the_normalisation_and_come_back_non_negative() {
+        let pre = array![[0.0, 1.0, 4.0, 9.0], [2.0, 0.0, 0.0, 2.0]];
+        let post = array![[1.0, 1.0, 16.0, 0.0], [3.0, 3.0, 0.0, 0.0]];
+        let names = ids(&["a", "b"]);
+        let config = CalciumPipelineConfig {
+            input: PipelineInput::Counts,
+            sorting: NeuronSorting::None,
+            window: 2,
+            stride: 2,
+            ..CalciumPipelineConfig::default()
+        };
+        let data =
+            CycleData::prepare((pre.view(), &names), (post.view(), &names), &config, 0).unwrap();
+        let p = &data.preprocessing;
+        assert_eq!(p.transform, SignalTransform::Sqrt);
+        // Pooled z-scoring of sqrt(counts): neuron a's roots are 0,1,2,3,1,1,4,0.
+        let roots = [0.0f64, 1.0, 2.0, 3.0, 1.0, 1.0, 4.0, 0.0];
+        let mean = roots.iter().sum::<f64>() / 8.0;
+        let sd = (roots.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / 8.0).sqrt();
+        let model = p.to_model(pre.view(), Condition::Pre);
+        for t in 0..4 {
+            let expected = (roots[t] - mean) / sd;
+            assert!((model[(0, t)] - expected).abs() < 1e-9, "{t}");
+        }
+        // Exact inversion, and a network output below sqrt(0) comes back as 0 counts.
+        let back = p.from_model(model.view(), Condition::Pre);
+        assert!((back - &pre).iter().all(|v| v.abs() < 1e-9));
+        let below = model.mapv(|_| -100.0);
+        assert!(
+            p.from_model(below.view(), Condition::Post)
+                .iter()
+                .all(|&v| v == 0.0)
+        );
+        // ln(1 + x) on request, inverted exactly.
+        let log = CalciumPipelineConfig {
+            transform: SignalTransform::Log1p,
+            ..config
+        };
+        let data =
+            CycleData::prepare((pre.view(), &names), (post.view(), &names), &log, 0).unwrap();
+        let model = data.preprocessing.to_model(post.view(), Condition::Post);
+        let back = data.preprocessing.from_model(model.view(), Condition::Post);
+        assert!((back - &post).iter().all(|v| v.abs() < 1e-9));
+        assert_eq!(
+            SignalTransform::Auto.resolve(PipelineInput::Calcium),
+            SignalTransform::None
+        );
     }
 }

@@ -315,6 +315,21 @@ fn a_run_stopped_on_request_checkpoints_where_it_stopped_and_resumes_exactly() {
             .iterations_per_s
             .is_some_and(|r| r > 0.0)
     );
+    // The peak resident memory (Linux): positive, and at most this process's peak now (which
+    // only grows).
+    if cfg!(target_os = "linux") {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let now_kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        let recorded = manifest.sessions[0].peak_memory_mib.unwrap();
+        assert!(
+            recorded > 1.0 && recorded <= now_kib / 1024.0,
+            "{recorded} MiB"
+        );
+    }
 
     resume_spikegan(
         &stopped,
