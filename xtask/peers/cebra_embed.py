@@ -19,6 +19,7 @@ Prints one JSON line: rows, training rows, seconds of training, peak resident me
 """
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -123,7 +124,6 @@ def main():
             columns[name] = pa.array(table.column(name).to_numpy()[rows])
     temporary = args.out + ".partial"
     pq.write_table(pa.table(columns), temporary)
-    import os
     os.replace(temporary, args.out)
     print(json.dumps({
         "mode": args.mode,

@@ -57,7 +57,8 @@ pub struct MarbleFlags {
     /// Train on the first fraction of each condition's usable rows (table order, so time
     /// order) and leave the rest out of training and out of the PCA fit; `embed` embeds every
     /// row, and `decode --split last --test-fraction 1-F` then scores exactly the rows left
-    /// out (when nothing is thinned by --spacing) [default: 1, every row].
+    /// out (for a table of one condition, when nothing is thinned by --spacing) [default: 1,
+    /// every row].
     #[cfg_attr(feature = "clap", arg(long))]
     pub train_fraction: Option<f64>,
 }

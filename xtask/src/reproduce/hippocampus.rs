@@ -387,6 +387,7 @@ fn paper_comparison(
         },
     ];
     let mut peers = Vec::new();
+    let mut peer_failures: Vec<String> = Vec::new();
     let cebra = if options.peers {
         peer_python("cebra, pyarrow")
     } else {
@@ -430,7 +431,16 @@ fn paper_comparison(
                     "--seed".into(),
                     SEED.to_string(),
                 ],
-            )?;
+            );
+            // A peer that fails is reported, and the comparison goes on without it.
+            let info = match info {
+                Ok(info) => info,
+                Err(e) => {
+                    eprintln!("marble-hippocampus: CEBRA-{mode} {dim}-D failed: {e:#}");
+                    peer_failures.push(format!("CEBRA-{mode} {dim}-D: {e:#}"));
+                    continue;
+                }
+            };
             peers.push(info);
             embeddings.push(Embedding {
                 label: format!("cebra_{mode}_{dim}"),
@@ -460,7 +470,7 @@ fn paper_comparison(
     let mut reference_info = Value::Null;
     if let Some(python) = &reference {
         let out = dir.join("reference-embedding.parquet");
-        reference_info = run_peer(
+        let outcome = run_peer(
             python,
             "marble_reference.py",
             &[
@@ -478,17 +488,26 @@ fn paper_comparison(
                 "--seed".into(),
                 SEED.to_string(),
             ],
-        )?;
-        embeddings.insert(
-            1,
-            Embedding {
-                label: "marble_reference".into(),
-                text: "the authors' MARBLE, the same preset (32-D)".into(),
-                table: out,
-                features: "z",
-                supervised: false,
-            },
         );
+        match outcome {
+            Ok(info) => {
+                reference_info = info;
+                embeddings.insert(
+                    1,
+                    Embedding {
+                        label: "marble_reference".into(),
+                        text: "the authors' MARBLE, the same preset (32-D)".into(),
+                        table: out,
+                        features: "z",
+                        supervised: false,
+                    },
+                );
+            }
+            Err(e) => {
+                eprintln!("marble-hippocampus: the authors' MARBLE failed: {e:#}");
+                peer_failures.push(format!("the authors' MARBLE: {e:#}"));
+            }
+        }
     } else if options.peers {
         eprintln!(
             "marble-hippocampus: the authors' MARBLE skipped (the Python environment cannot \
@@ -605,6 +624,9 @@ fn paper_comparison(
             )?;
         }
     }
+    for failure in &peer_failures {
+        writeln!(md, "\n**A peer failed** and is missing above: {failure}")?;
+    }
     if !peers.is_empty() {
         writeln!(md, "\nCEBRA runs (training seconds, peak memory):\n")?;
         for p in &peers {
@@ -625,6 +647,7 @@ fn paper_comparison(
         "cebra": peers,
         "cebra_iterations": if cebra.is_some() { json!(iterations) } else { Value::Null },
         "reference": reference_info,
+        "peer_failures": peer_failures,
         "neuroforge": ours,
         "training": manifest["results"],
         "settings": {

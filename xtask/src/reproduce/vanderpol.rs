@@ -170,7 +170,7 @@ pub fn run_vanderpol(binary: &Path, options: &Options) -> Result<Value> {
     {
         Some(Some(python)) => {
             let t = Instant::now();
-            let info = run_peer(
+            let outcome = run_peer(
                 &python,
                 "marble_reference.py",
                 &[
@@ -186,9 +186,16 @@ pub fn run_vanderpol(binary: &Path, options: &Options) -> Result<Value> {
                     "--seed".into(),
                     SEED.to_string(),
                 ],
-            )?;
+            );
             durations.insert("reference_s".into(), json!(t.elapsed().as_secs_f64()));
-            info
+            // A peer that fails is reported, and the experiment goes on without it.
+            match outcome {
+                Ok(info) => info,
+                Err(e) => {
+                    eprintln!("{name}: the authors' MARBLE failed: {e:#}");
+                    json!({ "error": format!("{e:#}") })
+                }
+            }
         }
         Some(None) => {
             eprintln!(
@@ -274,7 +281,12 @@ pub fn run_vanderpol(binary: &Path, options: &Options) -> Result<Value> {
          ![optimal-transport distances between the conditions](mds-distances.svg)\n\n\
          The embedding with a PCA of all its coordinates: [embedding](embedding.md).\n"
     )?;
-    if !reference.is_null() {
+    if let Some(error) = reference["error"].as_str() {
+        writeln!(
+            report,
+            "**The authors' MARBLE failed** and is missing here: {error}\n"
+        )?;
+    } else if !reference.is_null() {
         writeln!(
             report,
             "The authors' MARBLE on the same table, settings and seed (their defaults otherwise; \
