@@ -15,6 +15,13 @@ within each trajectory.
 `--drop-trajectory-ends` drops the last row of each (condition, trajectory), the rows MARBLE
 cannot use (no vector), so the embedded table has the rows of `neuroforge embed`'s, in order.
 
+`--context TABLE`: CEBRA's model sees 10 consecutive bins and samples its positives by time,
+so it is trained on a continuous recording rather than on the `--data` rows (which may be
+short stretches of running). TABLE holds the same bins on the same grid (`t0` block) without
+the filter (e.g. `neuroforge points --min-speed 0`); CEBRA trains on its rows before the first
+test row of `--data` and embeds all of them, and the rows of `--data` are then taken from it by
+their time.
+
 Prints one JSON line: rows, training rows, seconds of training, peak resident memory (MiB).
 """
 import argparse
@@ -52,6 +59,7 @@ def main():
     p.add_argument("--iterations", type=int, default=10000)
     p.add_argument("--train-fraction", type=float, default=0.8)
     p.add_argument("--drop-trajectory-ends", action="store_true")
+    p.add_argument("--context", help="continuous recording of the same bins to train on")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
@@ -92,6 +100,37 @@ def main():
 
     rows = np.flatnonzero(keep)
     train_rows = rows[: int(round(len(rows) * args.train_fraction))]
+    if args.context:
+        # Train and embed on the continuous recording; take the rows of --data by time.
+        context = pq.read_table(args.context)
+        cblocks = blocks(context)
+        if "t" not in by_prefix or "t" not in cblocks:
+            sys.exit("--context needs a time block t0 in both tables")
+        times = table.column(by_prefix["t"][0]).to_numpy()
+        ctimes = context.column(cblocks["t"][0]).to_numpy()
+        cneural = np.column_stack(
+            [context.column(c).to_numpy() for c in cblocks["x"]]).astype(np.float32)
+        cposition = context.column(cblocks[args.labels][0]).to_numpy().astype(np.float64)
+        ccond = np.asarray(context.column("condition").to_pylist())
+        ctraj = (np.asarray(context.column("trajectory").to_pylist(), dtype=np.int64)
+                 if "trajectory" in context.column_names else np.zeros(len(ctimes), np.int64))
+        cnext = np.zeros(len(ctimes), dtype=bool)
+        cnext[:-1] = (ccond[:-1] == ccond[1:]) & (ctraj[:-1] == ctraj[1:])
+        cstep = np.zeros(len(ctimes))
+        cstep[:-1] = np.where(cnext[:-1], cposition[1:] - cposition[:-1], 0.0)
+        cright = (cstep > 0).astype(np.float32)
+        clabels = np.column_stack([cposition, cright, 1.0 - cright]).astype(np.float32)
+        index = {round(float(v), 6): i for i, v in enumerate(ctimes)}
+        try:
+            mapped = np.array([index[round(float(times[r]), 6)] for r in rows])
+        except KeyError as e:
+            sys.exit(f"--context lacks the bin at t = {e}")
+        cut = times[rows[len(train_rows)]] if len(train_rows) < len(rows) else np.inf
+        neural, labels = cneural, clabels
+        train_rows = np.flatnonzero(ctimes < cut)
+        embed_rows = mapped
+    else:
+        embed_rows = rows
     model = cebra.CEBRA(
         model_architecture="offset10-model",
         batch_size=512,
@@ -111,7 +150,11 @@ def main():
     else:
         model.fit(neural[train_rows], labels[train_rows])
     seconds = time.perf_counter() - started
-    embedding = model.transform(neural[rows])
+    if args.context:
+        # Transform the whole continuous recording, then keep the rows of --data.
+        embedding = model.transform(neural)[embed_rows]
+    else:
+        embedding = model.transform(neural[rows])
 
     columns = {"condition": pa.array(cond[rows].tolist(), type=pa.string()),
                "trajectory": pa.array(traj[rows], type=pa.int64())}
@@ -131,6 +174,7 @@ def main():
         "iterations": args.iterations,
         "rows": int(len(rows)),
         "training_rows": int(len(train_rows)),
+        "context": bool(args.context),
         "train_s": seconds,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "cebra": cebra.__version__,
