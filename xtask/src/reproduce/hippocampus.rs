@@ -307,7 +307,7 @@ fn paper_comparison(
     durations: &mut serde_json::Map<String, Value>,
 ) -> Result<(Value, String)> {
     let fixtures = root().join("fixtures/hc-linear-track");
-    let points = |smooth_ms: &str, out: &Path| -> Result<String> {
+    let points_with = |smooth_ms: &str, min_speed: &str, out: &Path| -> Result<String> {
         runner.run(&[
             "points".into(),
             "--spikes".into(),
@@ -321,7 +321,7 @@ fn paper_comparison(
             "--smooth-ms".into(),
             smooth_ms.into(),
             "--min-speed".into(),
-            "20".into(),
+            min_speed.into(),
             "--speed-window".into(),
             "4".into(),
             "--invalid".into(),
@@ -332,6 +332,8 @@ fn paper_comparison(
             s(out),
         ])
     };
+    let points = |smooth_ms: &str, out: &Path| points_with(smooth_ms, "20", out);
+    let points_all = |smooth_ms: &str, out: &Path| points_with(smooth_ms, "0", out);
     let t = Instant::now();
     let rates = dir.join("paper-rates.parquet");
     // The notebooks' kernel of width 10 bins: 250 ms at 25 ms bins.
@@ -402,8 +404,13 @@ fn paper_comparison(
     if let Some(python) = &cebra {
         let t = Instant::now();
         let counts = dir.join("paper-counts.parquet");
-        // CEBRA's input: the binned spike counts of the same bins, unsmoothed.
+        // CEBRA's input: the binned spike counts of the same bins, unsmoothed, and the whole
+        // session on the same grid: CEBRA's model sees 10 consecutive bins and samples by time,
+        // so it trains on the continuous recording (the running bins are stretches of about 20
+        // bins) and the running rows are taken from it by time.
         points("0", &counts)?;
+        let session = dir.join("paper-counts-session.parquet");
+        points_all("0", &session)?;
         for (mode, dim) in [
             ("behaviour", 32),
             ("time", 32),
@@ -428,6 +435,8 @@ fn paper_comparison(
                     "--train-fraction".into(),
                     "0.8".into(),
                     "--drop-trajectory-ends".into(),
+                    "--context".into(),
+                    s(&session),
                     "--seed".into(),
                     SEED.to_string(),
                 ],
