@@ -39,35 +39,10 @@ pub fn run_hippocampus(binary: &Path, options: &Options) -> Result<Value> {
         Mode::Quick | Mode::Standard => 30,
         Mode::Full => 100,
     };
-    let fixtures = root().join("fixtures/hc-linear-track");
     let mut durations = serde_json::Map::new();
     let t = Instant::now();
     let data = dir.join("running.parquet");
-    let points_line = runner.run(&[
-        "points".into(),
-        "--spikes".into(),
-        s(&fixtures.join("spikes.csv")),
-        "--behaviour".into(),
-        s(&fixtures.join("position.csv")),
-        "--bin-ms".into(),
-        "25".into(),
-        // The bin grid of the recorded expectations (xtask/expected/marble-hippocampus.json):
-        // it starts at the first spike, where `points` started it before it took a start.
-        "--start-s".into(),
-        "4397.0023".into(),
-        "--smooth-ms".into(),
-        "50".into(),
-        "--min-speed".into(),
-        "20".into(),
-        "--speed-window".into(),
-        "4".into(),
-        "--invalid".into(),
-        "x_px=522&y_px=8".into(),
-        "--invalid".into(),
-        "y_px=479".into(),
-        "--out".into(),
-        s(&data),
-    ])?;
+    let points_line = points(&runner, "50", "20", &data)?;
     durations.insert("points_s".into(), json!(t.elapsed().as_secs_f64()));
     let config = dir.join("marble.toml");
     write_file(
@@ -263,6 +238,37 @@ pub fn run_hippocampus(binary: &Path, options: &Options) -> Result<Value> {
     Ok(results)
 }
 
+/// `neuroforge points` on the bundled recording: 25 ms bins on the grid of the recorded
+/// expectations (xtask/expected/marble-hippocampus.json; it starts at the first spike, where
+/// `points` started it before it took a start), rates smoothed over `smooth_ms`, bins moving at
+/// `min_speed` px/s or more (over +-100 ms), tracking dropouts removed.
+fn points(runner: &Runner, smooth_ms: &str, min_speed: &str, out: &Path) -> Result<String> {
+    let fixtures = root().join("fixtures/hc-linear-track");
+    runner.run(&[
+        "points".into(),
+        "--spikes".into(),
+        s(&fixtures.join("spikes.csv")),
+        "--behaviour".into(),
+        s(&fixtures.join("position.csv")),
+        "--bin-ms".into(),
+        "25".into(),
+        "--start-s".into(),
+        "4397.0023".into(),
+        "--smooth-ms".into(),
+        smooth_ms.into(),
+        "--min-speed".into(),
+        min_speed.into(),
+        "--speed-window".into(),
+        "4".into(),
+        "--invalid".into(),
+        "x_px=522&y_px=8".into(),
+        "--invalid".into(),
+        "y_px=479".into(),
+        "--out".into(),
+        s(out),
+    ])
+}
+
 /// MARBLE's rat-hippocampus settings (its example notebook): rates from a Gaussian kernel of
 /// 10 bins, PCA to 10, k 15, delta 1.5, first-order gradient filters without diffusion, the
 /// positions fed beside the features, MLP [64] to 32 normalised outputs, 100 epochs.
@@ -306,38 +312,11 @@ fn paper_comparison(
     options: &Options,
     durations: &mut serde_json::Map<String, Value>,
 ) -> Result<(Value, String)> {
-    let fixtures = root().join("fixtures/hc-linear-track");
-    let points_with = |smooth_ms: &str, min_speed: &str, out: &Path| -> Result<String> {
-        runner.run(&[
-            "points".into(),
-            "--spikes".into(),
-            s(&fixtures.join("spikes.csv")),
-            "--behaviour".into(),
-            s(&fixtures.join("position.csv")),
-            "--bin-ms".into(),
-            "25".into(),
-            "--start-s".into(),
-            "4397.0023".into(),
-            "--smooth-ms".into(),
-            smooth_ms.into(),
-            "--min-speed".into(),
-            min_speed.into(),
-            "--speed-window".into(),
-            "4".into(),
-            "--invalid".into(),
-            "x_px=522&y_px=8".into(),
-            "--invalid".into(),
-            "y_px=479".into(),
-            "--out".into(),
-            s(out),
-        ])
-    };
-    let points = |smooth_ms: &str, out: &Path| points_with(smooth_ms, "20", out);
-    let points_all = |smooth_ms: &str, out: &Path| points_with(smooth_ms, "0", out);
+    let running = |smooth_ms: &str, out: &Path| points(runner, smooth_ms, "20", out);
     let t = Instant::now();
     let rates = dir.join("paper-rates.parquet");
     // The notebooks' kernel of width 10 bins: 250 ms at 25 ms bins.
-    points("250", &rates)?;
+    running("250", &rates)?;
     let config = dir.join("marble-paper.toml");
     write_file(&config, PAPER_PRESET)?;
     let run_dir = dir.join("run-paper");
@@ -408,9 +387,9 @@ fn paper_comparison(
         // session on the same grid: CEBRA's model sees 10 consecutive bins and samples by time,
         // so it trains on the continuous recording (the running bins are stretches of about 20
         // bins) and the running rows are taken from it by time.
-        points("0", &counts)?;
+        running("0", &counts)?;
         let session = dir.join("paper-counts-session.parquet");
-        points_all("0", &session)?;
+        points(runner, "0", "0", &session)?;
         for (mode, dim) in [
             ("behaviour", 32),
             ("time", 32),
