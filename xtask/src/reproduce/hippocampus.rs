@@ -443,7 +443,7 @@ fn paper_comparison(
         eprintln!(
             "marble-hippocampus: CEBRA skipped ({})",
             if options.peers {
-                "the Python environment cannot import cebra and pyarrow (docs/MARBLE.md)"
+                "the Python environment cannot import cebra and pyarrow; docs/MARBLE.md"
             } else {
                 "--no-peers"
             }
