@@ -286,6 +286,57 @@ pub struct Common {
     out: PathBuf,
 }
 
+/// Writes the four recordings of a pre -> post simulation into `out_dir` (`pre`, `post`,
+/// `heldout-pre`, `heldout-post` as Parquet, each made by `activity`) and `truth.json`
+/// (`truth` with the changed neurons' ids added); returns the paths written.
+#[allow(clippy::too_many_arguments)]
+fn write_prepost<T>(
+    out_dir: &Path,
+    kind: &str,
+    neurons: usize,
+    mut truth: serde_json::Value,
+    changed: &[usize],
+    parts: [&T; 4],
+    activity: impl Fn(&T) -> Activity,
+    step: &str,
+) -> Result<Vec<PathBuf>, PipelineError> {
+    std::fs::create_dir_all(out_dir).map_err(|e| {
+        PipelineError::unsuitable(out_dir, format!("cannot create the directory: {e}"))
+    })?;
+    let ids = default_neuron_ids(neurons);
+    truth["changed_neuron_ids"] = serde_json::json!(
+        changed
+            .iter()
+            .filter_map(|&n| ids.get(n).cloned())
+            .collect::<Vec<_>>()
+    );
+    let mut written = Vec::new();
+    for (name, part) in ["pre", "post", "heldout-pre", "heldout-post"]
+        .into_iter()
+        .zip(parts)
+    {
+        let path = out_dir.join(format!("{name}.parquet"));
+        let recording = Recording::new(
+            ids.clone(),
+            activity(part),
+            vec![],
+            provenance(
+                &format!("{kind}-{name}"),
+                truth.clone(),
+                vec![format!("{name}: {step}")],
+            ),
+        )?;
+        write_recording(&path, &recording)?;
+        written.push(path);
+    }
+    let path = out_dir.join("truth.json");
+    let text = serde_json::to_string_pretty(&truth)
+        .map_err(|e| PipelineError::Io(IoError::Recording(e.to_string())))?;
+    crate::output::write_text(&path, &text)?;
+    written.push(path);
+    Ok(written)
+}
+
 fn provenance(kind: &str, truth: serde_json::Value, steps: Vec<String>) -> Provenance {
     Provenance {
         source_format: Some("simulation".into()),
@@ -405,49 +456,31 @@ pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, PipelineError> {
             config.calcium.noise_sd = noise;
             let sim = neuroforge_sim::prepost_imaging(&config, seed)
                 .map_err(|e| sim_error(&out_dir, e))?;
-            std::fs::create_dir_all(&out_dir).map_err(|e| {
-                PipelineError::unsuitable(&out_dir, format!("cannot create the directory: {e}"))
-            })?;
-            let truth = serde_json::json!({
-                "config": to_json(&config)?,
-                "truth": to_json(&sim.truth)?,
-                "changed_neuron_ids": sim.truth.changed_neurons.iter()
-                    .map(|&n| default_neuron_ids(neurons)[n].clone()).collect::<Vec<_>>(),
-                "seed": seed,
-            });
-            let mut written = Vec::new();
             let frame_rate = config.calcium.frame_rate_hz;
-            for (name, part) in [
-                ("pre", &sim.pre_train),
-                ("post", &sim.post_train),
-                ("heldout-pre", &sim.heldout_pre),
-                ("heldout-post", &sim.heldout_post),
-            ] {
-                let path = out_dir.join(format!("{name}.parquet"));
-                let recording = Recording::new(
-                    default_neuron_ids(neurons),
+            write_prepost(
+                &out_dir,
+                "prepost-imaging",
+                neurons,
+                serde_json::json!({
+                    "config": to_json(&config)?,
+                    "truth": to_json(&sim.truth)?,
+                    "seed": seed,
+                }),
+                &sim.truth.changed_neurons,
+                [
+                    &sim.pre_train,
+                    &sim.post_train,
+                    &sim.heldout_pre,
+                    &sim.heldout_post,
+                ],
+                |part: &neuroforge_sim::SimulatedImaging| {
                     Activity::Traces(TraceActivity {
                         values: part.fluorescence.mapv(|v| v as f32),
                         frame_rate_hz: Some(frame_rate),
-                    }),
-                    vec![],
-                    provenance(
-                        &format!("prepost-imaging-{name}"),
-                        truth.clone(),
-                        vec![format!(
-                            "{name}: prepost spikes imaged through AR(1) calcium, seed {seed}"
-                        )],
-                    ),
-                )?;
-                write_recording(&path, &recording)?;
-                written.push(path);
-            }
-            let path = out_dir.join("truth.json");
-            let text = serde_json::to_string_pretty(&truth)
-                .map_err(|e| PipelineError::Io(IoError::Recording(e.to_string())))?;
-            crate::output::write_text(&path, &text)?;
-            written.push(path);
-            Ok(written)
+                    })
+                },
+                &format!("prepost spikes imaged through AR(1) calcium, seed {seed}"),
+            )
         }
         Simulation::PrepostCounts {
             change,
@@ -478,50 +511,31 @@ pub fn run(sim: Simulation) -> Result<Vec<PathBuf>, PipelineError> {
             config.prepost.population.rate = rate;
             let sim = neuroforge_sim::prepost_counts(&config, seed)
                 .map_err(|e| sim_error(&out_dir, e))?;
-            std::fs::create_dir_all(&out_dir).map_err(|e| {
-                PipelineError::unsuitable(&out_dir, format!("cannot create the directory: {e}"))
-            })?;
-            let truth = serde_json::json!({
-                "config": to_json(&config)?,
-                "truth": to_json(&sim.truth)?,
-                "changed_neuron_ids": sim.truth.changed_neurons.iter()
-                    .map(|&n| default_neuron_ids(neurons)[n].clone()).collect::<Vec<_>>(),
-                "bins_per_sample": frames / frames_per_bin,
-                "seed": seed,
-            });
-            let mut written = Vec::new();
-            for (name, part) in [
-                ("pre", &sim.pre_train),
-                ("post", &sim.post_train),
-                ("heldout-pre", &sim.heldout_pre),
-                ("heldout-post", &sim.heldout_post),
-            ] {
-                let path = out_dir.join(format!("{name}.parquet"));
-                let recording = Recording::new(
-                    default_neuron_ids(neurons),
+            write_prepost(
+                &out_dir,
+                "prepost-counts",
+                neurons,
+                serde_json::json!({
+                    "config": to_json(&config)?,
+                    "truth": to_json(&sim.truth)?,
+                    "bins_per_sample": frames / frames_per_bin,
+                    "seed": seed,
+                }),
+                &sim.truth.changed_neurons,
+                [
+                    &sim.pre_train,
+                    &sim.post_train,
+                    &sim.heldout_pre,
+                    &sim.heldout_post,
+                ],
+                |part: &ndarray::Array2<u32>| {
                     Activity::Binned(neuroforge_io::BinnedActivity {
                         counts: part.clone(),
                         bin_width_s: Some(bin_s),
-                    }),
-                    vec![],
-                    provenance(
-                        &format!("prepost-counts-{name}"),
-                        truth.clone(),
-                        vec![format!(
-                            "{name}: prepost spikes, {frames_per_bin} frames summed per bin, \
-                             seed {seed}"
-                        )],
-                    ),
-                )?;
-                write_recording(&path, &recording)?;
-                written.push(path);
-            }
-            let path = out_dir.join("truth.json");
-            let text = serde_json::to_string_pretty(&truth)
-                .map_err(|e| PipelineError::Io(IoError::Recording(e.to_string())))?;
-            crate::output::write_text(&path, &text)?;
-            written.push(path);
-            Ok(written)
+                    })
+                },
+                &format!("prepost spikes, {frames_per_bin} frames summed per bin, seed {seed}"),
+            )
         }
         Simulation::Calcium {
             neurons,

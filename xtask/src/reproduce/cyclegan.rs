@@ -105,6 +105,40 @@ fn figures(evaluation: &TranslationEvaluation, attribution: &Value) -> Value {
     })
 }
 
+/// The ids of the changed neurons in a simulation's `truth.json`.
+fn changed_neurons(data: &Path) -> Result<Vec<String>> {
+    let truth = read_json(&data.join("truth.json"))?;
+    Ok(truth["changed_neuron_ids"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect())
+}
+
+/// `neuroforge explain saliency` of a run on the held-out pre recording of `data`, scored
+/// against the `changed` neurons, with its report; returns the attribution JSON.
+fn attribution(runner: &Runner, run_dir: &Path, data: &Path, changed: &[String]) -> Result<Value> {
+    let json_path = run_dir.join("attribution.json");
+    runner.run(&[
+        "explain".into(),
+        "saliency".into(),
+        "--run-dir".into(),
+        s(run_dir),
+        "--data".into(),
+        s(&data.join("heldout-pre.parquet")),
+        "--out".into(),
+        s(&run_dir.join("change.parquet")),
+        "--changed".into(),
+        changed.join(","),
+        "--json".into(),
+        s(&json_path),
+        "--report".into(),
+        s(&run_dir.join("attribution.md")),
+    ])?;
+    read_json(&json_path)
+}
+
 /// Runs the experiment into `runs/cyclegan-synthetic/` and returns its results.
 pub fn run_synthetic(binary: &Path, options: &Options) -> Result<Value> {
     let name = "cyclegan-synthetic";
@@ -131,13 +165,7 @@ pub fn run_synthetic(binary: &Path, options: &Options) -> Result<Value> {
         s(&data),
     ])?;
     durations.insert("simulate_s".into(), json!(t.elapsed().as_secs_f64()));
-    let truth = read_json(&data.join("truth.json"))?;
-    let changed: Vec<String> = truth["changed_neuron_ids"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
+    let changed = changed_neurons(&data)?;
 
     let image_config = dir.join("image.toml");
     write_file(&image_config, IMAGE_CONFIG)?;
@@ -208,28 +236,12 @@ pub fn run_synthetic(binary: &Path, options: &Options) -> Result<Value> {
             "--report".into(),
             s(&run_dir.join("translation.md")),
         ])?;
-        let attribution = run_dir.join("attribution.json");
-        runner.run(&[
-            "explain".into(),
-            "saliency".into(),
-            "--run-dir".into(),
-            s(&run_dir),
-            "--data".into(),
-            s(&data.join("heldout-pre.parquet")),
-            "--out".into(),
-            s(&run_dir.join("change.parquet")),
-            "--changed".into(),
-            changed.join(","),
-            "--json".into(),
-            s(&attribution),
-            "--report".into(),
-            s(&run_dir.join("attribution.md")),
-        ])?;
+        let attribution = attribution(&runner, &run_dir, &data, &changed)?;
         durations.insert(
             format!("evaluate_{}_s", model.name),
             json!(t.elapsed().as_secs_f64()),
         );
-        let mut f = figures(&read_result(&evaluation)?, &read_json(&attribution)?);
+        let mut f = figures(&read_result(&evaluation)?, &attribution);
         f["training"] = read_json(&run_dir.join("manifest.json"))?["results"].clone();
         f["train_line"] = json!(train_line.trim());
         per_model.insert(model.name.into(), f);
@@ -539,13 +551,7 @@ fn counts_model(
         "--out-dir".into(),
         s(data),
     ])?;
-    let truth = read_json(&data.join("truth.json"))?;
-    let changed: Vec<String> = truth["changed_neuron_ids"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect();
+    let changed = changed_neurons(data)?;
     let mut train = vec![
         "train".to_string(),
         "cyclegan".into(),
@@ -597,24 +603,7 @@ fn counts_model(
         &integer,
         &["--integer-counts", "--seed", "1"],
     )?;
-    let attribution = run_dir.join("attribution.json");
-    runner.run(&[
-        "explain".into(),
-        "saliency".into(),
-        "--run-dir".into(),
-        s(run_dir),
-        "--data".into(),
-        s(&data.join("heldout-pre.parquet")),
-        "--out".into(),
-        s(&run_dir.join("change.parquet")),
-        "--changed".into(),
-        changed.join(","),
-        "--json".into(),
-        s(&attribution),
-        "--report".into(),
-        s(&run_dir.join("attribution.md")),
-    ])?;
-    let attribution = read_json(&attribution)?;
+    let attribution = attribution(runner, run_dir, data, &changed)?;
     let mut f = count_figures(&read_result(&evaluation)?, &attribution);
     f["integer_counts"] = count_figures(&read_result(&integer)?, &attribution);
     f["training_bins"] = json!(train_samples * 64);
