@@ -74,6 +74,11 @@ pub struct CycleGanFlags {
     /// Checkpoint every this many iterations [default: 500].
     #[cfg_attr(feature = "clap", arg(long = "checkpoint-every"))]
     pub checkpoint_every: Option<u64>,
+    /// Standard deviation of the Gaussian noise added to every discriminator input, in
+    /// normalised units; hides the lattice of whole counts from the discriminators
+    /// [default: 1 for binned counts, 0 (off) for calcium].
+    #[cfg_attr(feature = "clap", arg(long = "instance-noise"))]
+    pub instance_noise: Option<f64>,
 }
 
 /// Parse a `sorting` name as written on the command line (the error says which names exist).
@@ -156,7 +161,8 @@ impl CycleGanFlags {
             .set("training.iterations", self.iterations)
             .set("training.batch_size", self.batch_size)
             .set("training.log_every", self.log_every)
-            .set("training.checkpoint_every", self.checkpoint_every);
+            .set("training.checkpoint_every", self.checkpoint_every)
+            .set("training.instance_noise", self.instance_noise);
         keys
     }
 }
@@ -825,6 +831,16 @@ fn translation_report(
             ("van Rossum KL", t.van_rossum_kl, u.van_rossum_kl),
             ("mean-rate L1", t.mean_rate_l1, u.mean_rate_l1),
             ("correlation L1", t.correlation_l1, u.correlation_l1),
+            (
+                "covariance L1 (correlation bins)",
+                t.covariance_l1,
+                u.covariance_l1,
+            ),
+            (
+                "covariance L1 (frames)",
+                t.frame_covariance_l1,
+                u.frame_covariance_l1,
+            ),
         ] {
             table.push_str(&format!(
                 "| {name} | {} | {} |\n",

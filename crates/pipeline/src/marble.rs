@@ -750,6 +750,12 @@ pub struct DecodeFlags {
     /// Seed of the random split (--split random).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
+    /// Use only the first this fraction of the rows, then split them: with `--split last`,
+    /// a validation split inside a model's training part (train a model on the first 64% with
+    /// `train marble --train-fraction 0.64`, then `--rows-fraction 0.8 --split last` decodes
+    /// rows 64-80%) [default: all rows].
+    #[cfg_attr(feature = "clap", arg(long = "rows-fraction"))]
+    pub rows_fraction: Option<f64>,
     /// Also write a report here (Markdown, and the same as a self-contained HTML page beside
     /// it): decoded against true values of each target column, held out.
     #[cfg_attr(feature = "clap", arg(long, value_name = "OUT.md"))]
@@ -827,7 +833,20 @@ pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, Pi
             )));
         }
     };
-    let scores = evaluate(features.view(), targets.view(), decoder, split)
+    let rows = match flags.rows_fraction {
+        None => features.nrows(),
+        Some(f) if f > 0.0 && f <= 1.0 => ((features.nrows() as f64) * f).round() as usize,
+        Some(f) => {
+            return Err(PipelineError::Usage(format!(
+                "--rows-fraction {f}: use a fraction in (0, 1]"
+            )));
+        }
+    };
+    let (features, targets) = (
+        features.slice(ndarray::s![..rows, ..]),
+        targets.slice(ndarray::s![..rows, ..]),
+    );
+    let scores = evaluate(features, targets, decoder, split)
         .map_err(|e| PipelineError::unsuitable(data, e.to_string()))?;
     let report = DecodingReport {
         features: flags.features.clone(),
@@ -839,6 +858,7 @@ pub fn decode(data: &Path, out: &Path, flags: &DecodeFlags) -> Result<String, Pi
         },
         split: Some(split),
         held_out_rows: Some(scores.rows.len()),
+        rows_used: flags.rows_fraction.map(|_| rows),
         r2: scores.r2,
         median_absolute_error: scores.median_absolute_error,
     };

@@ -349,6 +349,10 @@ pub struct DecodingReport {
     /// Rows predicted (absent in reports written before it existed: all of them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_out_rows: Option<usize>,
+    /// The first rows of the table the split was made in, when not all of them (a
+    /// validation split inside a training part).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows_used: Option<usize>,
     /// Cross-validated R².
     #[serde(deserialize_with = "crate::serde_nan::number")]
     pub r2: f64,

@@ -50,6 +50,10 @@ pub struct SampleStatistics {
     pub rate: Vec<Vec<f64>>,
     /// Correlation of each neuron pair `(i < j)`, row-major over the upper triangle.
     pub correlation: Vec<f64>,
+    /// Covariance of the same bin sums, `(i <= j)` (variances included), row-major.
+    pub covariance: Vec<f64>,
+    /// Covariance of the signal frame by frame, `(i <= j)`, row-major.
+    pub frame_covariance: Vec<f64>,
     /// `van_rossum[n][k]`: distance between the spike trains of neuron `n` in samples `k` and
     /// `k + 1`.
     pub van_rossum: Vec<Vec<f64>>,
@@ -95,7 +99,17 @@ impl SampleStatistics {
                 }
             }
         }
-        let correlation = upper_triangle(&Moments::of(binned.view()).correlation());
+        let binned_moments = Moments::of(binned.view());
+        let correlation = upper_triangle(&binned_moments.correlation());
+        let covariance = upper_triangle_with_diagonal(&binned_moments.covariance());
+        let frames = samples
+            .permuted_axes([1, 0, 2])
+            .as_standard_layout()
+            .into_shape_with_order((n, s * t))
+            .map_err(|e| StatsError::Data(e.to_string()))?
+            .to_owned();
+        let frame_covariance =
+            upper_triangle_with_diagonal(&Moments::of(frames.view()).covariance());
         let spikes = |i: usize, k: usize| -> Vec<f64> {
             samples
                 .slice(ndarray::s![i, k, ..])
@@ -117,6 +131,8 @@ impl SampleStatistics {
         Ok(Self {
             rate,
             correlation,
+            covariance,
+            frame_covariance,
             van_rossum,
         })
     }
@@ -154,6 +170,32 @@ pub struct Divergences {
     /// Mean absolute difference of the pairwise correlations, pair by pair.
     #[serde(deserialize_with = "crate::serde_nan::number")]
     pub correlation_l1: f64,
+    /// Mean absolute difference of the covariances of the correlation bins' sums, entry by
+    /// entry with the variances (NaN in evaluations written before it existed).
+    #[serde(
+        default = "not_measured",
+        deserialize_with = "crate::serde_nan::number"
+    )]
+    pub covariance_l1: f64,
+    /// The same for the covariances of the signal frame by frame.
+    #[serde(
+        default = "not_measured",
+        deserialize_with = "crate::serde_nan::number"
+    )]
+    pub frame_covariance_l1: f64,
+}
+
+fn not_measured() -> f64 {
+    f64::NAN
+}
+
+/// The entries `(i <= j)` of a square matrix, row-major.
+fn upper_triangle_with_diagonal(a: &Array2<f64>) -> Vec<f64> {
+    let n = a.nrows();
+    (0..n)
+        .flat_map(|i| (i..n).map(move |j| (i, j)))
+        .map(|(i, j)| a[[i, j]])
+        .collect()
 }
 
 /// A translation's divergences from the real recording of the target condition, beside those
@@ -241,6 +283,8 @@ pub fn divergences(real: &SampleStatistics, model: &SampleStatistics) -> Result<
         van_rossum_kl_per_neuron,
         mean_rate_l1: l1(&real.mean_rates(), &model.mean_rates()),
         correlation_l1: l1(&real.correlation, &model.correlation),
+        covariance_l1: l1(&real.covariance, &model.covariance),
+        frame_covariance_l1: l1(&real.frame_covariance, &model.frame_covariance),
     })
 }
 
@@ -299,6 +343,8 @@ mod tests {
             van_rossum_kl: 0.125,
             mean_rate_l1: 0.0625,
             correlation_l1: 0.03125,
+            covariance_l1: 0.5,
+            frame_covariance_l1: 0.75,
         };
         let errors = PairedErrors {
             rate_mae: 0.5,
@@ -330,6 +376,13 @@ mod tests {
         assert!(back.spikes.translated_vs_real.rate_kl_per_neuron[0].is_nan());
         assert_eq!(back.spikes.input_vs_real, d(1.0));
         assert_eq!(back.calcium, evaluation.calcium);
+        // An evaluation written before the covariances existed reads them as not measured.
+        let mut old = serde_json::to_value(d(1.0)).unwrap();
+        let fields = old.as_object_mut().unwrap();
+        fields.remove("covariance_l1");
+        fields.remove("frame_covariance_l1");
+        let old: Divergences = serde_json::from_value(old).unwrap();
+        assert!(old.covariance_l1.is_nan() && old.frame_covariance_l1.is_nan());
         let paired = back.paired.as_ref().unwrap();
         assert_eq!(paired.input.rate_mae, 0.5);
         assert!(paired.input.rate_mae_per_neuron[1].is_nan());
@@ -371,6 +424,28 @@ mod tests {
             "{}",
             st.correlation[0]
         );
+        // Covariances of the bin sums (ddof 1 over 4 bins): 1 / 3, 1.2 / 3, 1.52 / 3.
+        let want = [1.0 / 3.0, 1.2 / 3.0, 1.52 / 3.0];
+        for (got, want) in st.covariance.iter().zip(want) {
+            assert!((got - want).abs() < 1e-12, "{:?}", st.covariance);
+        }
+        // Frame by frame, samples end to end: neuron 0 [1 0 0 0 0 0 0 1] (mean 1/4), neuron 1
+        // [1 0 0 0 0 0 1 0.4] (mean 0.3); over 7 degrees of freedom.
+        let a = [1.0, 0., 0., 0., 0., 0., 0., 1.];
+        let b = [1.0, 0., 0., 0., 0., 0., 1., 0.4];
+        let cov = |u: &[f64], v: &[f64]| {
+            let (mu, mv) = (mean(u), mean(v));
+            u.iter()
+                .zip(v)
+                .map(|(x, y)| (x - mu) * (y - mv))
+                .sum::<f64>()
+                / 7.0
+        };
+        let want = [cov(&a, &a), cov(&a, &b), cov(&b, &b)];
+        assert_eq!(st.frame_covariance.len(), 3);
+        for (got, want) in st.frame_covariance.iter().zip(want) {
+            assert!((got - want).abs() < 1e-12, "{:?}", st.frame_covariance);
+        }
         // Neuron 0: a spike at 0 against one at 3: D^2 = 2 - 2 exp(-3 / tau).
         let d = (2.0 - 2.0 * (-3.0f64 / 12.0).exp()).sqrt();
         assert!((st.van_rossum[0][0] - d).abs() < 1e-12);
@@ -394,8 +469,27 @@ mod tests {
         let b = SampleStatistics::of(doubled.view(), &config).unwrap();
         let d = divergences(&a, &b).unwrap();
         assert!(d.rate_kl > 1.0, "{}", d.rate_kl);
-        // Correlation is scale-free, so doubling leaves it.
+        // Correlation is scale-free, so doubling leaves it; covariances grow fourfold.
         assert!(d.correlation_kl.abs() < 1e-12);
+        assert!(same.covariance_l1 == 0.0 && same.frame_covariance_l1 == 0.0);
+        assert!(
+            (d.covariance_l1
+                - 3.0 * mean(&a.covariance.iter().map(|c| c.abs()).collect::<Vec<_>>()))
+            .abs()
+                < 1e-9
+        );
+        assert!(
+            (d.frame_covariance_l1
+                - 3.0
+                    * mean(
+                        &a.frame_covariance
+                            .iter()
+                            .map(|c| c.abs())
+                            .collect::<Vec<_>>()
+                    ))
+            .abs()
+                < 1e-9
+        );
         let mean_rates = a.mean_rates();
         assert!((d.mean_rate_l1 - mean(&mean_rates)).abs() < 1e-12);
     }

@@ -168,6 +168,44 @@ fn marble_orders_van_der_pol_conditions_by_mu_and_decodes_a_carried_block() {
     );
     assert_eq!(last["split"]["kind"], "last", "{last}");
     assert!(last["r2"].as_f64().unwrap().is_finite(), "{last}");
+    // A validation split inside the training part: the first 75% of the rows, of which the
+    // last 25% are predicted; no row of the test part (the last 25%) is used.
+    let within = |fraction: &str, out: &str| {
+        vec![
+            "decode".to_string(),
+            p("z.parquet"),
+            "--features".into(),
+            "x".into(),
+            "--targets".into(),
+            "r".into(),
+            "--neighbours".into(),
+            "5".into(),
+            "--split".into(),
+            "last".into(),
+            "--test-fraction".into(),
+            "0.25".into(),
+            "--rows-fraction".into(),
+            fraction.into(),
+            "--out".into(),
+            p(out),
+        ]
+    };
+    let args = within("0.75", "dec-val.json");
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let val: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("dec-val.json")).unwrap()).unwrap();
+    let used = (rows * 0.75).round();
+    assert_eq!(val["rows_used"].as_u64().unwrap(), used as u64, "{val}");
+    assert_eq!(
+        val["held_out_rows"].as_u64().unwrap(),
+        (used * 0.25).round() as u64,
+        "{val}"
+    );
+    assert_ne!(val["r2"], last["r2"], "{val}");
+    let args = within("1.5", "dec-val-bad.json");
+    let message = fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(message.contains("--rows-fraction 1.5"), "{message}");
+    assert!(!dir.path().join("dec-val-bad.json").exists());
     let message = fails(&[
         "decode",
         &p("z.parquet"),

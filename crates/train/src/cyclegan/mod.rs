@@ -25,10 +25,11 @@ use ndarray::Array3;
 use neuroforge_models::{CycleGanConfig, CycleGenerator, PatchDiscriminator};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use self::preprocessing::{
-    CalciumPipelineConfig, Condition, CycleData, CyclePreprocessing, SignalWindows,
+    CalciumPipelineConfig, Condition, CycleData, CyclePreprocessing, PipelineInput, SignalWindows,
 };
 use crate::checkpoint::{
     load_module, load_optimizer, save_module, save_optimizer, with_stable_param_ids,
@@ -69,6 +70,14 @@ pub struct CycleTrainingConfig {
     pub keep_checkpoints: usize,
     /// Stop when a loss exceeds this (non-finite losses always stop). Default 1e6.
     pub divergence_limit: f64,
+    /// Standard deviation of the Gaussian "instance noise" added to every discriminator input,
+    /// real and translated alike, in model units (the normalised signal). It hides what a
+    /// deterministic generator cannot imitate, such as the lattice of whole spike counts, so
+    /// the discriminators judge the smoothed distributions (Sønderby et al. 2017, Arjovsky and
+    /// Bottou 2017). The generators never see it. Default unset: 1 for binned counts (measured
+    /// in docs/RESULTS.md, cyclegan-counts), 0 (off) for calcium imaging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_noise: Option<f64>,
 }
 
 impl Default for CycleTrainingConfig {
@@ -86,6 +95,7 @@ impl Default for CycleTrainingConfig {
             checkpoint_every: 500,
             keep_checkpoints: 3,
             divergence_limit: 1e6,
+            instance_noise: None,
         }
     }
 }
@@ -110,6 +120,9 @@ impl CycleTrainingConfig {
         let weight = |v: f64| v.is_finite() && v >= 0.0;
         if !weight(self.cycle_weight) || !weight(self.identity_weight) {
             return bad("the cycle and identity weights must be >= 0");
+        }
+        if !self.instance_noise.is_none_or(weight) {
+            return bad("the instance noise must be a finite standard deviation >= 0");
         }
         Ok(())
     }
@@ -138,6 +151,19 @@ pub struct CycleGanRunConfig {
     /// The optimisation.
     #[serde(default)]
     pub training: CycleTrainingConfig,
+}
+
+impl CycleGanRunConfig {
+    /// The instance noise this run trains with: the configured one, else 1 for binned counts
+    /// and 0 for calcium imaging ([`CycleTrainingConfig::instance_noise`]).
+    pub fn instance_noise(&self) -> f64 {
+        self.training
+            .instance_noise
+            .unwrap_or(match self.pipeline.input {
+                PipelineInput::Counts => 1.0,
+                PipelineInput::Calcium => 0.0,
+            })
+    }
 }
 
 /// The two generators, one module for one optimiser.
@@ -372,9 +398,26 @@ impl CycleGanTrainer {
         let gens = &self.generators;
         let fake_post = gens.to_post.forward(x.clone());
         let fake_pre = gens.to_pre.forward(y.clone());
-        let adversarial =
-            squared_distance_to(self.discriminators.post.forward(fake_post.clone()), 1.0)
-                + squared_distance_to(self.discriminators.pre.forward(fake_pre.clone()), 1.0);
+        let sigma = self.config.instance_noise();
+        let device = self.device.clone();
+        // Instance noise: drawn only when on, so runs without it keep their random stream.
+        let mut noisy = |t: Tensor<3>| -> Tensor<3> {
+            if sigma <= 0.0 {
+                return t;
+            }
+            let shape = t.dims();
+            let noise: Vec<f32> = (0..shape.iter().product::<usize>())
+                .map(|_| sigma as f32 * rng.sample::<f32, _>(StandardNormal))
+                .collect();
+            t + Tensor::from_data(TensorData::new(noise, shape), &device)
+        };
+        let adversarial = squared_distance_to(
+            self.discriminators.post.forward(noisy(fake_post.clone())),
+            1.0,
+        ) + squared_distance_to(
+            self.discriminators.pre.forward(noisy(fake_pre.clone())),
+            1.0,
+        );
         let cycle = l1(gens.to_pre.forward(fake_post.clone()), x.clone())
             + l1(gens.to_post.forward(fake_pre.clone()), y.clone());
         let identity = l1(gens.to_post.forward(y.clone()), y.clone())
@@ -397,10 +440,10 @@ impl CycleGanTrainer {
 
         let (fake_post, fake_pre) = (fake_post.detach(), fake_pre.detach());
         let d = &self.discriminators;
-        let d_loss = (squared_distance_to(d.post.forward(y), 1.0)
-            + squared_distance_to(d.post.forward(fake_post), 0.0)
-            + squared_distance_to(d.pre.forward(x), 1.0)
-            + squared_distance_to(d.pre.forward(fake_pre), 0.0))
+        let d_loss = (squared_distance_to(d.post.forward(noisy(y)), 1.0)
+            + squared_distance_to(d.post.forward(noisy(fake_post)), 0.0)
+            + squared_distance_to(d.pre.forward(noisy(x)), 1.0)
+            + squared_distance_to(d.pre.forward(noisy(fake_pre)), 0.0))
         .mul_scalar(0.5);
         losses.discriminator_loss = to_f64(d_loss.clone().detach());
         self.check_finite(next, "discriminator loss", losses.discriminator_loss)?;
@@ -591,6 +634,8 @@ pub fn start_cyclegan(
 ) -> Result<Option<CycleMetricsLine>> {
     config.model.neurons = data.pre.neurons();
     config.model.bins = data.pre.window();
+    // The config file records the noise used, whatever later defaults become.
+    config.training.instance_noise = Some(config.instance_noise());
     let trainer = CycleGanTrainer::new(config.clone(), device)?;
     run.write_config(&config)?;
     let text = serde_json::to_string_pretty(&data.preprocessing)

@@ -286,3 +286,45 @@ fn the_configuration_documented_in_docs_cyclegan_md_parses_to_the_defaults() {
     };
     assert_eq!(parsed, defaults, "the documented values are the defaults");
 }
+
+#[test]
+fn instance_noise_reaches_the_discriminators_only_and_is_seeded() {
+    let (data, _) = small_data(3);
+    let device = Device::flex();
+    let with_noise = |sigma: f64| {
+        let mut config = run_config(1);
+        config.training.instance_noise = Some(sigma);
+        config.model.neurons = data.pre.neurons();
+        config.model.bins = data.pre.window();
+        let mut trainer = neuroforge_train::CycleGanTrainer::new(config, &device).unwrap();
+        let first = trainer.step(&data.pre, &data.post).unwrap();
+        let second = trainer.step(&data.pre, &data.post).unwrap();
+        (first, second, flat_weights(trainer.discriminators()))
+    };
+    let (clean, _, clean_d) = with_noise(0.0);
+    let (noisy, noisy_next, noisy_d) = with_noise(0.5);
+    // The generators' own terms of the first step see no noise: the same batches, the same
+    // untrained networks, the same cycle and identity losses to the bit.
+    assert_eq!(clean.cycle, noisy.cycle);
+    assert_eq!(clean.identity, noisy.identity);
+    // What the discriminators judge changed, and so did their update.
+    assert_ne!(clean.adversarial, noisy.adversarial);
+    assert_ne!(clean.discriminator_loss, noisy.discriminator_loss);
+    assert_ne!(clean_d, noisy_d);
+    // The noise comes from the run's seed: the same run twice is bit-identical.
+    let (again, again_next, again_d) = with_noise(0.5);
+    assert_eq!(noisy, again);
+    assert_eq!(noisy_next, again_next);
+    assert_eq!(noisy_d, again_d);
+    // Unset, it is 1 for binned counts and off for calcium.
+    let mut config = run_config(1);
+    assert_eq!(config.instance_noise(), 0.0);
+    config.pipeline.input = neuroforge_train::PipelineInput::Counts;
+    assert_eq!(config.instance_noise(), 1.0);
+    // A negative or non-finite standard deviation is refused before any training.
+    for bad in [-0.1, f64::NAN] {
+        let mut config = run_config(1);
+        config.training.instance_noise = Some(bad);
+        assert!(neuroforge_train::CycleGanTrainer::new(config, &device).is_err());
+    }
+}
