@@ -163,9 +163,14 @@ pub fn run_vanderpol(binary: &Path, options: &Options) -> Result<Value> {
             - session["started_unix_s"].as_f64().unwrap_or(f64::NAN),
         "peak_rss_mib": session["peak_memory_mib"],
     });
-    // The authors' MARBLE on the same table and settings, when the Python environment has it.
-    let reference = match options
-        .peers
+    // The authors' MARBLE on the same table and settings, when the Python environment has it
+    // and the mode is not --quick (it takes minutes per epoch here: docs/RESULTS.md).
+    if options.peers && options.mode == Mode::Quick {
+        eprintln!(
+            "{name}: the authors' MARBLE skipped under --quick (about 3 minutes per epoch on two cores; --standard runs it)"
+        );
+    }
+    let reference = match (options.peers && options.mode != Mode::Quick)
         .then(|| peer_python("MARBLE, torch_geometric, pyarrow"))
     {
         Some(Some(python)) => {
