@@ -167,7 +167,7 @@ pub fn run_vanderpol(binary: &Path, options: &Options) -> Result<Value> {
     // and the mode is not --quick (it takes minutes per epoch here: docs/RESULTS.md).
     if options.peers && options.mode == Mode::Quick {
         eprintln!(
-            "{name}: the authors' MARBLE skipped under --quick (about 3 minutes per epoch on two cores; --standard runs it)"
+            "{name}: the authors' MARBLE skipped under --quick (about 30 s per epoch on two idle cores, 20 minutes for its 40; --standard runs it)"
         );
     }
     let reference = match (options.peers && options.mode != Mode::Quick)
