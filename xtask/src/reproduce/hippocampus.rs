@@ -325,37 +325,11 @@ fn paper_comparison(
     let config = dir.join("marble-paper.toml");
     write_file(&config, PAPER_PRESET)?;
     let run_dir = dir.join("run-paper");
-    let mut train = vec![
-        "train".to_string(),
-        "marble".into(),
-        "--data".into(),
-        s(&rates),
-        "--run-dir".into(),
-        s(&run_dir),
-        "--config".into(),
-        s(&config),
-        "--pca".into(),
-        "10".into(),
-        "--train-fraction".into(),
-        "0.8".into(),
-        "--seed".into(),
-        SEED.to_string(),
-    ];
-    if let Some(device) = &options.device {
-        train.extend(["--device".into(), device.clone()]);
-    }
-    let train_line = runner.run(&train)?;
-    durations.insert("paper_train_s".into(), json!(t.elapsed().as_secs_f64()));
     let embedded = dir.join("paper-embedding.parquet");
-    runner.run(&[
-        "embed".into(),
-        "--run-dir".into(),
-        s(&run_dir),
-        "--data".into(),
-        s(&rates),
-        "--out".into(),
-        s(&embedded),
-    ])?;
+    let train_line = train_and_embed(
+        runner, options, &rates, &config, &run_dir, "10", "0.8", &embedded,
+    )?;
+    durations.insert("paper_train_s".into(), json!(t.elapsed().as_secs_f64()));
     let mut embeddings = vec![
         Embedding {
             label: "marble".into(),
@@ -751,18 +725,44 @@ fn train_candidate(
     }
     let config = dir.join(format!("{name}.toml"));
     write_file(&config, &candidate.config())?;
-    let run_dir = dir.join(name);
+    let embedded = dir.join(format!("{name}-embedding.parquet"));
+    train_and_embed(
+        runner,
+        options,
+        &rates,
+        &config,
+        &dir.join(name),
+        &candidate.pca.to_string(),
+        train_fraction,
+        &embedded,
+    )?;
+    Ok(embedded)
+}
+
+/// `train marble` on `rates` with `config`, PCA `pca` and the first `train_fraction` of the
+/// bins into `run_dir`, then `embed` every bin into `embedded`; returns the training line.
+#[allow(clippy::too_many_arguments)]
+fn train_and_embed(
+    runner: &Runner,
+    options: &Options,
+    rates: &Path,
+    config: &Path,
+    run_dir: &Path,
+    pca: &str,
+    train_fraction: &str,
+    embedded: &Path,
+) -> Result<String> {
     let mut train = vec![
         "train".to_string(),
         "marble".into(),
         "--data".into(),
-        s(&rates),
+        s(rates),
         "--run-dir".into(),
-        s(&run_dir),
+        s(run_dir),
         "--config".into(),
-        s(&config),
+        s(config),
         "--pca".into(),
-        candidate.pca.to_string(),
+        pca.into(),
         "--train-fraction".into(),
         train_fraction.into(),
         "--seed".into(),
@@ -771,18 +771,17 @@ fn train_candidate(
     if let Some(device) = &options.device {
         train.extend(["--device".into(), device.clone()]);
     }
-    runner.run(&train)?;
-    let embedded = dir.join(format!("{name}-embedding.parquet"));
+    let line = runner.run(&train)?;
     runner.run(&[
         "embed".into(),
         "--run-dir".into(),
-        s(&run_dir),
+        s(run_dir),
         "--data".into(),
-        s(&rates),
+        s(rates),
         "--out".into(),
-        s(&embedded),
+        s(embedded),
     ])?;
-    Ok(embedded)
+    Ok(line)
 }
 
 /// kNN decoding of x from `features` of `table`, the last 20% of the first `rows_fraction`
