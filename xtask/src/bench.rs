@@ -28,6 +28,9 @@
 //!   (`neuroforge-train --example marble_embed_scale`). The reference implementation is not run
 //!   (it needs PyTorch Geometric and a Cython extension; docs/BENCHMARKS.md).
 //!
+//! `cargo xtask bench spikegan` (or `oasis`, `stats`, `marble`, several allowed) runs only those
+//! parts; without a name it runs all four.
+//!
 //! The Python is `$NEUROFORGE_VENV/bin/python` (default `~/.cache/neuroforge/venv`); install
 //! with `python3 -m venv <dir> && <dir>/bin/pip install oasis-deconv elephant scipy`. Results go
 //! to the terminal; the figures in docs/BENCHMARKS.md come from this command.
@@ -48,14 +51,41 @@ fn has_modules(python: &Path, modules: &str) -> bool {
             .is_ok_and(|o| o.status.success())
 }
 
-pub fn run() -> Result<()> {
+/// The benchmark parts `cargo xtask bench` knows, in the order it runs them.
+const PARTS: [&str; 4] = ["oasis", "stats", "spikegan", "marble"];
+
+pub fn run(args: &[String]) -> Result<()> {
+    if let Some(unknown) = args.iter().find(|a| !PARTS.contains(&a.as_str())) {
+        anyhow::bail!(
+            "unknown benchmark '{unknown}': choose among {}",
+            PARTS.join(", ")
+        );
+    }
+    let wanted = |part: &str| args.is_empty() || args.iter().any(|a| a == part);
     let python = venv().join("bin/python");
+    if wanted("oasis") {
+        oasis(&python)?;
+    }
+    if wanted("stats") {
+        stats(&python)?;
+    }
+    if wanted("spikegan") {
+        spikegan(&python)?;
+    }
+    if wanted("marble") {
+        marble()?;
+    }
+    Ok(())
+}
+
+/// OASIS AR(1) and AR(2) beside oasis-deconv.
+fn oasis(python: &Path) -> Result<()> {
     run_in_root(
         "cargo",
         &["bench", "-p", "neuroforge-signal", "--bench", "oasis"],
     )?;
     let peer = root().join("../shared/peers/oasis_python.py");
-    if peer.exists() && has_modules(&python, "oasis") {
+    if peer.exists() && has_modules(python, "oasis") {
         run_in_root(
             &python.to_string_lossy(),
             &[&peer.to_string_lossy(), "100", "20000"],
@@ -69,13 +99,18 @@ pub fn run() -> Result<()> {
             venv().display()
         );
     }
+    Ok(())
+}
+
+/// The retina's statistics beside NumPy, SciPy and elephant.
+fn stats(python: &Path) -> Result<()> {
     run_in_root(
         "cargo",
         &["bench", "-p", "neuroforge-stats", "--bench", "stats"],
     )?;
     let script = root().join("xtask/peers/stats_numpy.py");
     let retina = root().join("fixtures/retina-marre2014");
-    if has_modules(&python, "numpy, scipy, elephant, neo, quantities") {
+    if has_modules(python, "numpy, scipy, elephant, neo, quantities") {
         run_in_root(
             &python.to_string_lossy(),
             &[
@@ -92,8 +127,7 @@ pub fn run() -> Result<()> {
             venv().display()
         );
     }
-    spikegan(&python)?;
-    marble()
+    Ok(())
 }
 
 /// The Spike-GAN iteration beside PyTorch, with the ratio of the medians.

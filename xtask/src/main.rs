@@ -25,7 +25,7 @@ mod fuzz;
 mod interop;
 mod reproduce;
 
-const USAGE: &str = "usage: cargo xtask <ci | bench | check-backends [--skip-install] | fuzz [--seconds N] [TARGET...] | interop | \
+const USAGE: &str = "usage: cargo xtask <ci | bench [oasis|stats|spikegan|marble]... | check-backends [--skip-install] | fuzz [--seconds N] [TARGET...] | interop | \
                      reproduce <EXPERIMENT|all> [--quick|--full] [--device D] [--check] [--overwrite]>";
 
 fn main() -> Result<()> {
@@ -37,7 +37,7 @@ fn main() -> Result<()> {
         "ci" => ci(),
         "fuzz" => fuzz::run(rest),
         "interop" => interop::run(),
-        "bench" => bench::run(),
+        "bench" => bench::run(rest),
         "check-backends" => check_backends::run_checks(rest),
         "reproduce" => reproduce::run(rest),
         "-h" | "--help" | "help" => {

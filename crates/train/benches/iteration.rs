@@ -86,7 +86,13 @@ fn iteration_on(
             model_preset: None,
             data: DataConfig::default(),
             model: SpikeGanConfig::paper(neurons, bins),
-            training: WganConfig::default(),
+            training: WganConfig {
+                batch_parts: std::env::var("BENCH_BATCH_PARTS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(WganConfig::default().batch_parts),
+                ..WganConfig::default()
+            },
         };
         let mut trainer = SpikeGanTrainer::new(config, device).unwrap();
         group.bench_function(format!("{neurons}x{bins}"), |b| {

@@ -11,6 +11,7 @@
 //! with the run's seed on stream `i`: an iteration's randomness does not depend on what ran
 //! before it, which is what makes a resumed run repeat the uninterrupted one exactly.
 
+use std::ops::Range;
 use std::path::Path;
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
@@ -103,6 +104,14 @@ pub struct WganConfig {
     pub epsilon: f64,
     /// Samples per batch. Default 64.
     pub batch_size: usize,
+    /// On the CPU backends that run tensor operations on the calling thread (flex, ndarray),
+    /// each batch is cut into this many nearly equal parts (at most `batch_size`), each
+    /// differentiated on its own copy of the network, side by side on the threads of the
+    /// current rayon pool, and the parts' gradients are summed in order: the gradient of the
+    /// whole batch, rounded the same way on any number of threads. This is what lets one run
+    /// use a second core beyond the convolutions. On libtorch and GPUs the batch is one part
+    /// (their own threads split each operation). Default 2.
+    pub batch_parts: usize,
     /// Log losses (averaged since the last log) and the held-out check every this many
     /// iterations. Default 100.
     pub log_every: u64,
@@ -135,6 +144,7 @@ impl Default for WganConfig {
             beta2: 0.9,
             epsilon: 1e-8,
             batch_size: 64,
+            batch_parts: 2,
             log_every: 100,
             checkpoint_every: 1000,
             keep_checkpoints: 3,
@@ -148,8 +158,8 @@ impl WganConfig {
     /// Refuse settings that cannot train.
     pub fn check(&self) -> Result<()> {
         let bad = |m: String| Err(TrainError::Config(m));
-        if self.critic_steps == 0 || self.batch_size == 0 {
-            return bad("critic_steps and batch_size must be at least 1".into());
+        if self.critic_steps == 0 || self.batch_size == 0 || self.batch_parts == 0 {
+            return bad("critic_steps, batch_size and batch_parts must be at least 1".into());
         }
         if self.log_every == 0 || self.checkpoint_every == 0 || self.keep_checkpoints == 0 {
             return bad(
@@ -400,6 +410,9 @@ pub struct SpikeGanTrainer {
     /// The training data's moments, for the sample errors of the metrics lines (computed at
     /// the first line that needs them).
     monitor_reference: Option<Moments>,
+    /// Whether the batch's parts run side by side on the rayon pool's threads (CPU backends
+    /// other than libtorch, whose own threads would compete with them).
+    parts_side_by_side: bool,
 }
 
 const GENERATOR_FILE: &str = "generator.bpk";
@@ -418,6 +431,7 @@ impl SpikeGanTrainer {
     pub fn new(config: SpikeGanRunConfig, device: &Device) -> Result<Self> {
         config.training.check()?;
         let device = device.clone().autodiff();
+        let parts_side_by_side = parts_side_by_side_on(&device);
         let (generator_seed, critic_seed) = weight_seeds(config.seed);
         let generator = Generator::new(&config.model, generator_seed, &device)?;
         let generator = with_stable_param_ids(generator, GENERATOR_FILE);
@@ -436,6 +450,7 @@ impl SpikeGanTrainer {
             average,
             iteration: 0,
             monitor_reference: None,
+            parts_side_by_side,
         })
     }
 
@@ -468,6 +483,12 @@ impl SpikeGanTrainer {
         }
         trainer.iteration = iteration;
         Ok(trainer)
+    }
+
+    /// Whether the parts of each batch (`training.batch_parts`) run side by side on the
+    /// current rayon pool's threads: on flex and ndarray, not on libtorch or GPUs.
+    pub fn parts_side_by_side(&self) -> bool {
+        self.parts_side_by_side
     }
 
     /// Generator iterations completed.
@@ -503,13 +524,38 @@ impl SpikeGanTrainer {
             .unwrap_or_else(|| self.generator.valid())
     }
 
-    /// Uniform draws shaped like a batch of samples, for Bernoulli samples of probabilities.
-    fn uniform_like(&self, rng: &mut ChaCha8Rng, batch: usize, device: &Device) -> Tensor<3> {
+    /// Uniform draws for a batch of samples (`batch x neurons x bins`, row-major), for
+    /// Bernoulli samples of probabilities.
+    fn uniform_values(&self, rng: &mut ChaCha8Rng, batch: usize) -> Vec<f32> {
         let (neurons, bins) = (self.config.model.neurons, self.config.model.bins);
-        let values: Vec<f32> = (0..batch * neurons * bins)
+        (0..batch * neurons * bins)
             .map(|_| rng.random::<f32>())
-            .collect();
-        Tensor::from_data(TensorData::new(values, [batch, neurons, bins]), device)
+            .collect()
+    }
+
+    /// Standard normal latent draws for a batch (`batch x latent_dim`, row-major).
+    fn noise_values(&self, rng: &mut ChaCha8Rng, batch: usize) -> Vec<f32> {
+        let z = self.config.model.latent_dim;
+        (0..batch * z)
+            .map(|_| rng.sample::<f32, _>(StandardNormal))
+            .collect()
+    }
+
+    /// The rows `rows` of a row-major batch of values whose rows are shaped `row`, as a tensor
+    /// `[rows, row...]` on the training device.
+    fn rows_tensor<const R: usize, const D: usize>(
+        &self,
+        values: &[f32],
+        rows: &Range<usize>,
+        row: [usize; R],
+    ) -> Tensor<D> {
+        let width: usize = row.iter().product();
+        let mut shape = vec![rows.len()];
+        shape.extend_from_slice(&row);
+        Tensor::from_data(
+            TensorData::new(values[rows.start * width..rows.end * width].to_vec(), shape),
+            &self.device,
+        )
     }
 
     fn samples_tensor(&self, samples: &SampleWindows, indices: &[usize]) -> Tensor<3> {
@@ -548,54 +594,85 @@ impl SpikeGanTrainer {
         let (generator_lr, critic_lr) = self.config.training.learning_rates(next);
         let binary_input = self.config.training.critic_input == CriticInput::StraightThrough;
         let steps = self.config.training.critic_steps;
+        let side_by_side = self.parts_side_by_side;
+        // Where the parts cannot run side by side the whole batch is one part: the backend's
+        // own threads split each operation, and smaller operations would only cost time.
+        let parts = part_ranges(
+            batch,
+            if side_by_side {
+                self.config.training.batch_parts
+            } else {
+                1
+            },
+        );
         let mut losses = IterationLosses::default();
         for _ in 0..steps {
+            // The draws of the whole batch, in the order they always had, then cut into parts.
             let indices: Vec<usize> = (0..batch)
                 .map(|_| rng.random_range(0..train.len()))
                 .collect();
-            let real = self.samples_tensor(train, &indices);
-            let z = self.noise(&mut rng, batch);
+            let z = self.noise_values(&mut rng, batch);
             let alpha: Vec<f32> = (0..batch).map(|_| rng.random::<f32>()).collect();
-            let alpha = Tensor::<1>::from_data(TensorData::new(alpha, [batch]), &self.device)
-                .reshape([batch, 1, 1]);
+            let u = binary_input.then(|| self.uniform_values(&mut rng, batch));
             // The generator is a constant of the critic's loss.
-            let mut fake = self.generator.valid().forward(z.without_autodiff());
-            if binary_input {
-                let u = self.uniform_like(&mut rng, batch, &fake.device());
-                fake = fake.greater(u).float();
+            let generator = self.generator.valid();
+            let jobs: Vec<CriticPart> = parts
+                .iter()
+                .map(|rows| CriticPart {
+                    critic: self.critic.clone().map(&mut FreshLeaves { tracked: true }),
+                    generator: generator.clone(),
+                    real: self.samples_tensor(train, &indices[rows.clone()]),
+                    z: self.rows_tensor(&z, rows, [self.config.model.latent_dim]),
+                    alpha: self.rows_tensor(&alpha, rows, [1, 1]),
+                    u: u.as_ref().map(|u| {
+                        self.rows_tensor(
+                            u,
+                            rows,
+                            [self.config.model.neurons, self.config.model.bins],
+                        )
+                    }),
+                })
+                .collect();
+            let done = run_parts(side_by_side, jobs, |part| part.run(batch, lambda));
+            let mut step = IterationLosses::default();
+            let mut part_grads = Vec::with_capacity(done.len());
+            for (grads, part_losses) in done {
+                step.add(&part_losses, 1.0);
+                part_grads.push(grads);
             }
-            let fake = fake.autodiff();
-            let interpolated = real.clone() + (fake.clone() - real.clone()) * alpha;
-            // Real and generated samples through the critic in one batch.
-            let scores = self.critic.forward(Tensor::cat(vec![real, fake], 0));
-            let real_score = scores.clone().narrow(0, 0, batch).mean();
-            let fake_score = scores.narrow(0, batch, batch).mean();
-            let penalty = self.critic.gradient_penalty(interpolated);
-            let loss = fake_score.clone() - real_score.clone() + penalty.clone().mul_scalar(lambda);
-            let step = IterationLosses {
-                critic_loss: to_f64(loss.clone().detach()),
-                wasserstein: to_f64((real_score - fake_score).detach()),
-                gradient_penalty: to_f64(penalty.detach()),
-                generator_loss: 0.0,
-            };
             losses.add(&step, 1.0 / steps as f64);
             self.check_finite(next, "critic loss", step.critic_loss)?;
-            let grads = GradientsParams::from_grads(loss.backward(), &self.critic);
+            let grads = sum_gradients(&self.critic, part_grads);
             self.critic = self
                 .critic_optim
                 .step(critic_lr, self.critic.clone(), grads);
         }
-        let z = self.noise(&mut rng, batch);
-        let mut fake = self.generator.forward(z);
-        if binary_input {
-            // Binary in the forward pass, the identity's gradient in the backward pass.
-            let u = self.uniform_like(&mut rng, batch, &self.device);
-            fake = straight_through(fake, u);
+        let z = self.noise_values(&mut rng, batch);
+        let u = binary_input.then(|| self.uniform_values(&mut rng, batch));
+        // The critic is a constant of the generator's loss.
+        let critic = self.critic.clone().map(&mut FreshLeaves { tracked: false });
+        let jobs: Vec<GeneratorPart> = parts
+            .iter()
+            .map(|rows| GeneratorPart {
+                generator: self
+                    .generator
+                    .clone()
+                    .map(&mut FreshLeaves { tracked: true }),
+                critic: critic.clone(),
+                z: self.rows_tensor(&z, rows, [self.config.model.latent_dim]),
+                u: u.as_ref().map(|u| {
+                    self.rows_tensor(u, rows, [self.config.model.neurons, self.config.model.bins])
+                }),
+            })
+            .collect();
+        let done = run_parts(side_by_side, jobs, |part| part.run(batch));
+        let mut part_grads = Vec::with_capacity(done.len());
+        for (grads, loss) in done {
+            losses.generator_loss += loss;
+            part_grads.push(grads);
         }
-        let loss = self.critic.forward(fake).mean().neg();
-        losses.generator_loss = to_f64(loss.clone().detach());
         self.check_finite(next, "generator loss", losses.generator_loss)?;
-        let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
+        let grads = sum_gradients(&self.generator, part_grads);
         self.generator = self
             .generator_optim
             .step(generator_lr, self.generator.clone(), grads);
@@ -736,6 +813,174 @@ pub fn load_trained(
 pub fn straight_through<const D: usize>(p: Tensor<D>, u: Tensor<D>) -> Tensor<D> {
     let spikes = p.clone().detach().greater(u).float();
     p.clone() + (spikes - p.detach())
+}
+
+/// Whether the parts of a batch run side by side on `device`: on the CPU backends whose tensor
+/// operations run on the calling thread (flex, ndarray), not on libtorch (its operations use
+/// their own thread pool, which parts on rayon's threads would oversubscribe) nor on GPUs.
+fn parts_side_by_side_on(device: &Device) -> bool {
+    let inner = format!("{:?}", device.clone().inner().as_dispatch());
+    inner.starts_with("Flex") || inner.starts_with("NdArray")
+}
+
+/// The rows of each of `parts` nearly equal, contiguous parts of a batch of `batch` (at most
+/// `batch` parts, none empty).
+fn part_ranges(batch: usize, parts: usize) -> Vec<Range<usize>> {
+    let parts = parts.clamp(1, batch.max(1));
+    (0..parts)
+        .map(|p| p * batch / parts..(p + 1) * batch / parts)
+        .collect()
+}
+
+/// Runs `work` on every job, side by side on the current rayon pool's threads or one after
+/// another, and returns the results in the jobs' order either way.
+fn run_parts<J, T, F>(side_by_side: bool, jobs: Vec<J>, work: F) -> Vec<T>
+where
+    J: Send,
+    T: Send,
+    F: Fn(J) -> T + Sync + Send,
+{
+    if side_by_side && jobs.len() > 1 && rayon::current_num_threads() > 1 {
+        use rayon::prelude::*;
+        jobs.into_par_iter().map(work).collect()
+    } else {
+        jobs.into_iter().map(work).collect()
+    }
+}
+
+/// A module copy whose float parameters are new autodiff leaves (same parameter ids), tracked
+/// or constant. Each part of a batch differentiates its own copy, so the parts' autodiff
+/// graphs share no node and run side by side.
+struct FreshLeaves {
+    tracked: bool,
+}
+
+impl ModuleMapper for FreshLeaves {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let tracked = self.tracked;
+        param.map(|value| {
+            if tracked {
+                value.detach().require_grad()
+            } else {
+                value.set_require_grad(false)
+            }
+        })
+    }
+}
+
+/// Sums the parts' gradients parameter by parameter, in the parts' order.
+struct SumGradients {
+    parts: Vec<GradientsParams>,
+    total: GradientsParams,
+}
+
+impl ModuleVisitor for SumGradients {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let mut sum: Option<Tensor<D>> = None;
+        for part in &mut self.parts {
+            if let Some(grad) = part.remove::<D>(param.id) {
+                sum = Some(match sum {
+                    Some(sum) => sum + grad,
+                    None => grad,
+                });
+            }
+        }
+        if let Some(sum) = sum {
+            self.total.register(param.id, sum);
+        }
+    }
+}
+
+/// The gradient of the whole batch: the parts' gradients of `module`'s parameters, summed.
+fn sum_gradients<M: Module>(module: &M, parts: Vec<GradientsParams>) -> GradientsParams {
+    if parts.len() == 1 {
+        if let Some(only) = parts.into_iter().next() {
+            return only;
+        }
+        return GradientsParams::new();
+    }
+    let mut sum = SumGradients {
+        parts,
+        total: GradientsParams::new(),
+    };
+    module.visit(&mut sum);
+    sum.total
+}
+
+/// One part of a critic update's batch, with its own copy of the critic.
+struct CriticPart {
+    critic: Critic,
+    /// The generator without autodiff.
+    generator: Generator,
+    real: Tensor<3>,
+    z: Tensor<2>,
+    alpha: Tensor<3>,
+    /// Uniform draws for binary critic inputs.
+    u: Option<Tensor<3>>,
+}
+
+impl CriticPart {
+    /// The part's share of the critic loss of a batch of `batch` (its sums over its rows
+    /// divided by `batch`), differentiated: its gradients and its share of the losses.
+    fn run(self, batch: usize, lambda: f64) -> (GradientsParams, IterationLosses) {
+        let rows = self.real.dims()[0];
+        let mut fake = self.generator.forward(self.z.without_autodiff());
+        if let Some(u) = self.u {
+            fake = fake.greater(u.without_autodiff()).float();
+        }
+        let fake = fake.autodiff();
+        let real = self.real;
+        let interpolated = real.clone() + (fake.clone() - real.clone()) * self.alpha;
+        // Real and generated samples through the critic in one batch.
+        let scores = self.critic.forward(Tensor::cat(vec![real, fake], 0));
+        let divisor = batch as f64;
+        let real_score = scores.clone().narrow(0, 0, rows).sum().div_scalar(divisor);
+        let fake_score = scores.narrow(0, rows, rows).sum().div_scalar(divisor);
+        let penalty = self
+            .critic
+            .gradient_penalty(interpolated)
+            .mul_scalar(rows as f64 / divisor);
+        let loss = fake_score.clone() - real_score.clone() + penalty.clone().mul_scalar(lambda);
+        let losses = IterationLosses {
+            critic_loss: to_f64(loss.clone().detach()),
+            wasserstein: to_f64((real_score - fake_score).detach()),
+            gradient_penalty: to_f64(penalty.detach()),
+            generator_loss: 0.0,
+        };
+        let grads = GradientsParams::from_grads(loss.backward(), &self.critic);
+        (grads, losses)
+    }
+}
+
+/// One part of a generator update's batch, with its own copy of the generator.
+struct GeneratorPart {
+    generator: Generator,
+    /// The critic with constant weights.
+    critic: Critic,
+    z: Tensor<2>,
+    /// Uniform draws for binary critic inputs (straight-through).
+    u: Option<Tensor<3>>,
+}
+
+impl GeneratorPart {
+    /// The part's share of the generator loss `-mean D(G(z))` of a batch of `batch`,
+    /// differentiated: its gradients and its share of the loss.
+    fn run(self, batch: usize) -> (GradientsParams, f64) {
+        let mut fake = self.generator.forward(self.z);
+        if let Some(u) = self.u {
+            // Binary in the forward pass, the identity's gradient in the backward pass.
+            fake = straight_through(fake, u);
+        }
+        let loss = self
+            .critic
+            .forward(fake)
+            .sum()
+            .div_scalar(batch as f64)
+            .neg();
+        let value = to_f64(loss.clone().detach());
+        let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
+        (grads, value)
+    }
 }
 
 /// Collects a module's float parameters, flattened, in visiting order.

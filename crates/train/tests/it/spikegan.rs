@@ -157,6 +157,69 @@ fn training_gives_the_same_bits_on_one_thread_and_on_two() {
     assert_eq!(bits(&one.1), bits(&two.1), "critic weights differ");
 }
 
+/// Cutting the batch into parts (`batch_parts`) gives the gradient of the whole batch: with
+/// Adam's epsilon far above the gradients' size, one update moves every weight by
+/// `-lr g / epsilon`, linear in the gradient `g`, so the weights' change after one iteration
+/// (one critic step, then the generator's step through the updated critic) must be the same
+/// for 1, 2 and 3 parts (3 parts of a batch of 32 are uneven: 10, 11, 11) up to rounding. A
+/// part left out, or a part's loss weighted wrongly, changes it by a third or more.
+#[test]
+fn batch_parts_give_the_whole_batch_gradient() {
+    let device = Device::flex();
+    let split = two_neuron_split();
+    let mut config = small_config(2, 16, 1);
+    config.training.critic_steps = 1;
+    config.training.learning_rate = 1e3;
+    config.training.epsilon = 1e3;
+    // PyTorch's initialisation: the authors' small weights leave the generator's gradient
+    // too small to see past f32 rounding of the weights.
+    config.model.initialisation = Initialisation::Torch;
+    let change_with = |parts: usize| {
+        let mut config = config.clone();
+        config.training.batch_parts = parts;
+        let mut trainer = SpikeGanTrainer::new(config, &device).unwrap();
+        assert!(
+            trainer.parts_side_by_side(),
+            "flex runs the parts side by side"
+        );
+        let before = (
+            flat_weights(trainer.generator()),
+            flat_weights(trainer.critic()),
+        );
+        trainer.step(&split.train).unwrap();
+        let delta = |a: Vec<f32>, b: &[f32]| -> Vec<f64> {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| f64::from(*x) - f64::from(*y))
+                .collect()
+        };
+        (
+            delta(flat_weights(trainer.generator()), &before.0),
+            delta(flat_weights(trainer.critic()), &before.1),
+        )
+    };
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let whole = change_with(1);
+    assert!(
+        norm(&whole.0) > 1e-3 && norm(&whole.1) > 1e-3,
+        "nothing moved"
+    );
+    for parts in [2, 3] {
+        let cut = change_with(parts);
+        for (name, a, b) in [
+            ("generator", &whole.0, &cut.0),
+            ("critic", &whole.1, &cut.1),
+        ] {
+            let diff: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+            let relative = norm(&diff) / norm(a);
+            assert!(
+                relative < 1e-4,
+                "{name}, {parts} parts: the change differs from the whole batch's by {relative}"
+            );
+        }
+    }
+}
+
 #[test]
 #[ignore = "slow (over 5 s in a debug build): .ci/run runs it; so does cargo test --workspace -- --ignored"]
 fn training_brings_the_generated_rates_to_the_data() {
