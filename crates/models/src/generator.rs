@@ -151,11 +151,24 @@ impl Generator {
 }
 
 /// Nearest-neighbour upsampling by 2 over the last axis: `[B, C, L] -> [B, C, 2L]`, each bin
-/// repeated twice.
+/// repeated twice. Written as one product with the 0/1 matrix `U [L, 2L]`
+/// (`U[m, 2m] = U[m, 2m + 1] = 1`), which is exact (each output is one input times 1 plus
+/// zeros) and whose backward pass (`g Uᵀ`, the sum of each pair) is one product too: on flex,
+/// `repeat_dim` over a new last axis copies element by element and took 5% of an iteration at
+/// 16 x 128, the product a fraction of that.
 fn upsample_nearest2(x: Tensor<3>) -> Tensor<3> {
     let [batch, channels, length] = x.dims();
-    x.unsqueeze_dim::<4>(3)
-        .repeat_dim(3, 2)
+    let mut spread = vec![0f32; length * 2 * length];
+    for m in 0..length {
+        spread[m * 2 * length + 2 * m] = 1.0;
+        spread[m * 2 * length + 2 * m + 1] = 1.0;
+    }
+    let spread = Tensor::<2>::from_data(
+        burn::tensor::TensorData::new(spread, [length, 2 * length]),
+        &x.device(),
+    );
+    x.reshape([batch * channels, length])
+        .matmul(spread)
         .reshape([batch, channels, 2 * length])
 }
 
@@ -203,6 +216,59 @@ mod tests {
         assert_eq!(
             y.as_slice::<f32>().map_err(|e| format!("{e:?}"))?,
             &[1.0, 1.0, 2.0, 2.0, 3.0, 3.0]
+        );
+        Ok(())
+    }
+
+    /// Against `repeat_dim` (burn's own nearest upsampling) on a batch with channels, values
+    /// and the gradient of a weighted sum (each input's gradient: the sum of its two copies'
+    /// weights).
+    #[test]
+    fn upsampling_matches_repeat_in_value_and_gradient() -> Result<(), Box<dyn std::error::Error>> {
+        let device = Device::flex().autodiff();
+        let (batch, channels, length) = (3, 4, 5);
+        let values: Vec<f32> = (0..batch * channels * length)
+            .map(|i| (i as f32 * 0.37).sin())
+            .collect();
+        let weights: Vec<f32> = (0..batch * channels * 2 * length)
+            .map(|i| (i as f32 * 0.11).cos())
+            .collect();
+        let input = || {
+            Tensor::<1>::from_floats(values.as_slice(), &device)
+                .reshape([batch, channels, length])
+                .require_grad()
+        };
+        let weight = Tensor::<1>::from_floats(weights.as_slice(), &device).reshape([
+            batch,
+            channels,
+            2 * length,
+        ]);
+        let ours_in = input();
+        let ours = upsample_nearest2(ours_in.clone());
+        let reference_in = input();
+        let reference = reference_in
+            .clone()
+            .unsqueeze_dim::<4>(3)
+            .repeat_dim(3, 2)
+            .reshape([batch, channels, 2 * length]);
+        let flat = |t: Tensor<3>| -> Result<Vec<f32>, String> {
+            t.into_data().to_vec::<f32>().map_err(|e| format!("{e:?}"))
+        };
+        assert_eq!(
+            flat(ours.clone().detach())?,
+            flat(reference.clone().detach())?
+        );
+        let ours_grad = (ours * weight.clone()).sum().backward();
+        let reference_grad = (reference * weight).sum().backward();
+        let grad = |t: &Tensor<3>, g| -> Result<Vec<f32>, String> {
+            let grad = t.grad(g).ok_or("no gradient")?;
+            grad.into_data()
+                .to_vec::<f32>()
+                .map_err(|e| format!("{e:?}"))
+        };
+        assert_eq!(
+            grad(&ours_in, &ours_grad)?,
+            grad(&reference_in, &reference_grad)?
         );
         Ok(())
     }
