@@ -5,7 +5,8 @@
 //! (group `spikegan_iteration_tch`): the figures `cargo xtask bench` puts beside PyTorch's
 //! (../shared/peers/spikegan_torch.py). Group `sgemm_1024` is one core's single-precision
 //! matrix-multiply rate (flex's matmul, the gemm crate: a 1024 x 1024 product, 2.15 GFLOP),
-//! the physical limit the iteration's FLOPs are set against.
+//! the physical limit the iteration's FLOPs are set against. `BENCH_BATCH_PARTS=N` sets
+//! `training.batch_parts` (default 2), to time the batch in other numbers of parts.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, deprecated)]
 
 use std::sync::Arc;
