@@ -252,7 +252,9 @@ mod tests {
             .repeat_dim(3, 2)
             .reshape([batch, channels, 2 * length]);
         let flat = |t: Tensor<3>| -> Result<Vec<f32>, String> {
-            t.into_data().try_to_vec::<f32>().map_err(|e| format!("{e:?}"))
+            t.into_data()
+                .try_to_vec::<f32>()
+                .map_err(|e| format!("{e:?}"))
         };
         assert_eq!(
             flat(ours.clone().detach())?,
