@@ -568,11 +568,8 @@ impl SpikeGanTrainer {
     }
 
     fn noise(&self, rng: &mut ChaCha8Rng, batch: usize) -> Tensor<2> {
-        let z = self.config.model.latent_dim;
-        let values: Vec<f32> = (0..batch * z)
-            .map(|_| rng.sample::<f32, _>(StandardNormal))
-            .collect();
-        Tensor::from_data(TensorData::new(values, [batch, z]), &self.device)
+        let values = self.noise_values(rng, batch);
+        self.rows_tensor(&values, &(0..batch), [self.config.model.latent_dim])
     }
 
     /// One generator iteration: `critic_steps` critic updates, then one generator update.
@@ -893,12 +890,6 @@ impl ModuleVisitor for SumGradients {
 
 /// The gradient of the whole batch: the parts' gradients of `module`'s parameters, summed.
 fn sum_gradients<M: Module>(module: &M, parts: Vec<GradientsParams>) -> GradientsParams {
-    if parts.len() == 1 {
-        if let Some(only) = parts.into_iter().next() {
-            return only;
-        }
-        return GradientsParams::new();
-    }
     let mut sum = SumGradients {
         parts,
         total: GradientsParams::new(),
