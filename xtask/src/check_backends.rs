@@ -10,7 +10,9 @@
 //!    time; `--skip-install` skips libtorch instead). Then, with `LIBTORCH_USE_PYTORCH=1`,
 //!    `VIRTUAL_ENV` and the library path set to that install, it runs the cross-backend tests
 //!    with `--features tch,ndarray`, and the command-line Spike-GAN tests (train, sample,
-//!    explain, SIGKILL + resume to identical weights) with `BURN_DEVICE=tch` (the same feature set, so the build is shared).
+//!    explain, SIGKILL + resume to identical weights) with `BURN_DEVICE=tch` (the same feature set, so the build is shared),
+//!    and neuroforge-kernels' own tests with `--features tch` (aten's `convolution_backward`
+//!    against libtorch's autograd).
 //! 3. CUDA cannot be built here (its build downloads an LLVM bundle; no GPU): it is
 //!    type-checked with `DOCS_RS=1 cargo check -p neuroforge --features cuda`.
 //!
@@ -163,6 +165,12 @@ pub fn run_checks(args: &[String]) -> Result<()> {
         libtorch_env(&mut command, &venv, &install.1);
         run(&mut command)?;
     }
+    // neuroforge-kernels' own libtorch tests: aten's `convolution_backward` (compiled from
+    // crates/kernels/cpp) against libtorch's autograd, and the extension against burn's ops.
+    let mut command = Command::new("cargo");
+    command.args(["test", "-p", "neuroforge-kernels", "--features", "tch"]);
+    libtorch_env(&mut command, &venv, &install.1);
+    run(&mut command)?;
     eprintln!("check-backends: flex, ndarray and tch agree; cuda type-checks");
     Ok(())
 }

@@ -16,11 +16,12 @@
 //! rounding. On other backends the convolutions are burn's own `conv1d` and `conv_transpose1d`
 //! (with the output padding that makes the transposed convolution the exact adjoint).
 //!
-//! On libtorch with the `tch` feature (off by default: it needs libtorch to build), the two
-//! convolutions under autodiff go through the convolution extension with libtorch's own
-//! backward pass (one native `convolution_backward` call, through libtorch's autograd) instead
-//! of burn's generic rules, which run a convolution with batch and channels swapped that oneDNN
-//! is slow at.
+//! On libtorch with the `tch` feature (off by default: it needs libtorch and a C++ compiler to
+//! build), the two convolutions under autodiff go through the convolution extension with aten's
+//! own backward pass (one native `convolution_backward` call, made from `cpp/` since tch does
+//! not bind it; libtorch's autograd when the build script found no libtorch to compile it
+//! against) instead of burn's generic rules, which run a convolution with batch and channels
+//! swapped that oneDNN is slow at.
 //!
 //! Features: `flex` (the native convolutions and leaky ReLU on flex; enables burn's `flex` and `extension`, and `x86-v4`, which
 //! compiles gemm's AVX-512 micro-kernels for flex's matrix products; gemm picks them at run time
