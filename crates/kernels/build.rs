@@ -16,14 +16,14 @@ fn main() {
     }
     // torch-sys (`links = "tch"`) passes its libtorch's library directory to the crates that
     // depend on it directly.
-    let Some(lib_dir) = env::var_os("DEP_TCH_LIBTORCH_LIB").map(PathBuf::from) else {
+    let root = env::var_os("DEP_TCH_LIBTORCH_LIB")
+        .map(PathBuf::from)
+        .and_then(|lib_dir| lib_dir.parent().map(PathBuf::from));
+    let Some(root) = root else {
         println!(
             "cargo::warning=torch-sys reported no libtorch: the libtorch convolutions' backward \
              pass goes through libtorch's autograd"
         );
-        return;
-    };
-    let Some(root) = lib_dir.parent() else {
         return;
     };
     let include = root.join("include");
