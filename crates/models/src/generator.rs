@@ -137,7 +137,7 @@ impl Generator {
         );
         let last = self.convs.len() - 1;
         for (index, conv) in self.convs.iter().enumerate() {
-            h = conv.forward(upsample_nearest2(h));
+            h = conv.forward_upsampled2(h);
             h = if index < last {
                 leaky_relu(h, self.leaky_slope)
             } else if self.leaky_relu_before_sigmoid {
@@ -150,31 +150,10 @@ impl Generator {
     }
 }
 
-/// Nearest-neighbour upsampling by 2 over the last axis: `[B, C, L] -> [B, C, 2L]`, each bin
-/// repeated twice. Written as one product with the 0/1 matrix `U [L, 2L]`
-/// (`U[m, 2m] = U[m, 2m + 1] = 1`), which is exact (each output is one input times 1 plus
-/// zeros) and whose backward pass (`g Uᵀ`, the sum of each pair) is one product too: on flex,
-/// `repeat_dim` over a new last axis copies element by element and took 5% of an iteration at
-/// 16 x 128, the product a fraction of that.
-fn upsample_nearest2(x: Tensor<3>) -> Tensor<3> {
-    let [batch, channels, length] = x.dims();
-    let mut spread = vec![0f32; length * 2 * length];
-    for m in 0..length {
-        spread[m * 2 * length + 2 * m] = 1.0;
-        spread[m * 2 * length + 2 * m + 1] = 1.0;
-    }
-    let spread = Tensor::<2>::from_data(
-        burn::tensor::TensorData::new(spread, [length, 2 * length]),
-        &x.device(),
-    );
-    x.reshape([batch * channels, length])
-        .matmul(spread)
-        .reshape([batch, channels, 2 * length])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layers::upsample_nearest2;
     use burn::module::Param;
     use burn::tensor::TensorData;
 
