@@ -1,8 +1,9 @@
 //! With the `tch` feature, compiles `cpp/convolution_backward.cpp` (aten's
-//! `convolution_backward`, which tch does not expose) against the libtorch that torch-sys
-//! found, and sets the cfg `neuroforge_aten_conv_backward`. Without the feature, or when
-//! torch-sys did not report a libtorch (as on docs.rs), nothing is compiled and the libtorch
-//! convolutions keep their autograd path.
+//! `convolution_backward`, which tch does not expose) and `cpp/adam_step.cpp` (a one-pass Adam
+//! update) against the libtorch that torch-sys found, and sets the cfg
+//! `neuroforge_aten_conv_backward`. Without the feature, or when torch-sys did not report a
+//! libtorch (as on docs.rs), nothing is compiled: the libtorch convolutions keep their autograd
+//! path and Adam runs as burn's tensor operations.
 
 use std::env;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(neuroforge_aten_conv_backward)");
     println!("cargo::rerun-if-changed=cpp/convolution_backward.cpp");
+    println!("cargo::rerun-if-changed=cpp/adam_step.cpp");
     println!("cargo::rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     if env::var_os("CARGO_FEATURE_TCH").is_none() {
         return;
@@ -38,7 +40,12 @@ fn main() {
         .flag("-std=c++17")
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={cxx11_abi}"))
         .flag("-DGLOG_USE_GLOG_EXPORT")
+        // adam_step.cpp rounds each operation as libtorch's kernels do: no fused multiply-adds;
+        // a square root without errno, so that its loop vectorises.
+        .flag("-ffp-contract=off")
+        .flag("-fno-math-errno")
         .file("cpp/convolution_backward.cpp")
+        .file("cpp/adam_step.cpp")
         .compile("neuroforge_aten_conv_backward");
     println!("cargo::rustc-cfg=neuroforge_aten_conv_backward");
 }

@@ -212,6 +212,16 @@ fn spikegan(python: &Path) -> Result<()> {
                     ours_ms.map_or("-".into(), |ms| format!("{:.0}%", 100.0 * fraction(ms))),
                     torch_ms.map_or("-".into(), |ms| format!("{:.0}%", 100.0 * fraction(ms))),
                 );
+                // neuroforge's generator stages do 3/5 of the peer's multiply-adds there.
+                let own = flop - polyphase_gflop_saved(neurons, bins);
+                println!(
+                    "  neuroforge's own count: {own:.2} GFLOP (its generator stages are polyphase \
+                     convolutions); at that count it reaches {} of the limit",
+                    ours_ms.map_or("-".into(), |ms| format!(
+                        "{:.0}%",
+                        100.0 * own / (ms / 1e3) / rate
+                    )),
+                );
             }
             if threads == 2 && libtorch.is_some() {
                 let tch = criterion_median_ms(&format!("spikegan_iteration_tch/{neurons}x{bins}"));
@@ -274,4 +284,16 @@ fn criterion_median_ms(id: &str) -> Option<f64> {
     value["median"]["point_estimate"]
         .as_f64()
         .map(|ns| ns / 1e6)
+}
+
+/// GFLOP per iteration the polyphase generator stages save against the peer's count
+/// (`spikegan_torch.py`: batch 64, widths 128/256, 5 critic steps + 1 generator step, each
+/// generator pass counted 8 times per sample, 3 of them forward + backward): each upsample +
+/// 5-tap convolution stage costs 3/5 of its multiply-adds (docs/TRAINING.md).
+fn polyphase_gflop_saved(neurons: usize, bins: usize) -> f64 {
+    let (batch, width) = (64.0, 128.0);
+    let (neurons, bins) = (neurons as f64, bins as f64);
+    let conv = |inputs: f64, outputs: f64, length: f64| 2.0 * inputs * outputs * length;
+    let stages = conv(2.0 * width * 5.0, width, bins / 2.0) + conv(width * 5.0, neurons, bins);
+    8.0 * batch * stages * (2.0 / 5.0) / 1e9
 }

@@ -36,6 +36,8 @@ use burn::tensor::{Device, Tensor};
 #[cfg(any(feature = "flex", feature = "tch"))]
 mod activation;
 #[cfg(any(feature = "flex", feature = "tch"))]
+mod adam;
+#[cfg(any(feature = "flex", feature = "tch"))]
 mod conv;
 #[cfg(feature = "flex")]
 mod flex_conv;
@@ -231,4 +233,75 @@ pub fn retain_freed_memory() -> bool {
     {
         false
     }
+}
+
+/// The coefficients of one Adam update at step `time` (1 for the first), as burn's Adam
+/// computes them: `m' = beta_1 m + (1 - beta_1) g`, `v' = beta_2 v + (1 - beta_2) g²`, and the
+/// parameter moves by `learning_rate (m' c) / (sqrt(v') + epsilon sqrt(1 - beta_2^time))` with
+/// `c = sqrt(1 - beta_2^time) / (1 - beta_1^time)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamStep {
+    /// The first moment's decay.
+    pub beta_1: f32,
+    /// The second moment's decay.
+    pub beta_2: f32,
+    /// The denominator's floor before bias correction.
+    pub epsilon: f32,
+    /// The step's number, from 1.
+    pub time: i32,
+    /// The learning rate.
+    pub learning_rate: f64,
+}
+
+impl AdamStep {
+    /// `[beta_1, beta_2, c, epsilon sqrt(1 - beta_2^time), learning_rate]`, in burn's
+    /// arithmetic (its betas and epsilon are `f32` widened to `f64`).
+    pub fn coefficients(&self) -> [f64; 5] {
+        let beta_1 = f64::from(self.beta_1);
+        let beta_2 = f64::from(self.beta_2);
+        let bias_correction2_sqrt = (1.0 - beta_2.powi(self.time)).sqrt();
+        let combined = bias_correction2_sqrt / (1.0 - beta_1.powi(self.time));
+        [
+            beta_1,
+            beta_2,
+            combined,
+            f64::from(self.epsilon) * bias_correction2_sqrt,
+            self.learning_rate,
+        ]
+    }
+}
+
+/// One Adam update of `param` (gradient `grad`, moments `moment_1` and `moment_2` from the
+/// previous steps) in one pass: `[param, moment_1, moment_2]` after it. The moments are bit for
+/// bit burn's Adam's; the parameter's step can differ in its last bit (the square root here is
+/// correctly rounded, libtorch's is not always). `None` unless the tensors are on libtorch (not under
+/// autodiff) with the `tch` feature's compiled kernel: there burn's Adam is thirteen tensor
+/// operations, each a pass over the parameter with a new tensor. The caller then runs its own.
+pub fn adam_step<const D: usize>(
+    param: &Tensor<D>,
+    grad: &Tensor<D>,
+    moment_1: &Tensor<D>,
+    moment_2: &Tensor<D>,
+    step: &AdamStep,
+) -> Option<[Tensor<D>; 3]> {
+    #[cfg(all(feature = "tch", neuroforge_aten_conv_backward))]
+    {
+        let device = param.device();
+        #[allow(deprecated)] // burn 0.22 marks its libtorch backend deprecated
+        let on_libtorch = matches!(
+            device.as_dispatch(),
+            burn::backend::DispatchDevice::LibTorch(_)
+        );
+        if on_libtorch && !device.is_autodiff() {
+            return adam::adam_step(
+                param.clone(),
+                grad.clone(),
+                moment_1.clone(),
+                moment_2.clone(),
+                step,
+            );
+        }
+    }
+    let _ = (param, grad, moment_1, moment_2, step);
+    None
 }

@@ -136,7 +136,73 @@ mod aten {
         }
         Ok(grads)
     }
+
+    unsafe extern "C" {
+        fn neuroforge_adam_step(
+            param: *const C_tensor,
+            grad: *const C_tensor,
+            moment_1: *const C_tensor,
+            moment_2: *const C_tensor,
+            beta_1: f64,
+            beta_2: f64,
+            combined: f64,
+            epsilon_term: f64,
+            learning_rate: f64,
+            param_out: *mut *mut C_tensor,
+            moment_1_out: *mut *mut C_tensor,
+            moment_2_out: *mut *mut C_tensor,
+            error: *mut c_char,
+            error_len: usize,
+        ) -> c_int;
+    }
+
+    /// One Adam update in one pass (`cpp/adam_step.cpp`): the new parameter and moments, or
+    /// libtorch's message. `coefficients` are [`crate::AdamStep::coefficients`].
+    pub(crate) fn adam_step(
+        param: &tch::Tensor,
+        grad: &tch::Tensor,
+        moment_1: &tch::Tensor,
+        moment_2: &tch::Tensor,
+        [beta_1, beta_2, combined, epsilon_term, learning_rate]: [f64; 5],
+    ) -> Result<[tch::Tensor; 3], String> {
+        let mut outputs: [*mut C_tensor; 3] = [std::ptr::null_mut(); 3];
+        let mut error = [0 as c_char; 512];
+        let [param_out, moment_1_out, moment_2_out] = &mut outputs;
+        // SAFETY: the four tensor pointers come from live tch tensors borrowed for the call,
+        // which the C++ side only reads; the output pointers and the error buffer (with its
+        // true length) are valid for writes. On success each output is a new `at::Tensor` on
+        // the heap that nothing else owns, which `Tensor::from_ptr` takes over; on failure all
+        // three are null.
+        let status = unsafe {
+            neuroforge_adam_step(
+                param.as_ptr(),
+                grad.as_ptr(),
+                moment_1.as_ptr(),
+                moment_2.as_ptr(),
+                beta_1,
+                beta_2,
+                combined,
+                epsilon_term,
+                learning_rate,
+                param_out,
+                moment_1_out,
+                moment_2_out,
+                error.as_mut_ptr(),
+                error.len(),
+            )
+        };
+        if status != 0 || outputs.iter().any(|pointer| pointer.is_null()) {
+            // SAFETY: the C++ side NUL-terminates the message inside the buffer.
+            let message = unsafe { CStr::from_ptr(error.as_ptr()) };
+            return Err(message.to_string_lossy().into_owned());
+        }
+        // SAFETY: as above, each pointer is a tensor only we own.
+        Ok(outputs.map(|pointer| unsafe { tch::Tensor::from_ptr(pointer) }))
+    }
 }
+
+#[cfg(neuroforge_aten_conv_backward)]
+pub(crate) use aten::adam_step;
 
 /// What the backward pass of a libtorch convolution needs.
 #[derive(Debug, Clone)]

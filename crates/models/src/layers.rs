@@ -277,7 +277,10 @@ mod tests {
 
     fn max_difference(a: &[f64], b: &[f64]) -> f64 {
         assert_eq!(a.len(), b.len());
-        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max)
     }
 
     /// The polyphase stage against the literal one (upsample, then convolve), in value and in
@@ -318,11 +321,26 @@ mod tests {
             };
             let (ours, reference) = (run(true), run(false));
             let context = format!("kernel {kernel}, length {length}");
-            assert!(!reference.1.is_empty() && !reference.2.is_empty(), "{context}");
-            assert!(max_difference(&ours.0, &reference.0) < 1e-5, "value, {context}");
-            assert!(max_difference(&ours.1, &reference.1) < 1e-4, "input gradient, {context}");
-            assert!(max_difference(&ours.2, &reference.2) < 1e-4, "weight gradient, {context}");
-            assert!(max_difference(&ours.3, &reference.3) < 1e-4, "bias gradient, {context}");
+            assert!(
+                !reference.1.is_empty() && !reference.2.is_empty(),
+                "{context}"
+            );
+            assert!(
+                max_difference(&ours.0, &reference.0) < 1e-5,
+                "value, {context}"
+            );
+            assert!(
+                max_difference(&ours.1, &reference.1) < 1e-4,
+                "input gradient, {context}"
+            );
+            assert!(
+                max_difference(&ours.2, &reference.2) < 1e-4,
+                "weight gradient, {context}"
+            );
+            assert!(
+                max_difference(&ours.3, &reference.3) < 1e-4,
+                "bias gradient, {context}"
+            );
         }
     }
 

@@ -23,6 +23,7 @@
 //! Like the models, this crate names no execution backend: the caller's [`burn::tensor::Device`]
 //! decides.
 
+mod adam;
 mod checkpoint;
 pub mod cyclegan;
 pub mod data;

@@ -15,7 +15,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use neuroforge_models::{Critic, Generator, SpikeGanConfig};
 use rand::{RngExt, SeedableRng};
@@ -23,6 +23,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
+use crate::adam::FusedAdam;
 use crate::checkpoint::{
     load_module, load_optimizer, save_module, save_optimizer, with_stable_param_ids,
 };
@@ -241,12 +242,11 @@ impl WganConfig {
         self.ema_decay.min((1.0 + i) / (10.0 + i))
     }
 
+    /// Adam with these betas and epsilon; one pass per update on libtorch
+    /// (`neuroforge_kernels::adam_step`), burn's operations elsewhere (the same values to the last
+    /// bit of a step).
     fn adam(&self) -> ModuleOptimizer {
-        AdamConfig::new()
-            .with_beta_1(self.beta1 as f32)
-            .with_beta_2(self.beta2 as f32)
-            .with_epsilon(self.epsilon as f32)
-            .init()
+        FusedAdam::module_optimizer(self.beta1 as f32, self.beta2 as f32, self.epsilon as f32)
     }
 }
 
