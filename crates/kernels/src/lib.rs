@@ -23,6 +23,10 @@
 //! against) instead of burn's generic rules, which run a convolution with batch and channels
 //! swapped that oneDNN is slow at.
 //!
+//! On libtorch the crate also carries Adam's update in one pass ([`adam_step`], from
+//! `cpp/adam_step.cpp`), which neuroforge-train's Spike-GAN optimizer uses there in place of
+//! burn's thirteen tensor operations per parameter.
+//!
 //! Features: `flex` (the native convolutions and leaky ReLU on flex; enables burn's `flex` and `extension`, and `x86-v4`, which
 //! compiles gemm's AVX-512 micro-kernels for flex's matrix products; gemm picks them at run time
 //! only on CPUs that have AVX-512), `tch` (the libtorch kernels) and `autodiff` (the autodiff

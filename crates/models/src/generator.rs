@@ -16,7 +16,8 @@ use crate::layers::{ConvLayer, DenseLayer};
 ///
 /// Convolutional layout (the paper's): a linear projection of `z` reshaped to
 /// `[widths[0], T / 2^stages]` and a leaky ReLU, then per stage a nearest-neighbour upsampling
-/// by 2 and a stride-1 convolution (leaky ReLU between stages, a sigmoid after the last one,
+/// by 2 and a stride-1 convolution, computed together as one polyphase convolution
+/// ([`ConvLayer::forward_upsampled2`]) (leaky ReLU between stages, a sigmoid after the last one,
 /// which outputs N channels, preceded by a leaky ReLU in the authors' code). Fully connected layout: `dense_layers` linear layers with ReLUs,
 /// then a linear layer to `N * T` values and a sigmoid.
 #[derive(Module, Debug)]
